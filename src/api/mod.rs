@@ -1,0 +1,92 @@
+//! The HTTP API: routes, their OpenAPI documentation (one declaration feeds
+//! both), extractors, middleware and the error catalogue.
+
+pub mod error;
+pub mod extract;
+mod fallback;
+mod health;
+pub mod metrics;
+mod middleware;
+mod problems;
+pub mod request_id;
+
+use actix_web::dev::{ServiceFactory, ServiceRequest};
+use actix_web::{web, App, Error};
+use utoipa::openapi::OpenApi as OpenApiDocument;
+use utoipa::OpenApi;
+use utoipa_actix_web::{scope, AppExt, UtoipaApp};
+
+pub use fallback::RouteTable;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Chokepoint: critical-mineral supply-chain risk scores",
+        version = "1.0.0",
+        description = "Explainable scores of how much a Western buyer's supply of a critical-mineral \
+product passes through Chinese-controlled capacity (dependency) and how hard it would be to replace \
+(displacement difficulty), computed from sourced facts by a published, versioned method.\n\n\
+Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
+`GET /problems` lists every code.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and the error catalogue"),
+    ),
+    components(schemas(error::Problem, error::ErrorCode, error::FieldError))
+)]
+struct ApiDoc;
+
+/// Registers every route on `app`. Used by the server and by [`openapi`],
+/// so the document and the routing cannot disagree.
+fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = Error, InitError = ()>,
+{
+    app.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(problems::list_problems)
+        .service(problems::get_problem)
+        .service(scope("/v1"))
+}
+
+/// The OpenAPI document of the whole API.
+pub fn openapi() -> OpenApiDocument {
+    let (_, document) =
+        routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi())).split_for_parts();
+    document
+}
+
+/// Builds the application's routes and returns them with the document.
+pub fn app_with_routes() -> (
+    App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Error = Error,
+            InitError = (),
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        >,
+    >,
+    OpenApiDocument,
+) {
+    let app = App::new()
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi());
+    routes(app).split_for_parts()
+}
+
+/// The spec as pretty JSON with a trailing newline: the committed form.
+pub fn openapi_json() -> String {
+    let mut json = openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+pub(crate) fn default_service() -> actix_web::Route {
+    web::to(fallback::not_found_or_not_allowed)
+}

@@ -1,0 +1,165 @@
+//! Configuration: command-line flags, each also settable from the
+//! environment, validated by the parser so a bad setting is named at start.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chokepoint",
+    version,
+    about = "Explainable supply-chain risk scores for critical minerals"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogSettings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (on an embedded PostgreSQL when DATABASE_URL is unset).
+    Serve(ServeSettings),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log filter, e.g. `info` or `chokepoint=debug,actix_web=info`.
+    #[arg(long = "log-level", env = "CHOKEPOINT_LOG", default_value = "info", global = true,
+          value_parser = parse_log_filter)]
+    pub level: String,
+    /// Log format: `auto` is pretty on a terminal and JSON otherwise.
+    #[arg(
+        long = "log-format",
+        env = "CHOKEPOINT_LOG_FORMAT",
+        default_value = "auto",
+        global = true
+    )]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL. Unset: an embedded cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the embedded cluster keeps its data (`<data-dir>/postgres`).
+    #[arg(long, env = "CHOKEPOINT_DATA_DIR", default_value = "./.data")]
+    pub data_dir: PathBuf,
+    /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, postgres).
+    #[arg(long, env = "CHOKEPOINT_PG_BINDIR")]
+    pub pg_bindir: Option<PathBuf>,
+    /// Maximum database connections per replica.
+    #[arg(long, env = "CHOKEPOINT_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// Address to listen on.
+    #[arg(long, env = "CHOKEPOINT_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "CHOKEPOINT_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Largest accepted JSON request body, e.g. `1MiB`, `512KiB` or bytes.
+    #[arg(long, env = "CHOKEPOINT_BODY_LIMIT", default_value = "1MiB", value_parser = parse_byte_size)]
+    pub body_limit: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CHOKEPOINT_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+}
+
+impl ServeSettings {
+    /// Settings for a server on `database_url`, as tests and tools build them.
+    pub fn for_database(database_url: String) -> ServeSettings {
+        ServeSettings {
+            database: DatabaseSettings {
+                database_url: Some(database_url),
+                data_dir: PathBuf::from("./.data"),
+                pg_bindir: None,
+                pool_size: 8,
+            },
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            body_limit: 1 << 20,
+            workers: Some(2),
+        }
+    }
+}
+
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| format!("not a valid log filter: {e}"))
+}
+
+/// Parses `1048576`, `512KiB`, `1MiB`, `10MB`.
+pub fn parse_byte_size(value: &str) -> Result<usize, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("`{value}` is not a size such as 1MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`: use B, KiB, MiB or GiB"
+            ))
+        }
+    };
+    match number.checked_mul(factor) {
+        Some(0) => Err("the size must be positive".into()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{value}` is too large")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_parse_with_units() {
+        assert_eq!(parse_byte_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_byte_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_byte_size("1000"), Ok(1000));
+        assert!(parse_byte_size("0").is_err());
+        assert!(parse_byte_size("ten").is_err());
+        assert!(parse_byte_size("1PB").is_err());
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        let error = Cli::try_parse_from(["chokepoint", "serve", "--pool-size", "0"]).unwrap_err();
+        assert!(error.to_string().contains("--pool-size"), "{error}");
+        let error = Cli::try_parse_from(["chokepoint", "serve", "--host", "nowhere"]).unwrap_err();
+        assert!(error.to_string().contains("--host"), "{error}");
+    }
+}

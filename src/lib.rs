@@ -1,0 +1,6 @@
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

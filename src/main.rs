@@ -1,0 +1,72 @@
+use anyhow::Context;
+use clap::Parser;
+
+use chokepoint::config::{Cli, Command, DatabaseSettings, ServeSettings};
+use chokepoint::startup::Application;
+use chokepoint::store::{self, embedded::EmbeddedCluster};
+use chokepoint::{api, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(&cli.log);
+    let result = match cli.command {
+        Command::Serve(settings) => serve(settings).await,
+        Command::Migrate(settings) => migrate(settings).await,
+        Command::Openapi => {
+            print!("{}", api::openapi_json());
+            Ok(())
+        }
+    };
+    if let Err(error) = &result {
+        tracing::error!(error = format!("{error:#}"), "stopped on an error");
+    }
+    result
+}
+
+/// The database to use: `DATABASE_URL`, or the embedded cluster (started
+/// here, stopped when the returned guard drops).
+fn database(settings: &DatabaseSettings) -> anyhow::Result<(String, Option<EmbeddedCluster>)> {
+    match &settings.database_url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            let cluster = EmbeddedCluster::start(
+                &settings.data_dir.join("postgres"),
+                settings.pg_bindir.as_deref(),
+            )
+            .context("starting the embedded PostgreSQL (set DATABASE_URL to use another server)")?;
+            Ok((cluster.url(store::embedded::DATABASE), Some(cluster)))
+        }
+    }
+}
+
+async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let (url, mut cluster) = database(&settings.database)?;
+    let pool = store::connect(&url, settings.database.pool_size.into())?;
+    store::migrate(&pool)
+        .await
+        .context("migrating the database")?;
+    let app = Application::build(&settings, pool.clone())?;
+    tracing::info!(
+        "serving on http://{}:{}/ (Swagger UI at /docs/)",
+        settings.host,
+        app.port()
+    );
+    let served = app.run_until_stopped().await;
+    pool.close();
+    if let Some(cluster) = cluster.as_mut() {
+        cluster.stop();
+    }
+    served.context("the HTTP server failed")
+}
+
+async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
+    let (url, mut cluster) = database(&settings)?;
+    let pool = store::connect(&url, 1)?;
+    let result = store::migrate(&pool).await;
+    pool.close();
+    if let Some(cluster) = cluster.as_mut() {
+        cluster.stop();
+    }
+    result
+}

@@ -1,0 +1,68 @@
+//! Wires configuration, the database pool and the HTTP server together.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, HttpServer};
+use deadpool_postgres::Pool;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
+use crate::config::ServeSettings;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener and builds the server; nothing runs until
+    /// [`Application::run_until_stopped`] is awaited.
+    pub fn build(settings: &ServeSettings, pool: Pool) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind((settings.host, settings.port)).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{} (CHOKEPOINT_HOST/CHOKEPOINT_PORT): {e}",
+                settings.host,
+                settings.port
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        let pool = web::Data::new(pool);
+        let metrics = web::Data::new(Metrics::default());
+        let body_limit = BodyLimit(settings.body_limit);
+        let route_table = web::Data::new(RouteTable::from_openapi(&api::openapi()));
+
+        let mut server = HttpServer::new(move || {
+            let (app, document) = api::app_with_routes();
+            app.app_data(pool.clone())
+                .app_data(metrics.clone())
+                .app_data(route_table.clone())
+                .app_data(body_limit)
+                .service(web::redirect("/docs", "/docs/"))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
+                .default_service(api::default_service())
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .client_request_timeout(Duration::from_secs(10))
+        .keep_alive(Duration::from_secs(30));
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.into());
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting connections and
+    /// lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
