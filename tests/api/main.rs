@@ -1,1 +1,9 @@
+//! Integration tests: the real application over HTTP against a real
+//! PostgreSQL, each test in its own database.
 
+mod compose;
+mod embedded;
+mod errors;
+mod health;
+mod helpers;
+mod openapi;

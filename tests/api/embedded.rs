@@ -1,0 +1,140 @@
+//! The run command's embedded database, end to end: the real binary started
+//! on an empty data directory, stopped with SIGTERM, started again.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chokepoint::store::embedded::EmbeddedCluster;
+
+fn start_service(data_dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--log-format",
+            "json",
+            "--workers",
+            "1",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let address = loop {
+        let Some(line) = lines.next() else {
+            panic!("the service did not start:\n{}", log.join("\n"));
+        };
+        let line = line.unwrap();
+        if let Some(start) = line.find("http://127.0.0.1:") {
+            let rest = &line[start + "http://".len()..];
+            break format!("http://{}", &rest[..rest.find('/').unwrap()]);
+        }
+        log.push(line);
+    };
+    // Keep draining the log so the service never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
+
+fn terminate(child: &mut Child) {
+    // SAFETY: sends SIGTERM to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "the service exited with {status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the service did not stop after SIGTERM");
+}
+
+fn postmaster_running(data_dir: &Path) -> bool {
+    data_dir.join("postgres/postmaster.pid").exists()
+}
+
+#[tokio::test]
+async fn the_service_starts_its_own_database_stops_it_and_reuses_it() {
+    let data_dir = std::env::temp_dir().join(format!(
+        "chokepoint-serve-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let (mut child, address) = start_service(&data_dir);
+    let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = reqwest::get(format!("{address}/docs/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(postmaster_running(&data_dir));
+    terminate(&mut child);
+    assert!(
+        !postmaster_running(&data_dir),
+        "no postgres left behind after SIGTERM"
+    );
+
+    let (mut child, address) = start_service(&data_dir);
+    let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
+    assert_eq!(response.status(), 200, "a second start reuses the cluster");
+    terminate(&mut child);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[test]
+fn a_stale_postmaster_pid_is_cleared_and_data_persists() {
+    let dir = std::env::temp_dir().join(format!(
+        "chokepoint-stale-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let data_dir = dir.join("postgres");
+    let mut cluster = EmbeddedCluster::start(&data_dir, None).unwrap();
+    let psql = |cluster: &EmbeddedCluster, sql: &str| {
+        let out = Command::new("psql")
+            .arg(cluster.url("chokepoint"))
+            .args(["-tAX", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    psql(
+        &cluster,
+        "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)",
+    );
+    cluster.stop();
+    // A crash leaves postmaster.pid behind, naming a process that is gone.
+    let dead_pid = {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    std::fs::write(
+        data_dir.join("postmaster.pid"),
+        format!("{dead_pid}\n{}\n", data_dir.display()),
+    )
+    .unwrap();
+    let cluster = EmbeddedCluster::start(&data_dir, None).unwrap();
+    assert_eq!(psql(&cluster, "SELECT n FROM kept"), "42");
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn missing_binaries_give_an_actionable_error() {
+    let empty = std::env::temp_dir();
+    let error = EmbeddedCluster::start(&empty.join("never-created"), Some(&empty)).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("does not contain initdb"), "{message}");
+}

@@ -1,0 +1,296 @@
+//! The test harness: a PostgreSQL server (DATABASE_URL / TEST_DATABASE_URL,
+//! or a private throwaway cluster started with the service's own embedded
+//! code), a migrated template database, and per test a fresh copy of it and
+//! the application listening on a random port.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chokepoint::config::ServeSettings;
+use chokepoint::startup::Application;
+use chokepoint::store::{self, embedded::EmbeddedCluster};
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+struct TestServer {
+    /// URL of the server with the database name replaced by `{db}`.
+    url_template: String,
+    template_db: String,
+    /// Whether test databases are dropped after each test (on a shared
+    /// server; a throwaway cluster is deleted whole at exit).
+    drop_databases: bool,
+}
+
+static SERVER: OnceCell<TestServer> = OnceCell::const_new();
+static THROWAWAY: Mutex<Option<(EmbeddedCluster, PathBuf)>> = Mutex::new(None);
+
+extern "C" fn stop_throwaway_cluster() {
+    if let Ok(mut guard) = THROWAWAY.lock() {
+        if let Some((cluster, dir)) = guard.take() {
+            drop(cluster);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+async fn server() -> &'static TestServer {
+    SERVER
+        .get_or_init(|| async {
+            let external = std::env::var("TEST_DATABASE_URL")
+                .or_else(|_| std::env::var("DATABASE_URL"))
+                .ok();
+            let (url_template, drop_databases) = match external {
+                Some(url) => (with_database(&url, "{db}"), true),
+                None => (start_throwaway_cluster(), false),
+            };
+            let template_db = prepare_template(&url_template).await;
+            TestServer {
+                url_template,
+                template_db,
+                drop_databases,
+            }
+        })
+        .await
+}
+
+fn start_throwaway_cluster() -> String {
+    let dir = std::env::temp_dir().join(format!("chokepoint-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cluster = EmbeddedCluster::start(&dir.join("postgres"), None)
+        .expect("starting a throwaway PostgreSQL for the tests");
+    let url = cluster.url("{db}");
+    *THROWAWAY.lock().unwrap() = Some((cluster, dir));
+    // SAFETY: registers a plain function to run at process exit.
+    unsafe { libc::atexit(stop_throwaway_cluster) };
+    url
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+pub fn database_url(database: &str) -> String {
+    SERVER
+        .get()
+        .expect("server initialised")
+        .url_template
+        .replace("{db}", database)
+}
+
+async fn admin_client(url_template: &str) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&url_template.replace("{db}", "postgres"), NoTls)
+            .await
+            .expect("connecting to the test PostgreSQL server");
+    tokio::spawn(connection);
+    client
+}
+
+/// Creates (once per schema version) a database with every migration
+/// applied, which each test's database is copied from.
+async fn prepare_template(url_template: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    store::MIGRATIONS.hash(&mut hasher);
+    let template = format!("chokepoint_template_{:016x}", hasher.finish());
+    let admin = admin_client(url_template).await;
+    admin
+        .execute("SELECT pg_advisory_lock(7262)", &[])
+        .await
+        .unwrap();
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        admin
+            .execute(&format!("CREATE DATABASE {template}"), &[])
+            .await
+            .unwrap();
+        let pool = store::connect(&url_template.replace("{db}", &template), 1).unwrap();
+        store::migrate(&pool)
+            .await
+            .expect("migrating the template database");
+        pool.close();
+        drop(pool);
+        wait_for_no_sessions(&admin, &template).await;
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(7262)", &[])
+        .await
+        .unwrap();
+    template
+}
+
+async fn wait_for_no_sessions(admin: &tokio_postgres::Client, database: &str) {
+    for _ in 0..100 {
+        let row = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&database],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, i64>(0) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sessions on {database} did not close");
+}
+
+/// A fresh database copied from the template; its name.
+pub async fn fresh_database() -> String {
+    let server = server().await;
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let admin = admin_client(&server.url_template).await;
+    admin
+        .execute(
+            &format!("CREATE DATABASE {name} TEMPLATE {}", server.template_db),
+            &[],
+        )
+        .await
+        .expect("creating the test database");
+    name
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database: String,
+    pub db: tokio_postgres::Client,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Rows in a table, read directly from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(server) = SERVER.get() else { return };
+        if !server.drop_databases {
+            return;
+        }
+        let url_template = server.url_template.clone();
+        let database = self.database.clone();
+        // Drop runs inside the test's runtime: drop the database from a
+        // thread with its own.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let admin = admin_client(&url_template).await;
+                    let _ = admin
+                        .execute(
+                            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+                            &[],
+                        )
+                        .await;
+                })
+        })
+        .join();
+    }
+}
+
+/// Starts the application on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let database = fresh_database().await;
+    spawn_app_on(&database).await
+}
+
+/// Starts another application instance on an existing database, as a second
+/// replica behind a load balancer would be.
+pub async fn spawn_app_on(database: &str) -> TestApp {
+    let url = database_url(database);
+    let settings = ServeSettings::for_database(url.clone());
+    spawn_with(settings, database).await
+}
+
+pub async fn spawn_with(settings: ServeSettings, database: &str) -> TestApp {
+    let url = settings
+        .database
+        .database_url
+        .clone()
+        .expect("a database URL");
+    let pool = store::connect(&url, settings.database.pool_size.into()).unwrap();
+    let app = Application::build(&settings, pool).expect("building the app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let (db, connection) = tokio_postgres::connect(&database_url(database), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        database: database.to_owned(),
+        db,
+    }
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], format!("/problems/{code}"));
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
