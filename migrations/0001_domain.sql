@@ -50,7 +50,7 @@ CREATE TABLE product_revisions (
 CREATE TABLE facts (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     product_id text REFERENCES products (id),
-    country text NOT NULL CHECK (country ~ '^[A-Z]{2}$'),
+    country text CHECK (country ~ '^[A-Z]{2}$'),
     buyer text CHECK (buyer ~ '^[A-Z]{2}$'),
     facility text,
     metric text NOT NULL,

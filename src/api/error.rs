@@ -22,13 +22,12 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     Conflict,
     IdempotencyKeyReused,
-    IdempotencyKeyInUse,
     DatabaseUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidParameter,
@@ -40,7 +39,6 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Conflict,
         ErrorCode::IdempotencyKeyReused,
-        ErrorCode::IdempotencyKeyInUse,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -58,7 +56,6 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Conflict => "conflict",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
-            ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -75,7 +72,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::Conflict | ErrorCode::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,9 +92,6 @@ impl ErrorCode {
             ErrorCode::Conflict => "The resource already exists or changed meanwhile",
             ErrorCode::IdempotencyKeyReused => {
                 "The Idempotency-Key was already used with a different request"
-            }
-            ErrorCode::IdempotencyKeyInUse => {
-                "A request with this Idempotency-Key is still being processed"
             }
             ErrorCode::DatabaseUnavailable => "The database is unavailable; retry later",
             ErrorCode::Internal => "Internal server error",
@@ -274,6 +268,10 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match error {
             StoreError::Unavailable(cause) => ApiError::database_unavailable(cause),
+            StoreError::Duplicate { constraint } => ApiError::new(
+                ErrorCode::Conflict,
+                format!("it already exists ({constraint})"),
+            ),
             StoreError::Other(cause) => ApiError::internal(cause),
         }
     }

@@ -14,11 +14,39 @@ use super::error::{ApiError, ErrorCode, FieldError};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON request body. Rejects other media types (415), bodies over the
-/// limit (413), syntax errors (400) and schema mismatches such as unknown
-/// fields (422, with a JSON Pointer to the field).
+/// A JSON request body, with the digest of the request for idempotency.
+/// Rejects other media types (415), bodies over the limit (413), syntax
+/// errors (400) and schema mismatches such as unknown fields (422, with a
+/// JSON Pointer to the field).
 #[derive(Debug)]
-pub struct Json<T>(pub T);
+pub struct Json<T>(pub T, pub RequestDigest);
+
+/// SHA-256 over what makes two requests "the same" for an idempotency key:
+/// method, path and query, media type and body.
+#[derive(Debug, Clone)]
+pub struct RequestDigest(sha2::Sha256);
+
+impl RequestDigest {
+    pub fn start(req: &HttpRequest) -> RequestDigest {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(req.method().as_str());
+        hasher.update(b"\n");
+        hasher.update(req.uri().to_string());
+        hasher.update(b"\n");
+        hasher.update(media_type(req));
+        hasher.update(b"\n");
+        RequestDigest(hasher)
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        sha2::Digest::update(&mut self.0, chunk);
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        sha2::Digest::finalize(self.0).into()
+    }
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
@@ -27,18 +55,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let content_type = media_type(req);
         let limit = body_limit(req);
+        let mut digest = RequestDigest::start(req);
         let payload = payload.take();
         Box::pin(async move {
-            if !is_json(&content_type) {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    format!("expected `application/json`, got `{content_type}`"),
-                ));
-            }
-            let body = read_body(payload, limit).await?;
-            parse_json(&body).map(Json)
+            let body = read_json_body(&content_type, payload, limit).await?;
+            digest.update(&body);
+            parse_json(&body).map(|value| Json(value, digest))
         })
     }
+}
+
+/// Reads a body that must be JSON, up to `limit` bytes.
+pub async fn read_json_body(
+    content_type: &str,
+    payload: Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    if !is_json(content_type) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("expected `application/json`, got `{content_type}`"),
+        ));
+    }
+    read_body(payload, limit).await
 }
 
 /// Parses a JSON document, mapping failures to problems.

@@ -1,14 +1,21 @@
 //! The HTTP API: routes, their OpenAPI documentation (one declaration feeds
 //! both), extractors, middleware and the error catalogue.
 
+mod docs;
 pub mod error;
 pub mod extract;
+mod facts;
 mod fallback;
 mod health;
+mod import;
 pub mod metrics;
 mod middleware;
+mod pagination;
 mod problems;
+mod products;
 pub mod request_id;
+mod sources;
+mod write;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::{web, App, Error};
@@ -31,6 +38,9 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
         license(name = "Apache-2.0")
     ),
     tags(
+        (name = "sources", description = "Publications that facts cite, with their reliability"),
+        (name = "products", description = "Products along the value chain and the inputs between them"),
+        (name = "facts", description = "Sourced claims about capacity, trade, controls and costs; append-only, with point-in-time reads"),
         (name = "operations", description = "Health, readiness, metrics and the error catalogue"),
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError))
@@ -48,7 +58,21 @@ where
         .service(health::metrics)
         .service(problems::list_problems)
         .service(problems::get_problem)
-        .service(scope("/v1"))
+        .service(
+            scope("/v1")
+                .service(sources::create_source)
+                .service(sources::list_sources)
+                .service(sources::get_source)
+                .service(products::create_product)
+                .service(products::put_product)
+                .service(products::list_products)
+                .service(products::get_product)
+                .service(import::import_facts)
+                .service(facts::create_facts)
+                .service(facts::list_facts)
+                .service(facts::get_fact)
+                .service(facts::retract_fact),
+        )
 }
 
 /// The OpenAPI document of the whole API.

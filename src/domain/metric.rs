@@ -59,6 +59,10 @@ pub struct MetricSpec {
     pub scope: Scope,
     /// The fact must name a buyer (buyer-specific metrics).
     pub needs_buyer: bool,
+    /// The fact must name a country. Metrics that can describe the world or
+    /// a bloc as a whole (a lead time, a substitution index, the EU's import
+    /// reliance) may leave it out.
+    pub needs_country: bool,
     pub meaning: &'static str,
 }
 
@@ -197,12 +201,25 @@ impl Metric {
             Metric::Project => (Unit::None, ValueKind::Qualitative, Product, false,
                 "A named project, quoted; a number only where the source gives one."),
         };
+        let needs_country = matches!(
+            self,
+            Metric::Production
+                | Metric::Capacity
+                | Metric::MarketShare
+                | Metric::ControlledShare
+                | Metric::ImportShare
+                | Metric::GovernanceWgi
+                | Metric::TradeRestriction
+                | Metric::ExportControl
+                | Metric::StateSupport
+        );
         MetricSpec {
             metric: self,
             unit,
             kind,
             scope,
             needs_buyer,
+            needs_country,
             meaning,
         }
     }

@@ -2,17 +2,21 @@
 //! ("parse, don't validate") and trusted everywhere else.
 
 mod country;
+mod fact;
 mod metric;
 mod period;
 mod product;
+mod records;
 mod source;
 mod stage;
 mod status;
 
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
+pub use fact::{Fact, FieldProblem, NewFact, MAX_QUOTE_CHARS};
 pub use metric::{Metric, MetricSpec, NormaliseError, Scope, Unit, ValueKind};
 pub use period::Period;
-pub use product::{ProductId, ProductInput};
-pub use source::{SourceId, SourceKind};
+pub use product::{find_cycle, NewProduct, NewProductInput, Product, ProductId, ProductInput};
+pub use records::{FactRecord, ProductRecord, SourceRecord};
+pub use source::{NewSource, Source, SourceId, SourceKind};
 pub use stage::Stage;
 pub use status::FactStatus;

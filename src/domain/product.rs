@@ -65,3 +65,201 @@ pub struct ProductInput {
     #[serde(default)]
     pub essential: bool,
 }
+
+/// A product as clients submit it (the id comes from the path on `PUT`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "id": "sintered-ndfeb-magnet",
+    "name": "Sintered NdFeB magnet",
+    "stage": "materials",
+    "description": "Sintered neodymium-iron-boron permanent magnets",
+    "inputs": [
+        {"product": "ndpr-metal", "share": 0.9, "essential": true},
+        {"product": "dy-oxide", "share": 0.05, "essential": false}
+    ]
+}))]
+pub struct NewProduct {
+    #[schema(value_type = Option<String>, example = "sintered-ndfeb-magnet")]
+    pub id: Option<String>,
+    pub name: String,
+    #[schema(value_type = super::Stage)]
+    pub stage: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub inputs: Vec<NewProductInput>,
+}
+
+/// An input edge as submitted.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProductInput {
+    #[schema(value_type = String, example = "ndpr-metal")]
+    pub product: String,
+    #[schema(minimum = 0.0, maximum = 1.0, example = 0.9)]
+    pub share: f64,
+    #[serde(default)]
+    pub essential: bool,
+}
+
+/// A validated product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Product {
+    pub id: ProductId,
+    pub name: String,
+    pub stage: super::Stage,
+    pub description: String,
+    pub inputs: Vec<ProductInput>,
+}
+
+impl NewProduct {
+    /// Validates the product's own fields; `id` comes from the body or the
+    /// path. Whether inputs exist and keep the graph acyclic is checked
+    /// against the stored graph.
+    pub fn validate(self, id: Option<&str>) -> Result<Product, Vec<(String, String)>> {
+        let mut errors: Vec<(String, String)> = Vec::new();
+        let raw_id = match (id, &self.id) {
+            (Some(path), Some(body)) if path != body => {
+                errors.push((
+                    "/id".into(),
+                    format!("`{body}` differs from the id in the path `{path}`"),
+                ));
+                path.to_owned()
+            }
+            (Some(path), _) => path.to_owned(),
+            (None, Some(body)) => body.clone(),
+            (None, None) => {
+                errors.push(("/id".into(), "is required".into()));
+                String::new()
+            }
+        };
+        let product_id = ProductId::parse(&raw_id)
+            .map_err(|e| errors.push(("/id".into(), e)))
+            .ok();
+        let stage = super::Stage::parse(&self.stage);
+        if stage.is_none() {
+            errors.push((
+                "/stage".into(),
+                format!(
+                    "`{}` is not a stage: use mining, smelting, materials or applications",
+                    self.stage
+                ),
+            ));
+        }
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            errors.push(("/name".into(), "must be 1 to 200 characters".into()));
+        }
+        if self.description.chars().count() > 4000 {
+            errors.push((
+                "/description".into(),
+                "must be at most 4000 characters".into(),
+            ));
+        }
+        let mut inputs = Vec::new();
+        for (index, input) in self.inputs.into_iter().enumerate() {
+            let pointer = format!("/inputs/{index}");
+            match ProductId::parse(&input.product) {
+                Ok(upstream) if Some(&upstream) == product_id.as_ref() => errors.push((
+                    format!("{pointer}/product"),
+                    "a product cannot be its own input".into(),
+                )),
+                Ok(upstream) if inputs.iter().any(|i: &ProductInput| i.product == upstream) => {
+                    errors.push((
+                        format!("{pointer}/product"),
+                        format!("`{upstream}` is listed twice"),
+                    ))
+                }
+                Ok(upstream) => inputs.push(ProductInput {
+                    product: upstream,
+                    share: input.share,
+                    essential: input.essential,
+                }),
+                Err(e) => errors.push((format!("{pointer}/product"), e)),
+            }
+            if !(0.0..=1.0).contains(&input.share) {
+                errors.push((format!("{pointer}/share"), "must be between 0 and 1".into()));
+            }
+        }
+        match (product_id, stage, errors.is_empty()) {
+            (Some(id), Some(stage), true) => Ok(Product {
+                id,
+                name: self.name,
+                stage,
+                description: self.description,
+                inputs,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Finds a cycle that adding `product`'s `inputs` would close in a graph
+/// given as `edges(product) -> inputs`; returns it as a path from `product`
+/// back to itself.
+pub fn find_cycle<'a>(
+    product: &'a ProductId,
+    inputs: impl IntoIterator<Item = &'a ProductId>,
+    edges: &'a std::collections::HashMap<ProductId, Vec<ProductId>>,
+) -> Option<Vec<ProductId>> {
+    // Depth-first search from each new input, looking for `product`.
+    fn search<'a>(
+        node: &'a ProductId,
+        target: &ProductId,
+        edges: &'a std::collections::HashMap<ProductId, Vec<ProductId>>,
+        path: &mut Vec<ProductId>,
+        seen: &mut std::collections::HashSet<&'a ProductId>,
+    ) -> bool {
+        path.push(node.clone());
+        if node == target {
+            return true;
+        }
+        if seen.insert(node) {
+            for next in edges.get(node).into_iter().flatten() {
+                if search(next, target, edges, path, seen) {
+                    return true;
+                }
+            }
+        }
+        path.pop();
+        false
+    }
+    let mut seen = std::collections::HashSet::new();
+    for input in inputs {
+        let mut path = vec![product.clone()];
+        if search(input, product, edges, &mut path, &mut seen) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn id(s: &str) -> ProductId {
+        ProductId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn slugs_are_lowercase_with_inner_hyphens() {
+        assert!(ProductId::parse("ndpr-oxide").is_ok());
+        for bad in ["NdPr", "-a", "a-", "a", "a b", "ndpr_oxide"] {
+            assert!(ProductId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_cycle_is_found_and_named() {
+        // pb needs pc, pc needs pa; making pa need pb closes pa → pb → pc → pa.
+        let edges = HashMap::from([(id("pb"), vec![id("pc")]), (id("pc"), vec![id("pa")])]);
+        let a = id("pa");
+        let b = id("pb");
+        let cycle = find_cycle(&a, [&b], &edges).unwrap();
+        assert_eq!(cycle, vec![id("pa"), id("pb"), id("pc"), id("pa")]);
+        let d = id("pd");
+        assert_eq!(find_cycle(&d, [&b], &edges), None);
+    }
+}

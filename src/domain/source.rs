@@ -19,6 +19,12 @@ impl SourceId {
     }
 }
 
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl TryFrom<String> for SourceId {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
@@ -89,6 +95,138 @@ impl SourceKind {
             SourceKind::News => 0.5,
             SourceKind::Other => 0.4,
             SourceKind::StateAffiliatedMedia => 0.3,
+        }
+    }
+}
+
+/// A source as clients submit it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "id": "baotou-daily-2026-work-report",
+    "title": "Baotou 2026 government work report (summary)",
+    "publisher": "Baotou Daily Digital Newspaper, relayed by Rare Earth Exchanges",
+    "kind": "state_affiliated_media",
+    "url": "https://rareearthexchanges.com/",
+    "published_on": "2026-01-22",
+    "accessed_on": "2026-11-20",
+    "notes": "The source itself says its figures should be verified independently."
+}))]
+pub struct NewSource {
+    #[schema(value_type = String, example = "usgs-mcs-2025")]
+    pub id: String,
+    pub title: String,
+    pub publisher: String,
+    #[schema(value_type = SourceKind)]
+    pub kind: String,
+    pub url: Option<String>,
+    /// Publication date, `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date, example = "2025-01-31")]
+    pub published_on: Option<String>,
+    /// When the source was consulted, `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-20")]
+    pub accessed_on: Option<String>,
+    pub notes: Option<String>,
+    /// Overrides the kind's default reliability (0..1).
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub reliability: Option<f64>,
+}
+
+/// A validated source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub id: SourceId,
+    pub title: String,
+    pub publisher: String,
+    pub kind: SourceKind,
+    pub url: Option<String>,
+    pub published_on: Option<time::Date>,
+    pub accessed_on: Option<time::Date>,
+    pub notes: Option<String>,
+    pub reliability: f64,
+    pub reliability_overridden: bool,
+}
+
+const DATE_FORMAT: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+pub(super) fn parse_date(value: &str) -> Option<time::Date> {
+    time::Date::parse(value, DATE_FORMAT).ok()
+}
+
+impl NewSource {
+    /// Validates every field, returning all problems as (field, message).
+    pub fn validate(self) -> Result<Source, Vec<(&'static str, String)>> {
+        let mut errors = Vec::new();
+        let id = SourceId::parse(&self.id)
+            .map_err(|e| errors.push(("id", e)))
+            .ok();
+        let kind = SourceKind::parse(&self.kind);
+        if kind.is_none() {
+            let kinds: Vec<&str> = SourceKind::ALL.iter().map(|k| k.as_str()).collect();
+            errors.push((
+                "kind",
+                format!(
+                    "`{}` is not a source kind: use one of {}",
+                    self.kind,
+                    kinds.join(", ")
+                ),
+            ));
+        }
+        for (field, text, max) in [
+            ("title", &self.title, 500),
+            ("publisher", &self.publisher, 500),
+        ] {
+            if text.trim().is_empty() || text.chars().count() > max {
+                errors.push((field, format!("must be 1 to {max} characters")));
+            }
+        }
+        if let Some(url) = &self.url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2000 {
+                errors.push((
+                    "url",
+                    "must be an http(s) URL of at most 2000 characters".into(),
+                ));
+            }
+        }
+        if self
+            .notes
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 4000)
+        {
+            errors.push(("notes", "must be at most 4000 characters".into()));
+        }
+        let mut date = |field: &'static str, value: &Option<String>| match value {
+            None => None,
+            Some(text) => {
+                let parsed = parse_date(text);
+                if parsed.is_none() {
+                    errors.push((field, format!("`{text}` is not a date (YYYY-MM-DD)")));
+                }
+                parsed
+            }
+        };
+        let published_on = date("published_on", &self.published_on);
+        let accessed_on = date("accessed_on", &self.accessed_on);
+        if let Some(r) = self.reliability {
+            if !(0.0..=1.0).contains(&r) {
+                errors.push(("reliability", "must be between 0 and 1".into()));
+            }
+        }
+        match (id, kind, errors.is_empty()) {
+            (Some(id), Some(kind), true) => Ok(Source {
+                id,
+                title: self.title,
+                publisher: self.publisher,
+                kind,
+                url: self.url,
+                published_on,
+                accessed_on,
+                notes: self.notes,
+                reliability: self.reliability.unwrap_or(kind.default_reliability()),
+                reliability_overridden: self.reliability.is_some(),
+            }),
+            _ => Err(errors),
         }
     }
 }

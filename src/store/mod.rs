@@ -2,7 +2,11 @@
 //! and, in submodules, every SQL statement the service runs.
 
 pub mod embedded;
+pub mod facts;
+pub mod idempotency;
 mod migrations;
+pub mod products;
+pub mod sources;
 
 use std::time::Duration;
 
@@ -17,6 +21,9 @@ pub use migrations::{migrate, MIGRATIONS};
 pub enum StoreError {
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// A unique constraint refused the write: the thing already exists.
+    #[error("already exists ({constraint})")]
+    Duplicate { constraint: String },
     #[error(transparent)]
     Other(anyhow::Error),
 }
@@ -29,6 +36,13 @@ impl From<tokio_postgres::Error> for StoreError {
                 // Class 08 (connection exception) and 57P0x (server shutting down).
                 code.code().starts_with("08") || code.code().starts_with("57P0")
             });
+        if let Some(db) = error.as_db_error() {
+            if *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
+                return StoreError::Duplicate {
+                    constraint: db.constraint().unwrap_or_default().to_owned(),
+                };
+            }
+        }
         if unreachable {
             StoreError::Unavailable(error.into())
         } else {
@@ -79,4 +93,45 @@ pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client.query_one("SELECT 1", &[]).await?;
     Ok(())
+}
+
+/// The channel every committed write announces itself on, with a JSON
+/// payload `{"products": [ids...]}` naming the affected products, or
+/// `{"all": true}` when there are too many to list (NOTIFY payloads are
+/// limited to 8000 bytes).
+pub const CHANGES_CHANNEL: &str = "chokepoint_changes";
+
+/// Queues a change notification; PostgreSQL delivers it when (and only if)
+/// the transaction commits.
+pub async fn notify_changed<'a>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    products: impl IntoIterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    let mut products: Vec<&str> = products.into_iter().collect();
+    products.sort_unstable();
+    products.dedup();
+    let mut payload = serde_json::json!({ "products": products }).to_string();
+    if payload.len() > 7000 {
+        payload = serde_json::json!({ "all": true }).to_string();
+    }
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANGES_CHANNEL, &payload])
+        .await?;
+    Ok(())
+}
+
+/// One page of a keyset-paginated listing.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only
+    /// tells that there is more.
+    pub fn from_rows(mut items: Vec<T>, limit: usize) -> Page<T> {
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        Page { items, has_more }
+    }
 }

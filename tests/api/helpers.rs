@@ -294,3 +294,80 @@ pub async fn assert_problem(
     );
     body
 }
+
+impl TestApp {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// A source, a four-stage magnet chain, and nothing else.
+    pub async fn seed_chain(&self) {
+        for (id, kind) in [
+            ("usgs-mcs-2025", "government_statistics"),
+            ("baotou-daily-2026", "state_affiliated_media"),
+        ] {
+            let response = self
+                .post_json(
+                    "/v1/sources",
+                    &serde_json::json!({"id": id, "title": id, "publisher": "p", "kind": kind}),
+                )
+                .await;
+            assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        }
+        let products = [
+            serde_json::json!({"id": "rare-earth-concentrate", "name": "Rare-earth concentrate", "stage": "mining"}),
+            serde_json::json!({"id": "ndpr-oxide", "name": "NdPr oxide", "stage": "smelting",
+                "inputs": [{"product": "rare-earth-concentrate", "share": 1.0, "essential": true}]}),
+            serde_json::json!({"id": "ndpr-metal", "name": "NdPr metal", "stage": "smelting",
+                "inputs": [{"product": "ndpr-oxide", "share": 1.0, "essential": true}]}),
+            serde_json::json!({"id": "sintered-ndfeb-magnet", "name": "Sintered NdFeB magnet", "stage": "materials",
+                "inputs": [{"product": "ndpr-metal", "share": 0.9, "essential": true}]}),
+        ];
+        for product in products {
+            let response = self.post_json("/v1/products", &product).await;
+            assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        }
+    }
+}
+
+/// A valid production fact, to be varied by tests.
+pub fn production_fact() -> serde_json::Value {
+    serde_json::json!({
+        "product": "rare-earth-concentrate",
+        "country": "CN",
+        "metric": "production",
+        "value": 270,
+        "unit": "kt/yr",
+        "period": "2024",
+        "status": "estimate",
+        "source_id": "usgs-mcs-2025"
+    })
+}
+
+/// Row counts of every ingestion table, to prove a rejected write left
+/// everything as it was.
+pub async fn table_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
+    let mut counts = Vec::new();
+    for table in [
+        "sources",
+        "products",
+        "product_inputs",
+        "product_revisions",
+        "facts",
+        "idempotency_keys",
+    ] {
+        counts.push((table, app.count(table).await));
+    }
+    counts
+}

@@ -4,6 +4,11 @@
 mod compose;
 mod embedded;
 mod errors;
+mod facts;
 mod health;
 mod helpers;
+mod idempotency;
+mod import;
 mod openapi;
+mod products;
+mod sources;

@@ -1,0 +1,131 @@
+//! Error responses shared by many operations, documented once. Each lists
+//! the problem `code`s a client can get, with an example of each.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::{ContentBuilder, RefOr, Response};
+use utoipa::IntoResponses;
+
+use super::error::ErrorCode;
+
+fn problem_response(description: &str, codes: &[(ErrorCode, &str)]) -> RefOr<Response> {
+    let mut content =
+        ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")));
+    for (code, detail) in codes {
+        let example = serde_json::json!({
+            "type": code.type_uri(),
+            "title": code.title(),
+            "status": code.status().as_u16(),
+            "detail": detail,
+            "code": code.as_str(),
+        });
+        content = content.example(None).examples_from_iter([(
+            code.as_str(),
+            ExampleBuilder::new().value(Some(example)).build(),
+        )]);
+    }
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", content.build())
+        .build()
+        .into()
+}
+
+/// Errors of a request with a JSON body.
+pub struct BodyErrors;
+
+impl IntoResponses for BodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response("400", problem_response("The body is not JSON", &[
+                (ErrorCode::MalformedJson, "expected `,` or `}` at line 1 column 18"),
+            ]))
+            .response("413", problem_response("The body is larger than the route accepts", &[
+                (ErrorCode::PayloadTooLarge, "the request body exceeds this route's limit of 1048576 bytes"),
+            ]))
+            .response("415", problem_response("The body is not `application/json`", &[
+                (ErrorCode::UnsupportedMediaType, "expected `application/json`, got `text/plain`"),
+            ]))
+            .response("422", problem_response(
+                "The body does not fit the schema (unknown field, wrong type), breaks a rule, or reuses an Idempotency-Key",
+                &[
+                    (ErrorCode::InvalidBody, "/sourcee: unknown field `sourcee`"),
+                    (ErrorCode::ValidationFailed, "/kind: `blog` is not a source kind"),
+                    (ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was first used with a different request; use a new key"),
+                ],
+            ))
+            .response("503", unavailable())
+            .build()
+            .into()
+    }
+}
+
+/// Errors of a read with query parameters.
+pub struct QueryErrors;
+
+impl IntoResponses for QueryErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response(
+                "422",
+                problem_response(
+                    "A query parameter is invalid (the pointer names it)",
+                    &[(
+                        ErrorCode::InvalidParameter,
+                        "`limit`: must be between 1 and 1000",
+                    )],
+                ),
+            )
+            .response("503", unavailable())
+            .build()
+            .into()
+    }
+}
+
+/// The resource named in the path does not exist.
+pub struct NotFound;
+
+impl IntoResponses for NotFound {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response(
+                "404",
+                problem_response(
+                    "No such resource",
+                    &[(ErrorCode::NotFound, "product `unobtainium` does not exist")],
+                ),
+            )
+            .build()
+            .into()
+    }
+}
+
+/// The resource exists already, or is in a state that forbids the change.
+pub struct Conflict;
+
+impl IntoResponses for Conflict {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response(
+                "409",
+                problem_response(
+                    "Conflicts with what is stored",
+                    &[(ErrorCode::Conflict, "it already exists (sources_pkey)")],
+                ),
+            )
+            .build()
+            .into()
+    }
+}
+
+fn unavailable() -> RefOr<Response> {
+    problem_response(
+        "The database is unreachable; retry after `Retry-After` seconds",
+        &[(
+            ErrorCode::DatabaseUnavailable,
+            "the database cannot be reached; retry shortly",
+        )],
+    )
+}

@@ -1,0 +1,407 @@
+//! `/v1/facts`: sourced claims, written in batches, listed as of any
+//! instant, retracted but never deleted.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::docs::{BodyErrors, Conflict, NotFound, QueryErrors};
+use super::error::{ApiError, ErrorCode, FieldError};
+use super::extract::{self, Query, RequestDigest};
+use super::pagination::{self, Paged};
+use super::write::{self, IdempotencyKeyHeader};
+use crate::domain::{Fact, FactRecord, FactStatus, Metric, NewFact, Period};
+use crate::store::{self, idempotency, StoreError};
+
+/// Most facts one `POST /v1/facts` accepts; use the import for more.
+pub const MAX_BATCH: usize = 10_000;
+/// Body limit of `POST /v1/facts` (a full batch of long quotes fits).
+pub const BATCH_BODY_LIMIT: usize = 32 << 20;
+/// At most this many problems are listed in one response.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// Facts written by a batch, ids in input order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"written": 2, "ids": [101, 102]}))]
+pub struct BatchWritten {
+    pub written: usize,
+    pub ids: Vec<i64>,
+}
+
+/// The references a fact must make to stored things, read once per write.
+pub struct References {
+    products: HashSet<String>,
+    reliabilities: HashMap<String, f64>,
+}
+
+impl References {
+    pub async fn load(
+        client: &impl deadpool_postgres::GenericClient,
+    ) -> Result<References, StoreError> {
+        Ok(References {
+            products: store::facts::product_ids(client).await?,
+            reliabilities: store::sources::reliabilities(client).await?,
+        })
+    }
+
+    /// The fact's confidence, or the problems with what it refers to.
+    pub fn check(&self, fact: &Fact) -> Result<f64, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        if let Some(product) = &fact.product {
+            if !self.products.contains(product.as_str()) {
+                problems.push(("product", format!("product `{product}` does not exist")));
+            }
+        }
+        let confidence = store::facts::resolve_confidence(fact, &self.reliabilities);
+        if confidence.is_none() {
+            problems.push((
+                "source_id",
+                format!("source `{}` does not exist", fact.source_id),
+            ));
+        }
+        match confidence {
+            Some(confidence) if problems.is_empty() => Ok(confidence),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// Why a submitted fact was refused: it does not fit the schema (unknown
+/// field, wrong type) or it breaks a rule. Problems are (field, message).
+pub enum FactError {
+    Schema(Vec<(String, String)>),
+    Invalid(Vec<(String, String)>),
+}
+
+impl FactError {
+    pub fn into_problems(self) -> Vec<(String, String)> {
+        match self {
+            FactError::Schema(problems) | FactError::Invalid(problems) => problems,
+        }
+    }
+}
+
+/// Parses and validates one submitted fact.
+pub fn parse_fact(value: serde_json::Value) -> Result<Fact, FactError> {
+    let new: NewFact = serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = error.path().to_string();
+        let message = error.into_inner().to_string();
+        FactError::Schema(vec![(
+            if field == "." { String::new() } else { field },
+            message,
+        )])
+    })?;
+    new.validate().map_err(|problems| {
+        FactError::Invalid(
+            problems
+                .into_iter()
+                .map(|p| (p.field.to_owned(), p.message))
+                .collect(),
+        )
+    })
+}
+
+/// Records one fact, or a JSON array of up to 10,000 (32 MiB). All or
+/// nothing: if any item is invalid the response is a 422 whose `errors[]`
+/// point at `/{index}/{field}`, and nothing is written. Values are
+/// normalised to the metric's canonical unit. Committed writes are announced
+/// on the `chokepoint_changes` notification channel.
+#[utoipa::path(tag = "facts", params(IdempotencyKeyHeader),
+    request_body(content = Vec<NewFact>, description = "One fact object, or an array of them"),
+    responses(
+        (status = 201, description = "Written: the fact for a single object, a summary for an array",
+         body = BatchWritten),
+        BodyErrors))]
+#[post("/facts")]
+pub async fn create_facts(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut digest = RequestDigest::start(&req);
+    let body = extract::read_json_body(
+        &extract::media_type(&req),
+        payload.into_inner(),
+        BATCH_BODY_LIMIT,
+    )
+    .await?;
+    digest.update(&body);
+    let key = write::idempotency(&req, digest)?;
+    let document: serde_json::Value = extract::parse_json(&body)?;
+    let (items, single): (Vec<serde_json::Value>, bool) = match document {
+        serde_json::Value::Array(items) => (items, false),
+        item @ serde_json::Value::Object(_) => (vec![item], true),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidBody,
+                "expected a fact object or an array of them",
+            ))
+        }
+    };
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!(
+            "{} facts in one batch; the maximum is {MAX_BATCH}: split it, or stream it to POST /v1/facts/import", items.len())));
+    }
+    if items.is_empty() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "/",
+            "the batch is empty",
+        )]));
+    }
+    let pointer = move |index: usize, field: &str| match (single, field.is_empty()) {
+        (true, true) => "/".to_owned(),
+        (true, false) => format!("/{}", field.replace('.', "/")),
+        (false, true) => format!("/{index}"),
+        (false, false) => format!("/{index}/{}", field.replace('.', "/")),
+    };
+    let mut errors = Vec::new();
+    let mut schema_errors = false;
+    let mut facts = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match parse_fact(item) {
+            Ok(fact) => facts.push(fact),
+            Err(error) => {
+                schema_errors |= matches!(error, FactError::Schema(_));
+                errors.extend(
+                    error
+                        .into_problems()
+                        .into_iter()
+                        .map(|(field, message)| FieldError::new(pointer(index, &field), message)),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.truncate(MAX_REPORTED_ERRORS);
+        let mut error = ApiError::validation(errors);
+        if schema_errors {
+            error.code = ErrorCode::InvalidBody;
+        }
+        return Err(error);
+    }
+    let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
+        Box::pin(async move {
+            let references = References::load(tx).await?;
+            let mut confidences = Vec::with_capacity(facts.len());
+            let mut errors = Vec::new();
+            for (index, fact) in facts.iter().enumerate() {
+                match references.check(fact) {
+                    Ok(confidence) => confidences.push(confidence),
+                    Err(problems) => {
+                        errors.extend(problems.into_iter().map(|(field, message)| {
+                            FieldError::new(pointer(index, field), message)
+                        }))
+                    }
+                }
+            }
+            if !errors.is_empty() {
+                errors.truncate(MAX_REPORTED_ERRORS);
+                return Err(ApiError::validation(errors));
+            }
+            let records = store::facts::insert_batch(tx, &facts, &confidences).await?;
+            store::notify_changed(
+                tx,
+                records
+                    .iter()
+                    .filter_map(|r| r.product.as_ref().map(|p| p.as_str())),
+            )
+            .await?;
+            if single {
+                write::reply(StatusCode::CREATED, &records[0])
+            } else {
+                write::reply(
+                    StatusCode::CREATED,
+                    &BatchWritten {
+                        written: records.len(),
+                        ids: records.iter().map(|r| r.id).collect(),
+                    },
+                )
+            }
+        })
+    })
+    .await?;
+    write::respond(outcome)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FactListQuery {
+    #[param(example = "ndpr-oxide")]
+    product: Option<String>,
+    #[param(example = "CN")]
+    country: Option<String>,
+    #[param(example = "US")]
+    buyer: Option<String>,
+    #[param(value_type = Option<Metric>)]
+    metric: Option<Metric>,
+    /// Source id.
+    source: Option<String>,
+    #[param(value_type = Option<FactStatus>)]
+    status: Option<FactStatus>,
+    /// Facts whose period ends on or after this period's start.
+    #[param(value_type = Option<String>, example = "2023")]
+    period_from: Option<String>,
+    /// Facts whose period starts on or before this period's end.
+    #[param(value_type = Option<String>, example = "2025")]
+    period_to: Option<String>,
+    /// The facts as the service knew them at this instant (RFC 3339):
+    /// recorded by then and not retracted then.
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-01-01T00:00:00Z")]
+    as_of: Option<String>,
+    /// Also list facts retracted since (default false).
+    include_retracted: Option<bool>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+pub fn parse_instant(name: &str, value: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        ApiError::invalid_parameter(
+            name,
+            "query",
+            format!("`{value}` is not an RFC 3339 date-time such as 2026-01-01T00:00:00Z"),
+        )
+    })
+}
+
+fn parse_period(name: &str, value: &str) -> Result<Period, ApiError> {
+    Period::parse(value).map_err(|message| ApiError::invalid_parameter(name, "query", message))
+}
+
+/// Lists facts in a stable order (by id) with filters; with `as_of`, as the
+/// service knew them then. Pages never repeat or skip a fact, even while
+/// facts are being added.
+#[utoipa::path(tag = "facts", params(FactListQuery),
+    responses((status = 200, body = Paged<FactRecord>), QueryErrors))]
+#[get("/facts")]
+pub async fn list_facts(
+    pool: web::Data<Pool>,
+    query: Query<FactListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let limit = pagination::limit(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            pagination::decode("facts", c)?.parse::<i64>().map_err(|_| {
+                ApiError::invalid_parameter(
+                    "cursor",
+                    "query",
+                    "is not a cursor this listing returned",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = store::facts::FactFilter {
+        product: q.product,
+        country: q.country.map(|c| c.to_ascii_uppercase()),
+        buyer: q.buyer.map(|b| b.to_ascii_uppercase()),
+        metric: q.metric.map(|m| m.as_str().to_owned()),
+        source: q.source,
+        status: q.status.map(|s| s.as_str().to_owned()),
+        period_from: q
+            .period_from
+            .as_deref()
+            .map(|p| parse_period("period_from", p))
+            .transpose()?
+            .map(|p| p.start),
+        period_to: q
+            .period_to
+            .as_deref()
+            .map(|p| parse_period("period_to", p))
+            .transpose()?
+            .map(|p| p.end.unwrap_or(p.start)),
+        as_of: q
+            .as_of
+            .as_deref()
+            .map(|t| parse_instant("as_of", t))
+            .transpose()?,
+        include_retracted: q.include_retracted.unwrap_or(false),
+    };
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let page = store::facts::list(&client, &filter, after, limit).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(page, "facts", |f| f.id.to_string())))
+}
+
+/// One fact, retracted or not.
+#[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1)),
+    responses((status = 200, body = FactRecord), NotFound))]
+#[get("/facts/{id}")]
+pub async fn get_fact(
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let fact = store::facts::get(&client, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fact {id}")))?;
+    Ok(HttpResponse::Ok().json(fact))
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("fact `{id}`")))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RetractQuery {
+    /// Why the fact is withdrawn (1 to 1000 characters).
+    #[param(example = "superseded by the USGS 2026 revision")]
+    reason: Option<String>,
+}
+
+/// Retracts a fact: it stays stored with `retracted_at` and the reason, so
+/// `as_of` queries before the retraction still see it. Never deletes.
+#[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1), RetractQuery),
+    responses((status = 200, description = "Retracted", body = FactRecord), NotFound, Conflict, QueryErrors))]
+#[delete("/facts/{id}")]
+pub async fn retract_fact(
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+    query: Query<RetractQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let reason = query
+        .0
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty() && r.chars().count() <= 1000)
+        .ok_or_else(|| {
+            ApiError::invalid_parameter(
+                "reason",
+                "query",
+                "a retraction needs a reason of 1 to 1000 characters",
+            )
+        })?;
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let retracted = match store::facts::retract(&tx, id, &reason).await? {
+        store::facts::Retraction::Retracted(fact) => fact,
+        store::facts::Retraction::AlreadyRetracted(fact) => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "fact {id} was already retracted at {}",
+                    fact.retracted_at.map(|t| t.to_string()).unwrap_or_default()
+                ),
+            ))
+        }
+        store::facts::Retraction::NotFound => {
+            return Err(ApiError::not_found(format!("fact {id}")))
+        }
+    };
+    store::notify_changed(&tx, retracted.product.as_ref().map(|p| p.as_str())).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(HttpResponse::Ok().json(retracted))
+}

@@ -1,0 +1,206 @@
+//! `/v1/products`: the value-chain graph.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use deadpool_postgres::Pool;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::docs::{BodyErrors, Conflict, NotFound, QueryErrors};
+use super::error::{ApiError, ErrorCode, FieldError};
+use super::extract::{Json, Query};
+use super::pagination::{self, Paged};
+use super::write::{self, IdempotencyKeyHeader};
+use crate::domain::{find_cycle, NewProduct, Product, ProductRecord, Stage};
+use crate::store::{self, idempotency, StoreError};
+
+/// Creates a product. Inputs must exist and sit at the same or an earlier
+/// stage; the graph must stay acyclic (a cycle is a 422 naming it).
+#[utoipa::path(tag = "products", request_body = NewProduct, params(IdempotencyKeyHeader),
+    responses((status = 201, description = "Created", body = ProductRecord), Conflict, BodyErrors))]
+#[post("/products")]
+pub async fn create_product(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    body: Json<NewProduct>,
+) -> Result<HttpResponse, ApiError> {
+    let Json(new, digest) = body;
+    let key = write::idempotency(&req, digest)?;
+    let product = validate(new, None)?;
+    let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
+        Box::pin(async move {
+            if store::products::get(tx, product.id.as_str())
+                .await?
+                .is_some()
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "product `{}` already exists; PUT /v1/products/{} replaces it",
+                        product.id, product.id
+                    ),
+                ));
+            }
+            save(tx, &product).await?;
+            let record = store::products::get(tx, product.id.as_str())
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
+            write::reply(StatusCode::CREATED, &record)
+        })
+    })
+    .await?;
+    write::respond(outcome)
+}
+
+/// Creates or replaces a product (its name, stage, description and the whole
+/// list of inputs). Every version is kept as a revision.
+#[utoipa::path(tag = "products", request_body = NewProduct,
+    params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet")),
+    responses(
+        (status = 200, description = "Replaced", body = ProductRecord),
+        (status = 201, description = "Created", body = ProductRecord),
+        BodyErrors))]
+#[put("/products/{id}")]
+pub async fn put_product(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+    body: Json<NewProduct>,
+) -> Result<HttpResponse, ApiError> {
+    let Json(new, digest) = body;
+    let key = write::idempotency(&req, digest)?;
+    let product = validate(new, Some(&id))?;
+    let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
+        Box::pin(async move {
+            let created = save(tx, &product).await?;
+            let record = store::products::get(tx, product.id.as_str())
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
+            write::reply(
+                if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                &record,
+            )
+        })
+    })
+    .await?;
+    write::respond(outcome)
+}
+
+fn validate(new: NewProduct, path_id: Option<&str>) -> Result<Product, ApiError> {
+    new.validate(path_id).map_err(|errors| {
+        ApiError::validation(
+            errors
+                .into_iter()
+                .map(|(pointer, message)| FieldError::new(pointer, message))
+                .collect(),
+        )
+    })
+}
+
+/// Checks the product against the stored graph (inputs exist, stages run
+/// upstream, no cycle) and writes it; returns whether it was created.
+async fn save(
+    tx: &deadpool_postgres::Transaction<'_>,
+    product: &Product,
+) -> Result<bool, ApiError> {
+    store::products::lock_graph(tx).await?;
+    let (stages, mut edges) = store::products::graph(tx).await?;
+    let mut errors = Vec::new();
+    for (index, input) in product.inputs.iter().enumerate() {
+        match stages.get(&input.product) {
+            None => errors.push(FieldError::new(format!("/inputs/{index}/product"), format!("product `{}` does not exist", input.product))),
+            Some(stage) if *stage > product.stage => errors.push(FieldError::new(
+                format!("/inputs/{index}/product"),
+                format!("`{}` is at the {stage} stage, downstream of {} ({}): inputs must be at the same or an earlier stage", input.product, product.id, product.stage),
+            )),
+            Some(_) => {}
+        }
+    }
+    // Users must stay at the same or a later stage than this product.
+    for (user, inputs) in &edges {
+        if inputs.contains(&product.id)
+            && stages.get(user).is_some_and(|stage| *stage < product.stage)
+        {
+            errors.push(FieldError::new(
+                "/stage",
+                format!("`{user}` uses this product at an earlier stage"),
+            ));
+        }
+    }
+    edges.remove(&product.id);
+    let inputs: Vec<_> = product.inputs.iter().map(|i| &i.product).collect();
+    if let Some(cycle) = find_cycle(&product.id, inputs, &edges) {
+        let path: Vec<&str> = cycle.iter().map(|p| p.as_str()).collect();
+        errors.push(FieldError::new(
+            "/inputs",
+            format!("these inputs would close a cycle: {}", path.join(" → ")),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let body = serde_json::json!({
+        "name": product.name, "stage": product.stage, "description": product.description, "inputs": product.inputs,
+    });
+    let created = store::products::upsert(tx, product, &body).await?;
+    let mut affected: Vec<&str> = vec![product.id.as_str()];
+    affected.extend(product.inputs.iter().map(|i| i.product.as_str()));
+    store::notify_changed(tx, affected).await?;
+    Ok(created)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ProductListQuery {
+    /// Only products at this stage.
+    #[param(value_type = Option<Stage>)]
+    stage: Option<Stage>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Lists products by id, optionally at one stage.
+#[utoipa::path(tag = "products", params(ProductListQuery),
+    responses((status = 200, body = Paged<ProductRecord>), QueryErrors))]
+#[get("/products")]
+pub async fn list_products(
+    pool: web::Data<Pool>,
+    query: Query<ProductListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.0;
+    let limit = pagination::limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| pagination::decode("products", c))
+        .transpose()?;
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let page = store::products::list(&client, query.stage, after.as_deref(), limit).await?;
+    Ok(
+        HttpResponse::Ok().json(pagination::page(page, "products", |p| {
+            p.id.as_str().to_owned()
+        })),
+    )
+}
+
+/// One product with its inputs and the products that use it.
+#[utoipa::path(tag = "products",
+    params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet")),
+    responses((status = 200, body = ProductRecord), NotFound))]
+#[get("/products/{id}")]
+pub async fn get_product(
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let product = store::products::get(&client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("product `{id}`")))?;
+    Ok(HttpResponse::Ok().json(product))
+}

@@ -1,0 +1,100 @@
+//! `/v1/sources`: the publications facts cite.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use deadpool_postgres::Pool;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::docs::{BodyErrors, Conflict, NotFound, QueryErrors};
+use super::error::{ApiError, FieldError};
+use super::extract::{Json, Query};
+use super::pagination::{self, Paged};
+use super::write::{self, IdempotencyKeyHeader};
+use crate::domain::{NewSource, SourceKind, SourceRecord};
+use crate::store::{self, idempotency};
+
+/// Records a source. Its `reliability` defaults from its `kind` (see the
+/// methodology: statistical agencies 0.9 … state-affiliated media 0.3) and
+/// becomes the default confidence of the facts that cite it.
+#[utoipa::path(tag = "sources", request_body = NewSource, params(IdempotencyKeyHeader),
+    responses((status = 201, description = "Recorded", body = SourceRecord), Conflict, BodyErrors))]
+#[post("/sources")]
+pub async fn create_source(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    body: Json<NewSource>,
+) -> Result<HttpResponse, ApiError> {
+    let Json(new, digest) = body;
+    let key = write::idempotency(&req, digest)?;
+    let source = new.validate().map_err(|errors| {
+        ApiError::validation(
+            errors
+                .into_iter()
+                .map(|(field, message)| FieldError::new(format!("/{field}"), message))
+                .collect(),
+        )
+    })?;
+    let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
+        Box::pin(async move {
+            let record = store::sources::insert(tx, &source).await?;
+            write::reply(StatusCode::CREATED, &record)
+        })
+    })
+    .await?;
+    write::respond(outcome)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SourceListQuery {
+    /// Only sources of this kind.
+    #[param(value_type = Option<SourceKind>)]
+    kind: Option<SourceKind>,
+    /// Page size, 1..1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Lists sources by id, a page at a time.
+#[utoipa::path(tag = "sources", params(SourceListQuery),
+    responses((status = 200, body = Paged<SourceRecord>), QueryErrors))]
+#[get("/sources")]
+pub async fn list_sources(
+    pool: web::Data<Pool>,
+    query: Query<SourceListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.0;
+    let limit = pagination::limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| pagination::decode("sources", c))
+        .transpose()?;
+    let client = pool.get().await.map_err(store::StoreError::from)?;
+    let page = store::sources::list(&client, query.kind, after.as_deref(), limit).await?;
+    Ok(
+        HttpResponse::Ok().json(pagination::page(page, "sources", |s| {
+            s.id.as_str().to_owned()
+        })),
+    )
+}
+
+/// One source.
+#[utoipa::path(tag = "sources",
+    params(("id" = String, Path, description = "Source id", example = "usgs-mcs-2025")),
+    responses((status = 200, body = SourceRecord), NotFound))]
+#[get("/sources/{id}")]
+pub async fn get_source(
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = pool.get().await.map_err(store::StoreError::from)?;
+    let source = store::sources::get(&client, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("source `{id}`")))?;
+    Ok(HttpResponse::Ok().json(source))
+}

@@ -1,0 +1,83 @@
+//! What every write route shares: the `Idempotency-Key` header, turning a
+//! store outcome into a response, and documenting both.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, ErrorCode};
+use super::extract::RequestDigest;
+use crate::store::idempotency::{Idempotency, Outcome, Reply};
+
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+/// Headers accepted by every POST.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents the header; read by `idempotency`
+pub struct IdempotencyKeyHeader {
+    /// Makes a POST safe to retry: the same key and body replay the first
+    /// response (with `Idempotent-Replayed: true`); the same key with another
+    /// body is a 422 `idempotency_key_reused`. Keys are kept for 48 hours.
+    #[param(
+        rename = "Idempotency-Key",
+        example = "3f5e1c2a-import-2026-11-28",
+        max_length = 255
+    )]
+    idempotency_key: Option<String>,
+}
+
+/// The request's idempotency key, if it sent one.
+pub fn idempotency(
+    req: &HttpRequest,
+    digest: RequestDigest,
+) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::invalid_parameter(
+                IDEMPOTENCY_HEADER,
+                "header",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    Ok(Some(Idempotency {
+        key: key.to_owned(),
+        digest: digest.finish(),
+    }))
+}
+
+pub fn reply(status: StatusCode, body: &impl Serialize) -> Result<Reply, ApiError> {
+    Ok(Reply {
+        status: status.as_u16(),
+        body: serde_json::to_vec(body).map_err(ApiError::internal)?,
+    })
+}
+
+/// The HTTP response for a write's outcome.
+pub fn respond(outcome: Outcome) -> Result<HttpResponse, ApiError> {
+    let (reply, replayed) = match outcome {
+        Outcome::Done(reply) => (reply, false),
+        Outcome::Replayed(reply) => (reply, true),
+        Outcome::KeyReused => {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was first used with a different request; use a new key",
+            ))
+        }
+    };
+    let status = StatusCode::from_u16(reply.status).map_err(ApiError::internal)?;
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/json");
+    if replayed {
+        response.insert_header((REPLAYED_HEADER, "true"));
+    }
+    Ok(response.body(reply.body))
+}

@@ -1,0 +1,316 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::metric::{NormaliseError, Scope};
+use super::{Buyer, CountryCode, FactStatus, Metric, Period, ProductId, SourceId, Unit};
+
+/// Longest accepted verbatim quote, in characters.
+pub const MAX_QUOTE_CHARS: usize = 2000;
+const MAX_NOTE_CHARS: usize = 4000;
+const MAX_SHORT_CHARS: usize = 300;
+
+/// A fact as clients submit it, in JSON, NDJSON or CSV (same field names).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "product": "rare-earth-concentrate",
+    "country": "CN",
+    "metric": "production",
+    "value": 270000,
+    "unit": "t/yr",
+    "period": "2024",
+    "status": "estimate",
+    "source_id": "usgs-mcs-2025",
+    "locator": "Rare Earths, World Mine Production table",
+    "quote": "China 270,000 (estimated, rare-earth-oxide equivalent)"
+}))]
+pub struct NewFact {
+    /// The product; absent for country-level metrics such as `governance_wgi`.
+    #[schema(value_type = Option<String>, example = "ndpr-oxide")]
+    pub product: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the country the fact is about (the origin,
+    /// for `import_share`). Required for country-specific metrics (production,
+    /// capacity, shares, governance, trade restrictions, export controls,
+    /// state support); absent means world-wide or bloc-wide.
+    #[schema(value_type = Option<String>, example = "CN")]
+    pub country: Option<String>,
+    /// For buyer-specific metrics: the buyer (country or `EU`).
+    #[schema(value_type = Option<String>, example = "US")]
+    pub buyer: Option<String>,
+    /// Facility or project name.
+    pub facility: Option<String>,
+    #[schema(value_type = Metric)]
+    pub metric: String,
+    /// A finite number in `unit`; null only for qualitative metrics.
+    pub value: Option<f64>,
+    /// Any accepted spelling for the metric's canonical unit (e.g. `kt/yr`, `%`).
+    #[schema(example = "t/yr")]
+    pub unit: Option<String>,
+    #[schema(value_type = Period)]
+    pub period: String,
+    #[schema(value_type = FactStatus)]
+    pub status: String,
+    /// Country whose firms control this capacity (e.g. `CN` for a Chinese-owned mine abroad).
+    #[schema(value_type = Option<String>, example = "CN")]
+    pub controlled_by: Option<String>,
+    /// Year pipeline capacity is expected online.
+    #[schema(example = 2027)]
+    pub expected_online: Option<i32>,
+    #[schema(value_type = String, example = "usgs-mcs-2025")]
+    pub source_id: String,
+    /// 0..1; defaults to the source's reliability.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub confidence: Option<f64>,
+    /// Verbatim excerpt from the source (at most 2000 characters).
+    pub quote: Option<String>,
+    /// Where in the source: table, page or section.
+    pub locator: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A validated fact, values in the metric's canonical unit. References to
+/// products and sources are checked against the store separately.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    pub product: Option<ProductId>,
+    pub country: Option<CountryCode>,
+    pub buyer: Option<Buyer>,
+    pub facility: Option<String>,
+    pub metric: Metric,
+    pub value: Option<f64>,
+    pub unit: Unit,
+    pub period: Period,
+    pub status: FactStatus,
+    pub controlled_by: Option<CountryCode>,
+    pub expected_online: Option<i32>,
+    pub source_id: SourceId,
+    pub confidence: Option<f64>,
+    pub quote: Option<String>,
+    pub locator: Option<String>,
+    pub note: Option<String>,
+}
+
+/// One problem with one field of a submitted fact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldProblem {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn problem(field: &'static str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field,
+        message: message.into(),
+    }
+}
+
+impl NewFact {
+    /// Validates every field and normalises the value to the metric's
+    /// canonical unit; returns every problem found, not just the first.
+    pub fn validate(self) -> Result<Fact, Vec<FieldProblem>> {
+        let mut errors = Vec::new();
+        let metric = Metric::parse(&self.metric);
+        if metric.is_none() {
+            errors.push(problem(
+                "metric",
+                format!(
+                    "`{}` is not a metric; see the Metric schema for the vocabulary",
+                    self.metric
+                ),
+            ));
+        }
+        let country = self.country.as_deref().and_then(|c| {
+            let parsed = CountryCode::parse(c);
+            if parsed.is_none() {
+                errors.push(problem(
+                    "country",
+                    format!("`{c}` is not an ISO 3166-1 alpha-2 country code"),
+                ));
+            }
+            parsed
+        });
+        let buyer = self.buyer.as_deref().and_then(|b| {
+            let parsed = Buyer::parse(b);
+            if parsed.is_none() {
+                errors.push(problem(
+                    "buyer",
+                    format!("`{b}` is neither a country code nor `EU`"),
+                ));
+            }
+            parsed
+        });
+        let controlled_by = self.controlled_by.as_deref().and_then(|c| {
+            let parsed = CountryCode::parse(c);
+            if parsed.is_none() {
+                errors.push(problem(
+                    "controlled_by",
+                    format!("`{c}` is not an ISO 3166-1 alpha-2 country code"),
+                ));
+            }
+            parsed
+        });
+        let product = self.product.as_deref().and_then(|p| {
+            ProductId::parse(p)
+                .map_err(|e| errors.push(problem("product", e)))
+                .ok()
+        });
+        let period = Period::parse(&self.period)
+            .map_err(|e| errors.push(problem("period", e)))
+            .ok();
+        let status = FactStatus::parse(&self.status);
+        if status.is_none() {
+            let all: Vec<&str> = FactStatus::ALL.iter().map(|s| s.as_str()).collect();
+            errors.push(problem(
+                "status",
+                format!(
+                    "`{}` is not a status: use one of {}",
+                    self.status,
+                    all.join(", ")
+                ),
+            ));
+        }
+        let source_id = SourceId::parse(&self.source_id)
+            .map_err(|e| errors.push(problem("source_id", e)))
+            .ok();
+        if let Some(c) = self.confidence {
+            if !(0.0..=1.0).contains(&c) {
+                errors.push(problem("confidence", "must be between 0 and 1"));
+            }
+        }
+        if let Some(year) = self.expected_online {
+            if !(1900..=2100).contains(&year) {
+                errors.push(problem(
+                    "expected_online",
+                    "must be a year between 1900 and 2100",
+                ));
+            }
+        }
+        for (field, text, max) in [
+            ("quote", &self.quote, MAX_QUOTE_CHARS),
+            ("note", &self.note, MAX_NOTE_CHARS),
+            ("facility", &self.facility, MAX_SHORT_CHARS),
+            ("locator", &self.locator, MAX_SHORT_CHARS),
+        ] {
+            if text.as_ref().is_some_and(|t| t.chars().count() > max) {
+                errors.push(problem(field, format!("must be at most {max} characters")));
+            }
+        }
+        let mut value = None;
+        if let Some(metric) = metric {
+            let spec = metric.spec();
+            match (spec.scope, &self.product) {
+                (Scope::Product, None) => errors.push(problem(
+                    "product",
+                    format!("`{metric}` is about a product: name it"),
+                )),
+                (Scope::Country, Some(_)) => errors.push(problem(
+                    "product",
+                    format!("`{metric}` is a country-level metric: leave product out"),
+                )),
+                _ => {}
+            }
+            if spec.needs_country && self.country.is_none() {
+                errors.push(problem(
+                    "country",
+                    format!("`{metric}` is about a country: name it"),
+                ));
+            }
+            if spec.needs_buyer && self.buyer.is_none() {
+                errors.push(problem(
+                    "buyer",
+                    format!("`{metric}` is buyer-specific: name the buyer"),
+                ));
+            }
+            match spec.normalise(self.value, self.unit.as_deref()) {
+                Ok(normalised) => value = normalised,
+                Err(NormaliseError::Unit(message)) => errors.push(problem("unit", message)),
+                Err(NormaliseError::Value(message)) => errors.push(problem("value", message)),
+            }
+        }
+        match (metric, period, status, source_id) {
+            (Some(metric), Some(period), Some(status), Some(source_id)) if errors.is_empty() => {
+                Ok(Fact {
+                    product,
+                    country,
+                    buyer,
+                    facility: self.facility,
+                    metric,
+                    value,
+                    unit: metric.spec().unit,
+                    period,
+                    status,
+                    controlled_by,
+                    expected_online: self.expected_online,
+                    source_id,
+                    confidence: self.confidence,
+                    quote: self.quote,
+                    locator: self.locator,
+                    note: self.note,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> NewFact {
+        NewFact {
+            product: Some("ndpr-oxide".into()),
+            country: Some("CN".into()),
+            metric: "production".into(),
+            value: Some(60.0),
+            unit: Some("kt/yr".into()),
+            period: "2024".into(),
+            status: "estimate".into(),
+            source_id: "usgs-mcs-2025".into(),
+            ..NewFact::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_fact_is_normalised() {
+        let fact = valid().validate().unwrap();
+        assert_eq!(fact.value, Some(60_000.0));
+        assert_eq!(fact.unit, Unit::TonnesPerYear);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let bad = NewFact {
+            country: Some("XX".into()),
+            period: "soon".into(),
+            unit: Some("%".into()),
+            quote: Some("q".repeat(MAX_QUOTE_CHARS + 1)),
+            ..valid()
+        };
+        let fields: Vec<&str> = bad
+            .validate()
+            .unwrap_err()
+            .iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(fields, ["country", "period", "quote", "unit"]);
+    }
+
+    #[test]
+    fn scope_and_buyer_rules_hold() {
+        let governance = NewFact {
+            metric: "governance_wgi".into(),
+            unit: Some("index".into()),
+            value: Some(-0.5),
+            ..valid()
+        };
+        assert_eq!(governance.validate().unwrap_err()[0].field, "product");
+        let reliance = NewFact {
+            metric: "import_reliance".into(),
+            unit: Some("%".into()),
+            value: Some(80.0),
+            ..valid()
+        };
+        assert_eq!(reliance.validate().unwrap_err()[0].field, "buyer");
+    }
+}

@@ -1,0 +1,82 @@
+//! What the store hands back: validated values plus what the server
+//! recorded about them. These are also the API's response bodies.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::{
+    Buyer, CountryCode, FactStatus, Metric, Period, ProductId, ProductInput, SourceId, SourceKind,
+    Stage, Unit,
+};
+
+/// A stored source.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceRecord {
+    pub id: SourceId,
+    pub title: String,
+    pub publisher: String,
+    pub kind: SourceKind,
+    pub url: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub published_on: Option<time::Date>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub accessed_on: Option<time::Date>,
+    pub notes: Option<String>,
+    /// Reliability prior (0..1): the kind's default unless overridden.
+    pub reliability: f64,
+    pub reliability_overridden: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: OffsetDateTime,
+}
+
+/// A stored product with its inputs and the products that use it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductRecord {
+    pub id: ProductId,
+    pub name: String,
+    pub stage: Stage,
+    pub description: String,
+    pub inputs: Vec<ProductInput>,
+    /// Products that list this one as an input.
+    pub used_by: Vec<ProductId>,
+    /// How many times the product has been written (1 = never changed).
+    pub revision: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A stored fact: what it claims, where from, and when the service learned
+/// (and, if so, retracted) it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FactRecord {
+    #[schema(example = 42)]
+    pub id: i64,
+    pub product: Option<ProductId>,
+    pub country: Option<CountryCode>,
+    pub buyer: Option<Buyer>,
+    pub facility: Option<String>,
+    pub metric: Metric,
+    /// In the metric's canonical unit.
+    pub value: Option<f64>,
+    pub unit: Unit,
+    pub period: Period,
+    pub status: FactStatus,
+    pub controlled_by: Option<CountryCode>,
+    pub expected_online: Option<i32>,
+    pub source_id: SourceId,
+    /// The fact's own confidence, or its source's reliability when it gave none.
+    pub confidence: f64,
+    pub quote: Option<String>,
+    pub locator: Option<String>,
+    pub note: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub retracted_at: Option<OffsetDateTime>,
+    pub retraction_reason: Option<String>,
+}

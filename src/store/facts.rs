@@ -1,0 +1,328 @@
+//! SQL for facts: batch inserts, streaming COPY, point-in-time listing and
+//! retraction. Facts are never updated in place or deleted.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use deadpool_postgres::{GenericClient, Transaction};
+use futures_util::SinkExt;
+use time::{Date, OffsetDateTime};
+use tokio_postgres::{CopyInSink, Row};
+
+use super::sources::corrupt;
+use super::{Page, StoreError};
+use crate::domain::{
+    Buyer, CountryCode, Fact, FactRecord, FactStatus, Metric, Period, ProductId, SourceId,
+};
+
+const COLUMNS: &str = "id, product_id, country, buyer, facility, metric, value, unit, period_start, \
+    period_end, status, controlled_by, expected_online, source_id, confidence, quote, locator, note, \
+    recorded_at, retracted_at, retraction_reason";
+
+const INSERT_COLUMNS: &str = "product_id, country, buyer, facility, metric, value, unit, period_start, \
+    period_end, status, controlled_by, expected_online, source_id, confidence, quote, locator, note";
+
+fn record(row: &Row) -> Result<FactRecord, StoreError> {
+    let parse_country = |column: &str| -> Result<Option<CountryCode>, StoreError> {
+        row.get::<_, Option<&str>>(column)
+            .map(|c| CountryCode::parse(c).ok_or_else(|| corrupt(format!("country {c}"))))
+            .transpose()
+    };
+    let metric: &str = row.get("metric");
+    let metric = Metric::parse(metric).ok_or_else(|| corrupt(format!("metric {metric}")))?;
+    let status: &str = row.get("status");
+    Ok(FactRecord {
+        id: row.get("id"),
+        product: row
+            .get::<_, Option<&str>>("product_id")
+            .map(|p| ProductId::parse(p).map_err(corrupt))
+            .transpose()?,
+        country: parse_country("country")?,
+        buyer: row
+            .get::<_, Option<&str>>("buyer")
+            .map(|b| Buyer::parse(b).ok_or_else(|| corrupt(format!("buyer {b}"))))
+            .transpose()?,
+        facility: row.get("facility"),
+        metric,
+        value: row.get("value"),
+        unit: metric.spec().unit,
+        period: Period {
+            start: row.get("period_start"),
+            end: row.get("period_end"),
+        },
+        status: FactStatus::parse(status).ok_or_else(|| corrupt(format!("status {status}")))?,
+        controlled_by: parse_country("controlled_by")?,
+        expected_online: row.get("expected_online"),
+        source_id: SourceId::parse(row.get("source_id")).map_err(corrupt)?,
+        confidence: row.get("confidence"),
+        quote: row.get("quote"),
+        locator: row.get("locator"),
+        note: row.get("note"),
+        recorded_at: row.get("recorded_at"),
+        retracted_at: row.get("retracted_at"),
+        retraction_reason: row.get("retraction_reason"),
+    })
+}
+
+/// Inserts validated facts in one statement; `confidence` holds each
+/// fact's resolved confidence. Returns the new ids in input order.
+pub async fn insert_batch(
+    client: &impl GenericClient,
+    facts: &[Fact],
+    confidence: &[f64],
+) -> Result<Vec<FactRecord>, StoreError> {
+    let column = |f: fn(&Fact) -> Option<String>| facts.iter().map(f).collect::<Vec<_>>();
+    let products = column(|f| f.product.as_ref().map(|p| p.as_str().to_owned()));
+    let countries = column(|f| f.country.map(|c| c.to_string()));
+    let buyers = column(|f| f.buyer.map(|b| b.to_string()));
+    let facilities = column(|f| f.facility.clone());
+    let metrics = column(|f| Some(f.metric.as_str().to_owned()));
+    let units = column(|f| Some(f.unit.as_str().to_owned()));
+    let statuses = column(|f| Some(f.status.as_str().to_owned()));
+    let controllers = column(|f| f.controlled_by.map(|c| c.to_string()));
+    let sources = column(|f| Some(f.source_id.as_str().to_owned()));
+    let quotes = column(|f| f.quote.clone());
+    let locators = column(|f| f.locator.clone());
+    let notes = column(|f| f.note.clone());
+    let values: Vec<Option<f64>> = facts.iter().map(|f| f.value).collect();
+    let starts: Vec<Date> = facts.iter().map(|f| f.period.start).collect();
+    let ends: Vec<Option<Date>> = facts.iter().map(|f| f.period.end).collect();
+    let online: Vec<Option<i32>> = facts.iter().map(|f| f.expected_online).collect();
+    let rows = client
+        .query(
+            &format!(
+                "INSERT INTO facts ({INSERT_COLUMNS})
+                 SELECT {INSERT_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::float8[], $7::text[], $8::date[], $9::date[], $10::text[], $11::text[],
+                     $12::int4[], $13::text[], $14::float8[], $15::text[], $16::text[], $17::text[])
+                     WITH ORDINALITY AS t({INSERT_COLUMNS}, n)
+                 ORDER BY n
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                &products, &countries, &buyers, &facilities, &metrics, &values, &units, &starts, &ends,
+                &statuses, &controllers, &online, &sources, &confidence, &quotes, &locators, &notes,
+            ],
+        )
+        .await?;
+    let mut records = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    records.sort_by_key(|r| r.id);
+    Ok(records)
+}
+
+pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<FactRecord>, StoreError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM facts WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+    row.as_ref().map(record).transpose()
+}
+
+/// Filters for listing facts. `None` means "any".
+#[derive(Debug, Default, Clone)]
+pub struct FactFilter {
+    pub product: Option<String>,
+    pub country: Option<String>,
+    pub buyer: Option<String>,
+    pub metric: Option<String>,
+    pub source: Option<String>,
+    pub status: Option<String>,
+    /// Facts whose period overlaps `[period_from, period_to]`.
+    pub period_from: Option<Date>,
+    pub period_to: Option<Date>,
+    /// The facts as known at this instant: recorded by then, not retracted then.
+    pub as_of: Option<OffsetDateTime>,
+    pub include_retracted: bool,
+}
+
+/// Facts in id order after `after`. Ids only grow, so paging by id visits
+/// every row present at the start exactly once, however many are added.
+pub async fn list(
+    client: &impl GenericClient,
+    filter: &FactFilter,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Page<FactRecord>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM facts
+                 WHERE ($1::text IS NULL OR product_id = $1)
+                   AND ($2::text IS NULL OR country = $2)
+                   AND ($3::text IS NULL OR buyer = $3)
+                   AND ($4::text IS NULL OR metric = $4)
+                   AND ($5::text IS NULL OR source_id = $5)
+                   AND ($6::text IS NULL OR status = $6)
+                   AND ($7::date IS NULL OR period_end IS NULL OR period_end >= $7)
+                   AND ($8::date IS NULL OR period_start <= $8)
+                   AND ($9::timestamptz IS NULL OR recorded_at <= $9)
+                   AND ($10 OR retracted_at IS NULL OR ($9::timestamptz IS NOT NULL AND retracted_at > $9))
+                   AND ($11::int8 IS NULL OR id > $11)
+                 ORDER BY id LIMIT $12"
+            ),
+            &[
+                &filter.product,
+                &filter.country,
+                &filter.buyer,
+                &filter.metric,
+                &filter.source,
+                &filter.status,
+                &filter.period_from,
+                &filter.period_to,
+                &filter.as_of,
+                &filter.include_retracted,
+                &after,
+                &(limit as i64 + 1),
+            ],
+        )
+        .await?;
+    let items = rows.iter().map(record).collect::<Result<_, _>>()?;
+    Ok(Page::from_rows(items, limit))
+}
+
+/// What happened to a retraction request.
+#[derive(Debug)]
+pub enum Retraction {
+    Retracted(FactRecord),
+    AlreadyRetracted(FactRecord),
+    NotFound,
+}
+
+pub async fn retract(
+    client: &impl GenericClient,
+    id: i64,
+    reason: &str,
+) -> Result<Retraction, StoreError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE facts SET retracted_at = clock_timestamp(), retraction_reason = $2
+                 WHERE id = $1 AND retracted_at IS NULL RETURNING {COLUMNS}"
+            ),
+            &[&id, &reason],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(Retraction::Retracted(record(&row)?)),
+        None => Ok(match get(client, id).await? {
+            Some(existing) => Retraction::AlreadyRetracted(existing),
+            None => Retraction::NotFound,
+        }),
+    }
+}
+
+/// Ids of every product, for checking references without a query per fact.
+pub async fn product_ids(
+    client: &impl GenericClient,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let rows = client.query("SELECT id FROM products", &[]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Streams facts into the table with COPY, in bounded memory: rows are
+/// buffered up to `FLUSH_BYTES` and then sent.
+pub struct FactCopy {
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+    buffer: String,
+}
+
+const FLUSH_BYTES: usize = 256 * 1024;
+
+impl FactCopy {
+    pub async fn start(tx: &Transaction<'_>) -> Result<FactCopy, StoreError> {
+        let sink = tx
+            .copy_in(&format!("COPY facts ({INSERT_COLUMNS}) FROM STDIN"))
+            .await?;
+        Ok(FactCopy {
+            sink: Box::pin(sink),
+            buffer: String::with_capacity(FLUSH_BYTES + 4096),
+        })
+    }
+
+    pub async fn push(&mut self, fact: &Fact, confidence: f64) -> Result<(), StoreError> {
+        let b = &mut self.buffer;
+        field(b, fact.product.as_ref().map(ProductId::as_str));
+        field(b, fact.country.as_ref().map(CountryCode::as_str));
+        field(b, fact.buyer.as_ref().map(Buyer::as_str));
+        field(b, fact.facility.as_deref());
+        field(b, Some(fact.metric.as_str()));
+        field(b, fact.value.map(|v| v.to_string()).as_deref());
+        field(b, Some(fact.unit.as_str()));
+        field(b, Some(&date(fact.period.start)));
+        field(b, fact.period.end.map(date).as_deref());
+        field(b, Some(fact.status.as_str()));
+        field(b, fact.controlled_by.as_ref().map(CountryCode::as_str));
+        field(b, fact.expected_online.map(|y| y.to_string()).as_deref());
+        field(b, Some(fact.source_id.as_str()));
+        field(b, Some(&confidence.to_string()));
+        field(b, fact.quote.as_deref());
+        field(b, fact.locator.as_deref());
+        field(b, fact.note.as_deref());
+        b.pop();
+        b.push('\n');
+        if b.len() >= FLUSH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer).into_bytes());
+        self.buffer.reserve(FLUSH_BYTES + 4096);
+        self.sink.send(chunk).await?;
+        Ok(())
+    }
+
+    /// Sends what is left and ends the COPY; returns the rows written.
+    pub async fn finish(mut self) -> Result<u64, StoreError> {
+        if !self.buffer.is_empty() {
+            self.flush().await?;
+        }
+        Ok(self.sink.as_mut().finish().await?)
+    }
+}
+
+fn date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Appends one COPY text-format field and its tab separator.
+fn field(buffer: &mut String, value: Option<&str>) {
+    match value {
+        None => buffer.push_str("\\N"),
+        Some(text) => {
+            for c in text.chars() {
+                match c {
+                    '\\' => buffer.push_str("\\\\"),
+                    '\t' => buffer.push_str("\\t"),
+                    '\n' => buffer.push_str("\\n"),
+                    '\r' => buffer.push_str("\\r"),
+                    c => buffer.push(c),
+                }
+            }
+        }
+    }
+    buffer.push('\t');
+}
+
+/// Resolves each fact's confidence: its own, else its source's reliability.
+pub fn resolve_confidence(fact: &Fact, reliabilities: &HashMap<String, f64>) -> Option<f64> {
+    fact.confidence
+        .or_else(|| reliabilities.get(fact.source_id.as_str()).copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn copy_fields_escape_separators() {
+        let mut buffer = String::new();
+        field(&mut buffer, Some("a\tb\\c\nd"));
+        field(&mut buffer, None);
+        assert_eq!(buffer, "a\\tb\\\\c\\nd\t\\N\t");
+    }
+}
