@@ -1,0 +1,264 @@
+//! Dependency: the share of the buyer's supply that passes through
+//! Chinese-controlled capacity, at this stage or upstream.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::resolve::{CountryValue, Resolved};
+use super::snapshot::Edge;
+use crate::domain::CountryCode;
+
+/// What China's share of a stage was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareBasis {
+    /// Production volumes by country (the preferred basis).
+    Production,
+    /// Operating capacity by country, when no production is recorded.
+    OperatingCapacity,
+    /// Market shares as published, when no volumes are recorded.
+    MarketShare,
+    /// Nothing recorded: the stage itself adds no dependency.
+    None,
+}
+
+/// Scaled governance of a country without a `governance_wgi` fact: the
+/// middle of the 0..10 scale (a WGI mean of 0), neither rewarded nor
+/// penalised.
+pub(crate) const DEFAULT_WGI_SCALED: f64 = 5.0;
+
+/// China's share of a stage and the volumes behind it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Supply {
+    pub basis: ShareBasis,
+    /// Chinese plus Chinese-controlled volume (or share).
+    pub china: f64,
+    /// Sum of the country rows: the denominator.
+    pub world: f64,
+    /// China's share `g`, 0..1.
+    pub share: f64,
+}
+
+/// The rows China's share is read from: the first basis with a positive
+/// total among production, operating capacity and market share.
+pub(crate) fn supply_rows<'r>(r: &'r Resolved, values: &[f64]) -> (ShareBasis, &'r [CountryValue]) {
+    let total = |rows: &[CountryValue]| rows.iter().map(|cv| values[cv.slot]).sum::<f64>();
+    if total(&r.production) > 0.0 {
+        (ShareBasis::Production, &r.production)
+    } else if total(&r.operating_capacity) > 0.0 {
+        (ShareBasis::OperatingCapacity, &r.operating_capacity)
+    } else if total(&r.market_share) > 0.0 {
+        (ShareBasis::MarketShare, &r.market_share)
+    } else {
+        (ShareBasis::None, &[])
+    }
+}
+
+/// Fraction of a country's output under Chinese control: all of China's,
+/// the `controlled_share` (controlled_by CN) elsewhere, else none.
+pub(crate) fn china_controlled_fraction(r: &Resolved, values: &[f64], country: CountryCode) -> f64 {
+    if country == CountryCode::CN {
+        return 1.0;
+    }
+    Resolved::country_slot(&r.controlled_by_china, country).map_or(0.0, |s| values[s])
+}
+
+pub(crate) fn supply(r: &Resolved, values: &[f64]) -> Supply {
+    let (basis, rows) = supply_rows(r, values);
+    let mut china = 0.0;
+    let mut world = 0.0;
+    for row in rows {
+        let amount = values[row.slot];
+        china += amount * china_controlled_fraction(r, values, row.country);
+        world += amount;
+    }
+    let share = match basis {
+        ShareBasis::None => 0.0,
+        // Published shares are already of world supply; often only China's is known.
+        ShareBasis::MarketShare => china.min(1.0),
+        ShareBasis::Production | ShareBasis::OperatingCapacity => (china / world).min(1.0),
+    };
+    Supply {
+        basis,
+        china,
+        world,
+        share,
+    }
+}
+
+/// A country's share of the stage, as a fraction.
+pub(crate) fn country_share(basis: ShareBasis, amount: f64, world: f64) -> f64 {
+    match basis {
+        ShareBasis::MarketShare => amount,
+        _ if world > 0.0 => amount / world,
+        _ => 0.0,
+    }
+}
+
+/// `(2.5 − WGI) × 2`: 0 best governed, 10 worst.
+pub(crate) fn scaled_wgi(r: &Resolved, values: &[f64], country: CountryCode) -> Option<f64> {
+    Resolved::country_slot(&r.governance, country).map(|s| (2.5 - values[s]) * 2.0)
+}
+
+/// The EU CRM trade-restriction multiplier `t_c`, 1 without a fact.
+pub(crate) fn trade_restriction(r: &Resolved, values: &[f64], country: CountryCode) -> f64 {
+    Resolved::country_slot(&r.trade_restrictions, country).map_or(1.0, |s| values[s])
+}
+
+/// `Σ s²` and `Σ s² · WGI_c · t_c` over rows with shares from `share_of`.
+pub(crate) fn concentration(
+    r: &Resolved,
+    values: &[f64],
+    rows: &[CountryValue],
+    share_of: impl Fn(f64) -> f64,
+) -> (f64, f64) {
+    rows.iter().fold((0.0, 0.0), |(hhi, weighted), row| {
+        let s = share_of(values[row.slot]);
+        let wgi = scaled_wgi(r, values, row.country).unwrap_or(DEFAULT_WGI_SCALED);
+        let t = trade_restriction(r, values, row.country);
+        (hhi + s * s, weighted + s * s * wgi * t)
+    })
+}
+
+/// The buyer's own exposure at this stage, before the chain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Exposure {
+    /// China's share of the buyer's imports `m` (China's share `g` when not recorded).
+    pub import_share_china: f64,
+    pub import_share_recorded: bool,
+    /// Import reliance `IR` (1 when not recorded).
+    pub import_reliance: f64,
+    pub import_reliance_recorded: bool,
+    pub before_recycling: f64,
+    pub recycling_input_rate: f64,
+    /// `e`, 0..1.
+    pub value: f64,
+}
+
+/// Import reliance assumed when the buyer's is not recorded: Western buyers
+/// of these products import nearly all they use.
+pub(crate) const DEFAULT_IMPORT_RELIANCE: f64 = 1.0;
+
+/// `e = g·IR/2 + m·(1 − IR/2)`, then `e·(1 − recycling_input_rate)`.
+/// Without the buyer's import shares `e = g`. Recorded import shares that
+/// name no Chinese origin mean `m = 0`.
+pub(crate) fn exposure(r: &Resolved, values: &[f64], g: f64) -> Exposure {
+    let china_imports = Resolved::country_slot(&r.import_shares, CountryCode::CN);
+    let import_share_recorded = !r.import_shares.is_empty();
+    let import_share_china = match china_imports {
+        Some(slot) => values[slot],
+        None if import_share_recorded => 0.0,
+        None => g,
+    };
+    let import_reliance = r.import_reliance.map(|s| values[s]);
+    let ir = import_reliance.unwrap_or(DEFAULT_IMPORT_RELIANCE);
+    let before_recycling = if import_share_recorded {
+        g * ir / 2.0 + import_share_china * (1.0 - ir / 2.0)
+    } else {
+        g
+    };
+    let recycling_input_rate = r.recycling_input_rate.map_or(0.0, |s| values[s]);
+    Exposure {
+        import_share_china,
+        import_share_recorded,
+        import_reliance: ir,
+        import_reliance_recorded: import_reliance.is_some(),
+        before_recycling,
+        recycling_input_rate,
+        value: before_recycling * (1.0 - recycling_input_rate),
+    }
+}
+
+/// A product's China-free supply under both aggregations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ChainDependency {
+    pub bottleneck: f64,
+    pub independent: f64,
+    /// Under bottleneck: the input (by edge position) whose term binds,
+    /// `None` when the product's own stage binds.
+    pub binding_edge: Option<usize>,
+}
+
+/// What an input passes on: its China-free supply when essential, else
+/// `1 − share·(1 − f)`.
+pub(crate) fn input_term(edge: &Edge, input_free: f64) -> f64 {
+    if edge.essential {
+        input_free
+    } else {
+        1.0 - edge.share * (1.0 - input_free)
+    }
+}
+
+/// Combines the own China-free supply `1 − e` with each input's
+/// `(edge, f_bottleneck, f_independent)`. Ties go to the input, so the
+/// chokepoint is the deepest binding product.
+pub(crate) fn chain_dependency(
+    own_free: f64,
+    inputs: impl Iterator<Item = (Edge, f64, f64)>,
+) -> ChainDependency {
+    let mut bottleneck = own_free;
+    let mut independent = own_free;
+    let mut binding_edge = None;
+    for (position, (edge, input_bottleneck, input_independent)) in inputs.enumerate() {
+        let term = input_term(&edge, input_bottleneck);
+        if term <= bottleneck {
+            bottleneck = term;
+            binding_edge = Some(position);
+        }
+        independent *= input_term(&edge, input_independent);
+    }
+    ChainDependency {
+        bottleneck,
+        independent,
+        binding_edge,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(share: f64, essential: bool) -> Edge {
+        Edge {
+            input: 0,
+            share,
+            essential,
+        }
+    }
+
+    #[test]
+    fn essential_input_passes_its_supply_and_substitutable_one_is_diluted() {
+        assert_eq!(input_term(&edge(0.3, true), 0.2), 0.2);
+        let expected = 1.0 - 0.3 * (1.0 - 0.2);
+        assert_eq!(input_term(&edge(0.3, false), 0.2), expected);
+    }
+
+    #[test]
+    fn bottleneck_takes_the_minimum_and_independent_the_product() {
+        // Own exposure e = 0.4; an essential input with f = 0.1 (bottleneck)
+        // and 0.08 (independent); a substitutable one, share 0.5, f = 0.6.
+        let own_free = 1.0 - 0.4;
+        let inputs = [(edge(1.0, true), 0.1, 0.08), (edge(0.5, false), 0.6, 0.6)];
+        let chain = chain_dependency(own_free, inputs.into_iter());
+        let substitutable = 1.0 - 0.5 * (1.0 - 0.6);
+        assert_eq!(chain.bottleneck, 0.1_f64.min(substitutable).min(own_free));
+        assert_eq!(chain.independent, own_free * 0.08 * substitutable);
+        assert_eq!(chain.binding_edge, Some(0));
+        let dependency = 100.0 * (1.0 - chain.bottleneck);
+        assert!((dependency - 90.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn own_stage_binds_when_inputs_are_freer() {
+        let chain = chain_dependency(0.3, [(edge(1.0, true), 0.9, 0.9)].into_iter());
+        assert_eq!(chain.binding_edge, None);
+        assert_eq!(chain.bottleneck, 0.3);
+        assert_eq!(chain.independent, 0.3 * 0.9);
+    }
+
+    #[test]
+    fn ties_go_to_the_input() {
+        let chain = chain_dependency(0.5, [(edge(1.0, true), 0.5, 0.5)].into_iter());
+        assert_eq!(chain.binding_edge, Some(0));
+    }
+}

@@ -1,0 +1,913 @@
+//! The explained result: every number with where it came from.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::dependency::{
+    china_controlled_fraction, country_share, scaled_wgi, supply_rows, trade_restriction,
+    ShareBasis, DEFAULT_IMPORT_RELIANCE, DEFAULT_WGI_SCALED,
+};
+use super::difficulty::{capacity_split, volume_to_replace, Origin, MATERIAL_DEPENDENCY};
+use super::engine::{binding_path, Node, Visit};
+use super::params::{Chain, Params, COMPONENT_NAMES};
+use super::resolve::{ControlValue, Resolved};
+use super::snapshot::Snapshot;
+use super::METHODOLOGY_VERSION;
+use crate::domain::{Buyer, CountryCode, FactStatus, Metric, Period, ProductId, SourceKind, Stage};
+
+/// A fact behind a number.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FactRef {
+    #[schema(example = 1042)]
+    pub id: i64,
+    #[serde(serialize_with = "serialize_str")]
+    #[schema(value_type = String, example = "usgs-mcs-2025")]
+    pub source_id: Arc<str>,
+    pub source_kind: SourceKind,
+    /// 0..1.
+    #[schema(example = 0.9)]
+    pub confidence: f64,
+}
+
+fn serialize_str<S: serde::Serializer>(value: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value)
+}
+
+/// An input that fell back to a documented default.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DefaultUsed {
+    /// Which input, e.g. `lead_time_years` or `governance_wgi:MM`.
+    #[schema(example = "lead_time_years")]
+    pub input: String,
+    pub value: f64,
+    pub reason: String,
+}
+
+/// Facts for one key and period that differ by more than 20% of their mean.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Conflict {
+    pub metric: Metric,
+    pub country: Option<CountryCode>,
+    pub facility: Option<String>,
+    pub buyer: Option<Buyer>,
+    pub period: Period,
+    pub fact_ids: Vec<i64>,
+    pub values: Vec<f64>,
+    /// The confidence-weighted mean that was used.
+    pub mean: f64,
+    /// `(max − min) / |mean|`.
+    #[schema(example = 0.35)]
+    pub relative_spread: f64,
+}
+
+/// A scalar input with its origin.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Quantity {
+    pub value: f64,
+    pub origin: Origin,
+    pub fact_ids: Vec<i64>,
+}
+
+/// One additive term of a score: contributions add up to the score.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Component {
+    /// `own_stage` and `upstream` for dependency; `time`, `scale`, `capital`,
+    /// `cost`, `know_how`, `substitution` and `upstream` for difficulty.
+    #[schema(example = "time")]
+    pub name: &'static str,
+    /// The value in its own unit, before normalisation.
+    pub raw: Option<f64>,
+    #[schema(example = "years")]
+    pub unit: &'static str,
+    /// 0..1.
+    pub normalised: f64,
+    /// The weight asked for (renormalised over all components).
+    pub weight: f64,
+    /// The weight applied (renormalised over the components present).
+    pub effective_weight: f64,
+    /// Points of the 0..100 score.
+    pub contribution: f64,
+    pub origin: Origin,
+    pub fact_ids: Vec<i64>,
+    pub note: Cow<'static, str>,
+}
+
+/// A country's row in China's share of a stage.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CountryShare {
+    pub country: CountryCode,
+    /// Tonnes per year, or a fraction for the market-share basis.
+    pub amount: f64,
+    /// Share of the stage, 0..1.
+    pub share: f64,
+    /// Fraction of the country's output under Chinese control.
+    pub china_controlled: f64,
+    /// Governance on the EU CRM 0..10 scale (10 worst).
+    pub governance_scaled: f64,
+    pub governance_origin: Origin,
+    /// EU CRM trade-restriction multiplier (1 = none).
+    pub trade_restriction: f64,
+    pub fact_ids: Vec<i64>,
+}
+
+/// China's share `g` of the stage, with its concentration.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChinaShare {
+    pub basis: ShareBasis,
+    /// `g`, 0..1.
+    #[schema(example = 0.92)]
+    pub value: f64,
+    /// Chinese plus Chinese-controlled amount.
+    pub china: f64,
+    /// Sum of the country rows (the denominator).
+    pub world: f64,
+    pub countries: Vec<CountryShare>,
+    /// Herfindahl–Hirschman index `Σ s²`, shares as fractions.
+    pub hhi: f64,
+    /// Governance-weighted `Σ s² · WGI_c · t_c` (EU CRM `HHI_WGI,t`).
+    pub hhi_governance: f64,
+}
+
+/// The buyer's exposure at this stage, before the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LocalExposure {
+    /// `g`.
+    pub china_share: f64,
+    /// `m`: China's share of the buyer's imports.
+    pub import_share_china: Quantity,
+    /// `IR`: the buyer's import reliance.
+    pub import_reliance: Quantity,
+    /// `g·IR/2 + m·(1 − IR/2)`, or `g` without the buyer's import shares.
+    pub before_recycling: f64,
+    pub recycling_input_rate: Quantity,
+    /// `e`, 0..1.
+    pub value: f64,
+}
+
+/// One input edge's term in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InputTerm {
+    pub product: ProductId,
+    pub stage: Stage,
+    pub share: f64,
+    pub essential: bool,
+    /// The input's dependency under the chosen chain.
+    pub dependency: f64,
+    /// The input's China-free supply `f(i)` under the chosen chain.
+    pub china_free_supply: f64,
+    /// `g_i`: `f(i)` if essential, else `1 − share·(1 − f(i))`.
+    pub term: f64,
+    /// Whether this term binds under bottleneck.
+    pub binding: bool,
+}
+
+/// The upstream product whose own exposure bounds the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Chokepoint {
+    pub product: ProductId,
+    pub stage: Stage,
+    /// That product's own exposure, 0..100.
+    pub exposure: f64,
+    /// From the scored product down to the chokepoint.
+    pub path: Vec<ProductId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct ScoreRange {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Dependency (0..100) with its derivation.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DependencyScore {
+    /// Under the chosen chain.
+    #[schema(example = 92.0)]
+    pub score: f64,
+    pub chain: Chain,
+    pub bottleneck: f64,
+    pub independent: f64,
+    /// From the chosen aggregation to the other.
+    pub dependency_range: ScoreRange,
+    /// `f`, under the chosen chain.
+    pub china_free_supply: f64,
+    pub china_share: ChinaShare,
+    pub exposure: LocalExposure,
+    pub inputs: Vec<InputTerm>,
+    /// `own_stage` (100·e) plus `upstream` (what the chain adds).
+    pub components: Vec<Component>,
+    /// Under bottleneck; absent when nothing on the chain is Chinese-controlled.
+    pub chokepoint: Option<Chokepoint>,
+}
+
+/// An input's difficulty as seen by the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InputDifficulty {
+    pub product: ProductId,
+    pub stage: Stage,
+    pub dependency: f64,
+    pub difficulty: f64,
+    /// Dependency of at least 10: counts for the chain.
+    pub material: bool,
+    pub binding: bool,
+}
+
+/// The product whose difficulty is the chain's.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Binding {
+    pub product: ProductId,
+    pub stage: Stage,
+    /// Its own difficulty, 0..100.
+    pub score: f64,
+}
+
+/// Displacement difficulty (0..100) with its derivation.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DifficultyScore {
+    /// The chain's: `max(own, material inputs')`.
+    #[schema(example = 71.5)]
+    pub score: f64,
+    pub own_score: f64,
+    /// Share of the weight backed by facts, 0..1.
+    pub coverage: f64,
+    /// Own components plus `upstream`; contributions add up to `score`.
+    pub components: Vec<Component>,
+    pub binding: Binding,
+    pub binding_path: Vec<ProductId>,
+    /// The longest lead time on the binding path.
+    pub years_to_displace: f64,
+    pub inputs: Vec<InputDifficulty>,
+}
+
+/// An export control in force or suspended at `as_of`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Pressure {
+    pub product: ProductId,
+    pub stage: Stage,
+    /// On an upstream input rather than the product itself.
+    pub upstream: bool,
+    /// The controlling country.
+    pub country: CountryCode,
+    /// 1 licensing, 2 ban.
+    pub level: u32,
+    #[schema(example = "licensing")]
+    pub level_label: String,
+    /// `in_force` or `suspended` (until the period ends).
+    pub status: FactStatus,
+    pub period: Period,
+    pub fact_ids: Vec<i64>,
+}
+
+/// Both scores of a product for a buyer at a time, fully explained.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ProductScore {
+    pub product: ProductId,
+    pub stage: Stage,
+    pub buyer: Buyer,
+    #[serde(with = "time::serde::rfc3339")]
+    pub as_of: OffsetDateTime,
+    #[schema(example = "2026.1")]
+    pub methodology_version: String,
+    pub dependency: DependencyScore,
+    pub difficulty: DifficultyScore,
+    pub pressure: Vec<Pressure>,
+    pub conflicts: Vec<Conflict>,
+    /// Facts of the product's own stage; inputs' facts are in their scores.
+    pub facts_used: Vec<FactRef>,
+    pub defaults_used: Vec<DefaultUsed>,
+    pub params: Params,
+}
+
+/// Builds explained scores while a walk goes along the DAG, carrying each
+/// product's export controls down to the products made from it.
+pub(crate) struct Explainer<'a> {
+    snapshot: &'a Snapshot,
+    params: &'a Params,
+    /// Per product: its own controls, then every control upstream of it.
+    pressure: Vec<Vec<Pressure>>,
+}
+
+impl<'a> Explainer<'a> {
+    pub fn new(snapshot: &'a Snapshot, params: &'a Params) -> Explainer<'a> {
+        Explainer {
+            snapshot,
+            params,
+            pressure: vec![Vec::new(); snapshot.products().len()],
+        }
+    }
+
+    /// Records the product's pressure (needed by products downstream) and
+    /// returns its explained score.
+    pub fn explain(&mut self, visit: &Visit<'_>) -> ProductScore {
+        let pressure = self.pressure_of(visit);
+        self.pressure[visit.product] = pressure.clone();
+        let explanation = Explanation {
+            snapshot: self.snapshot,
+            params: self.params,
+            visit,
+        };
+        explanation.product_score(pressure)
+    }
+
+    /// Own controls first, then upstream ones, each (product, facts) once.
+    fn pressure_of(&self, visit: &Visit<'_>) -> Vec<Pressure> {
+        let product = &self.snapshot.products()[visit.product];
+        let facts = self.snapshot.facts();
+        let mut list: Vec<Pressure> = visit
+            .resolved
+            .export_controls
+            .iter()
+            .filter(|control| control.level > 0)
+            .filter_map(|control| {
+                pressure_entry(
+                    product.id.clone(),
+                    product.stage,
+                    control,
+                    visit.resolved,
+                    facts,
+                )
+            })
+            .collect();
+        for edge in self.snapshot.edges(visit.product) {
+            for upstream in &self.pressure[edge.input] {
+                let seen = list
+                    .iter()
+                    .any(|p| p.product == upstream.product && p.fact_ids == upstream.fact_ids);
+                if !seen {
+                    list.push(Pressure {
+                        upstream: true,
+                        ..upstream.clone()
+                    });
+                }
+            }
+        }
+        list
+    }
+}
+
+fn pressure_entry(
+    product: ProductId,
+    stage: Stage,
+    control: &ControlValue,
+    r: &Resolved,
+    facts: &[super::snapshot::SnapshotFact],
+) -> Option<Pressure> {
+    let level_label = match Metric::ExportControl.spec().kind {
+        crate::domain::ValueKind::Level { labels } => labels
+            .get(control.level as usize)
+            .copied()
+            .unwrap_or("unknown"),
+        _ => "unknown",
+    };
+    Some(Pressure {
+        product,
+        stage,
+        upstream: false,
+        // Export controls name their country (validation requires it).
+        country: control.country?,
+        level: control.level,
+        level_label: level_label.to_owned(),
+        status: control.status,
+        period: control.period,
+        fact_ids: r.used[control.facts.clone()]
+            .iter()
+            .map(|&i| facts[i].id)
+            .collect(),
+    })
+}
+
+struct Explanation<'v, 'a> {
+    snapshot: &'a Snapshot,
+    params: &'a Params,
+    visit: &'v Visit<'v>,
+}
+
+impl Explanation<'_, '_> {
+    fn node(&self, product: usize) -> &Node {
+        &self.visit.nodes[product]
+    }
+
+    fn product_id(&self, product: usize) -> ProductId {
+        self.snapshot.products()[product].id.clone()
+    }
+
+    fn stage(&self, product: usize) -> Stage {
+        self.snapshot.products()[product].stage
+    }
+
+    fn ids(&self, fact_indices: &[usize]) -> Vec<i64> {
+        let facts = self.snapshot.facts();
+        fact_indices.iter().map(|&i| facts[i].id).collect()
+    }
+
+    fn slot_ids(&self, slot: Option<usize>) -> Vec<i64> {
+        slot.map_or_else(Vec::new, |s| self.ids(self.visit.resolved.slot_facts(s)))
+    }
+
+    fn product_score(&self, pressure: Vec<Pressure>) -> ProductScore {
+        let product = self.visit.product;
+        let r = self.visit.resolved;
+        let mut facts_used: Vec<FactRef> = r
+            .used
+            .iter()
+            .map(|&i| {
+                let f = &self.snapshot.facts()[i];
+                FactRef {
+                    id: f.id,
+                    source_id: self.snapshot.source_id(i).clone(),
+                    source_kind: f.source_kind,
+                    confidence: f.confidence,
+                }
+            })
+            .collect();
+        facts_used.sort_by_key(|f| f.id);
+        facts_used.dedup_by_key(|f| f.id);
+        ProductScore {
+            product: self.product_id(product),
+            stage: self.stage(product),
+            buyer: self.params.buyer,
+            as_of: self.params.as_of,
+            methodology_version: METHODOLOGY_VERSION.to_owned(),
+            dependency: self.dependency(),
+            difficulty: self.difficulty(),
+            pressure,
+            conflicts: self.conflicts(),
+            facts_used,
+            defaults_used: self.defaults_used(),
+            params: *self.params,
+        }
+    }
+
+    fn dependency(&self) -> DependencyScore {
+        let product = self.visit.product;
+        let node = self.node(product);
+        let chain = self.params.chain;
+        let bottleneck = 100.0 * (1.0 - node.free_bottleneck);
+        let independent = 100.0 * (1.0 - node.free_independent);
+        let (score, other) = match chain {
+            Chain::Bottleneck => (bottleneck, independent),
+            Chain::Independent => (independent, bottleneck),
+        };
+        let exposure = self.exposure();
+        let china_share = self.china_share();
+        let inputs = self.input_terms();
+        let passed_on = match chain {
+            Chain::Bottleneck => inputs.iter().map(|i| i.term).reduce(f64::min),
+            Chain::Independent => inputs.iter().map(|i| i.term).reduce(|a, b| a * b),
+        };
+        let own_facts: Vec<i64> = china_share
+            .countries
+            .iter()
+            .flat_map(|c| c.fact_ids.iter().copied())
+            .chain(exposure.import_share_china.fact_ids.iter().copied())
+            .chain(exposure.import_reliance.fact_ids.iter().copied())
+            .chain(exposure.recycling_input_rate.fact_ids.iter().copied())
+            .collect();
+        let own_origin = if china_share.basis == ShareBasis::None {
+            Origin::Default
+        } else {
+            Origin::Facts
+        };
+        let components = vec![
+            Component {
+                name: "own_stage",
+                raw: Some(exposure.value),
+                unit: "fraction",
+                normalised: exposure.value,
+                weight: 1.0,
+                effective_weight: 1.0,
+                contribution: 100.0 * exposure.value,
+                origin: own_origin,
+                fact_ids: own_facts,
+                note: "100·e: the buyer's exposure at this product's own stage".into(),
+            },
+            Component {
+                name: "upstream",
+                raw: passed_on.map(|free| 1.0 - free),
+                unit: "fraction",
+                normalised: score / 100.0 - exposure.value,
+                weight: 1.0,
+                effective_weight: 1.0,
+                contribution: score - 100.0 * exposure.value,
+                origin: Origin::Facts,
+                fact_ids: Vec::new(),
+                note: "what the inputs add on top of the own stage; raw is the dependency they pass on (see `inputs` and their scores)".into(),
+            },
+        ];
+        DependencyScore {
+            score,
+            chain,
+            bottleneck,
+            independent,
+            dependency_range: ScoreRange {
+                low: score.min(other),
+                high: score.max(other),
+            },
+            china_free_supply: node.free(chain),
+            china_share,
+            exposure,
+            inputs,
+            components,
+            chokepoint: self.chokepoint(),
+        }
+    }
+
+    fn china_share(&self) -> ChinaShare {
+        let r = self.visit.resolved;
+        let values = &r.values;
+        let supply = &self.visit.local.supply;
+        let (basis, rows) = supply_rows(r, values);
+        let countries: Vec<CountryShare> = rows
+            .iter()
+            .map(|row| {
+                let governance = scaled_wgi(r, values, row.country);
+                let controlled = Resolved::country_slot(&r.controlled_by_china, row.country);
+                let governance_slot = Resolved::country_slot(&r.governance, row.country);
+                let restriction_slot = Resolved::country_slot(&r.trade_restrictions, row.country);
+                let fact_ids = [
+                    Some(row.slot),
+                    controlled,
+                    governance_slot,
+                    restriction_slot,
+                ]
+                .into_iter()
+                .flat_map(|slot| self.slot_ids(slot))
+                .collect();
+                CountryShare {
+                    country: row.country,
+                    amount: values[row.slot],
+                    share: country_share(basis, values[row.slot], supply.world),
+                    china_controlled: china_controlled_fraction(r, values, row.country),
+                    governance_scaled: governance.unwrap_or(DEFAULT_WGI_SCALED),
+                    governance_origin: if governance.is_some() {
+                        Origin::Facts
+                    } else {
+                        Origin::Default
+                    },
+                    trade_restriction: trade_restriction(r, values, row.country),
+                    fact_ids,
+                }
+            })
+            .collect();
+        let hhi = countries.iter().map(|c| c.share * c.share).sum();
+        let hhi_governance = countries
+            .iter()
+            .map(|c| c.share * c.share * c.governance_scaled * c.trade_restriction)
+            .sum();
+        ChinaShare {
+            basis,
+            value: supply.share,
+            china: supply.china,
+            world: supply.world,
+            countries,
+            hhi,
+            hhi_governance,
+        }
+    }
+
+    fn exposure(&self) -> LocalExposure {
+        let r = self.visit.resolved;
+        let e = &self.visit.local.exposure;
+        let china_imports = Resolved::country_slot(&r.import_shares, CountryCode::CN);
+        let import_share_origin = match (china_imports, e.import_share_recorded) {
+            (Some(_), _) | (None, true) => Origin::Facts,
+            (None, false) => Origin::Default,
+        };
+        let import_share_ids = if china_imports.is_some() {
+            self.slot_ids(china_imports)
+        } else {
+            r.import_shares
+                .iter()
+                .flat_map(|cv| self.slot_ids(Some(cv.slot)))
+                .collect()
+        };
+        LocalExposure {
+            china_share: self.visit.local.supply.share,
+            import_share_china: Quantity {
+                value: e.import_share_china,
+                origin: import_share_origin,
+                fact_ids: import_share_ids,
+            },
+            import_reliance: quantity(
+                e.import_reliance,
+                e.import_reliance_recorded,
+                self.slot_ids(r.import_reliance),
+            ),
+            before_recycling: e.before_recycling,
+            recycling_input_rate: quantity(
+                e.recycling_input_rate,
+                r.recycling_input_rate.is_some(),
+                self.slot_ids(r.recycling_input_rate),
+            ),
+            value: e.value,
+        }
+    }
+
+    fn input_terms(&self) -> Vec<InputTerm> {
+        let product = self.visit.product;
+        let chain = self.params.chain;
+        let binding = self.node(product).dependency_edge;
+        self.snapshot
+            .edges(product)
+            .iter()
+            .enumerate()
+            .map(|(position, edge)| {
+                let input = self.node(edge.input);
+                InputTerm {
+                    product: self.product_id(edge.input),
+                    stage: self.stage(edge.input),
+                    share: edge.share,
+                    essential: edge.essential,
+                    dependency: input.dependency(chain),
+                    china_free_supply: input.free(chain),
+                    term: super::dependency::input_term(edge, input.free(chain)),
+                    binding: binding == Some(position),
+                }
+            })
+            .collect()
+    }
+
+    fn chokepoint(&self) -> Option<Chokepoint> {
+        let product = self.visit.product;
+        if self.node(product).free_bottleneck >= 1.0 {
+            return None;
+        }
+        let path = binding_path(self.snapshot, product, self.visit.nodes, |n| {
+            n.dependency_edge
+        });
+        let deepest = *path.last().expect("a path starts at the product");
+        Some(Chokepoint {
+            product: self.product_id(deepest),
+            stage: self.stage(deepest),
+            exposure: 100.0 * self.node(deepest).exposure,
+            path: path.into_iter().map(|p| self.product_id(p)).collect(),
+        })
+    }
+
+    fn difficulty(&self) -> DifficultyScore {
+        let product = self.visit.product;
+        let node = self.node(product);
+        let own = &self.visit.local.difficulty;
+        let weights = self.params.weights.as_array();
+        let mut components: Vec<Component> = (0..6)
+            .map(|k| {
+                let value = own.components[k];
+                Component {
+                    name: COMPONENT_NAMES[k],
+                    raw: value.raw,
+                    unit: COMPONENT_UNITS[k],
+                    normalised: value.normalised,
+                    weight: weights[k],
+                    effective_weight: own.effective_weights[k],
+                    contribution: 100.0 * own.effective_weights[k] * value.normalised,
+                    origin: value.origin,
+                    fact_ids: self.component_facts(k),
+                    note: self.component_note(k),
+                }
+            })
+            .collect();
+        let path = binding_path(self.snapshot, product, self.visit.nodes, |n| {
+            n.difficulty_edge
+        });
+        let bound = *path.last().expect("a path starts at the product");
+        components.push(Component {
+            name: "upstream",
+            raw: Some(node.difficulty / 100.0),
+            unit: "fraction",
+            normalised: (node.difficulty - own.score) / 100.0,
+            weight: 1.0,
+            effective_weight: 1.0,
+            contribution: node.difficulty - own.score,
+            origin: Origin::Facts,
+            fact_ids: Vec::new(),
+            note: if bound == product {
+                "no material input is harder".into()
+            } else {
+                format!(
+                    "chain difficulty above the own score, set by `{}`",
+                    self.product_id(bound)
+                )
+                .into()
+            },
+        });
+        DifficultyScore {
+            score: node.difficulty,
+            own_score: own.score,
+            coverage: own.coverage,
+            components,
+            binding: Binding {
+                product: self.product_id(bound),
+                stage: self.stage(bound),
+                score: self.node(bound).own_difficulty,
+            },
+            binding_path: path.into_iter().map(|p| self.product_id(p)).collect(),
+            years_to_displace: node.years_to_displace,
+            inputs: self.input_difficulties(),
+        }
+    }
+
+    fn input_difficulties(&self) -> Vec<InputDifficulty> {
+        let product = self.visit.product;
+        let binding = self.node(product).difficulty_edge;
+        self.snapshot
+            .edges(product)
+            .iter()
+            .enumerate()
+            .map(|(position, edge)| {
+                let input = self.node(edge.input);
+                let dependency = input.dependency(self.params.chain);
+                InputDifficulty {
+                    product: self.product_id(edge.input),
+                    stage: self.stage(edge.input),
+                    dependency,
+                    difficulty: input.difficulty,
+                    material: dependency >= MATERIAL_DEPENDENCY,
+                    binding: binding == Some(position),
+                }
+            })
+            .collect()
+    }
+
+    fn component_facts(&self, k: usize) -> Vec<i64> {
+        let r = self.visit.resolved;
+        let country_rows = |rows: &[super::resolve::CountryValue]| -> Vec<i64> {
+            rows.iter()
+                .flat_map(|cv| self.slot_ids(Some(cv.slot)))
+                .collect()
+        };
+        match k {
+            0 => self.slot_ids(r.lead_time_years),
+            1 => {
+                let mut ids = country_rows(&r.operating_capacity);
+                ids.extend(r.pipeline.iter().flat_map(|p| self.slot_ids(Some(p.slot))));
+                if ids.is_empty() {
+                    ids = country_rows(supply_rows(r, &r.values).1);
+                }
+                ids.extend(country_rows(&r.controlled_by_china));
+                ids
+            }
+            2 => {
+                let mut ids = self.slot_ids(r.capex_per_tpa);
+                ids.extend(self.slot_ids(r.demand));
+                ids
+            }
+            3 => {
+                let mut ids = self.slot_ids(r.cost_premium);
+                ids.extend(self.slot_ids(r.state_support));
+                ids
+            }
+            4 => r
+                .technology_bans
+                .iter()
+                .flat_map(|b| self.ids(&r.used[b.facts.clone()]))
+                .collect(),
+            _ => self.slot_ids(r.substitution_index),
+        }
+    }
+
+    fn component_note(&self, k: usize) -> Cow<'static, str> {
+        let r = self.visit.resolved;
+        let local = self.visit.local;
+        let value = local.difficulty.components[k];
+        if value.origin == Origin::Missing {
+            return "no fact: dropped, the other weights renormalised".into();
+        }
+        match k {
+            0 => "lead_time_years / 20, capped at 1".into(),
+            1 => {
+                let (china, total) = capacity_split(r, &r.values, self.params.horizon_year());
+                if total > 0.0 {
+                    format!(
+                        "Chinese {china:.0} of {total:.0} t/yr: operating plus status-weighted pipeline online by {}",
+                        self.params.horizon_year()
+                    )
+                    .into()
+                } else {
+                    "no capacity recorded: China's share of supply stands in".into()
+                }
+            }
+            2 => {
+                let volume = volume_to_replace(r, &r.values, &local.supply, local.exposure.value)
+                    .unwrap_or(0.0);
+                let basis = if r.demand.is_some() {
+                    "buyer demand × e"
+                } else {
+                    "Chinese-controlled volume"
+                };
+                format!(
+                    "{volume:.0} t/yr ({basis}) × capex per t/yr; log scale $10M → 0, $100B → 1"
+                )
+                .into()
+            }
+            3 => "min(cost_premium, 1) + 0.1 × China's state-support level, capped at 1".into(),
+            4 => "Chinese technology-export ban in force: level 2 → 1, level 1 → 0.5, none → 0"
+                .into(),
+            _ => "substitution_index (1 = no substitute)".into(),
+        }
+    }
+
+    fn conflicts(&self) -> Vec<Conflict> {
+        let facts = self.snapshot.facts();
+        let r = self.visit.resolved;
+        r.conflicts
+            .iter()
+            .map(|c| {
+                let used = &r.used[c.facts.clone()];
+                Conflict {
+                    metric: c.metric,
+                    country: c.country,
+                    facility: c.facility.clone(),
+                    buyer: c.buyer,
+                    period: c.period,
+                    fact_ids: self.ids(used),
+                    values: used
+                        .iter()
+                        .map(|&i| facts[i].value.unwrap_or(f64::NAN))
+                        .collect(),
+                    mean: c.mean,
+                    relative_spread: c.relative_spread,
+                }
+            })
+            .collect()
+    }
+
+    fn defaults_used(&self) -> Vec<DefaultUsed> {
+        let r = self.visit.resolved;
+        let local = self.visit.local;
+        let mut defaults = Vec::new();
+        let mut add = |input: String, value: f64, reason: &str| {
+            defaults.push(DefaultUsed {
+                input,
+                value,
+                reason: reason.to_owned(),
+            })
+        };
+        if local.supply.basis == ShareBasis::None {
+            add("china_share".into(), 0.0, "no production, capacity or market-share facts: the stage adds no dependency of its own");
+        }
+        if !local.exposure.import_share_recorded {
+            add(
+                "import_share".into(),
+                local.exposure.import_share_china,
+                "the buyer's import origins are not recorded: exposure equals China's share of supply",
+            );
+        } else if !local.exposure.import_reliance_recorded {
+            add(
+                "import_reliance".into(),
+                DEFAULT_IMPORT_RELIANCE,
+                "not recorded for the buyer: assumed fully import-reliant",
+            );
+        }
+        if r.recycling_input_rate.is_none() {
+            add(
+                "recycling_input_rate".into(),
+                0.0,
+                "not recorded: no recycled supply assumed",
+            );
+        }
+        if local.difficulty.components[0].origin == Origin::Default {
+            add(
+                "lead_time_years".into(),
+                local.difficulty.lead_time_years,
+                "not recorded: stage default (mining 16, smelting 5, materials 3, applications 2 years)",
+            );
+        }
+        if local.difficulty.components[4].origin == Origin::Default {
+            add(
+                "technology_export_ban".into(),
+                0.0,
+                "no Chinese technology-export ban recorded",
+            );
+        }
+        let (_, rows) = supply_rows(r, &r.values);
+        for row in rows {
+            if Resolved::country_slot(&r.governance, row.country).is_none() {
+                add(
+                    format!("governance_wgi:{}", row.country),
+                    DEFAULT_WGI_SCALED,
+                    "no WGI fact: middle of the 0..10 scale",
+                );
+            }
+        }
+        defaults
+    }
+}
+
+fn quantity(value: f64, recorded: bool, fact_ids: Vec<i64>) -> Quantity {
+    Quantity {
+        value,
+        origin: if recorded {
+            Origin::Facts
+        } else {
+            Origin::Default
+        },
+        fact_ids,
+    }
+}
+
+/// Units of the raw difficulty components, in component order.
+const COMPONENT_UNITS: [&str; 6] = ["years", "fraction", "USD", "fraction", "level", "index"];

@@ -1,0 +1,94 @@
+//! The scoring engine: pure, deterministic functions from a snapshot of
+//! products and facts to explained scores. No IO, no clock: the caller
+//! passes `as_of`. The method is described in `docs/methodology.md`.
+//!
+//! - **dependency** (0–100): the share of the buyer's supply passing through
+//!   Chinese-controlled capacity, at the product's stage or upstream;
+//! - **displacement difficulty** (0–100): how hard that share would be to
+//!   replace;
+//! - an **EU CRM** supply-risk cross-check, and seeded **Monte Carlo**
+//!   intervals for both scores.
+
+mod dependency;
+mod difficulty;
+mod engine;
+mod eu_crm;
+mod explain;
+mod params;
+mod resolve;
+mod snapshot;
+mod uncertainty;
+
+#[cfg(test)]
+mod tests;
+
+pub use dependency::ShareBasis;
+pub use difficulty::Origin;
+pub use eu_crm::{
+    CrmCountry, CrmStage, EuCrmResult, ECONOMIC_IMPORTANCE_THRESHOLD, EU_CRM_METHOD,
+    SUPPLY_RISK_THRESHOLD,
+};
+pub use explain::{
+    Binding, ChinaShare, Chokepoint, Component, Conflict, CountryShare, DefaultUsed,
+    DependencyScore, DifficultyScore, FactRef, InputDifficulty, InputTerm, LocalExposure, Pressure,
+    ProductScore, Quantity, ScoreRange,
+};
+pub use params::{Chain, Params, Weights, WeightsError};
+pub use snapshot::{Snapshot, SnapshotError, SnapshotFact};
+pub use uncertainty::{Interval, Intervals, DEFAULT_DRAWS};
+
+use crate::domain::ProductId;
+
+/// The version of the method. The year and a counter: any change that can
+/// move a score (a formula, a default, a weight) bumps it, so a stored score
+/// names the method that produced it.
+pub const METHODOLOGY_VERSION: &str = "2026.1";
+
+/// Scores one product (computing its upstream chain once each), or `None`
+/// if the product is not in the snapshot.
+pub fn score_product(
+    snapshot: &Snapshot,
+    product: &ProductId,
+    params: &Params,
+) -> Option<ProductScore> {
+    let position = snapshot.position(product)?;
+    let closure = snapshot.upstream_closure(position);
+    let mut explainer = explain::Explainer::new(snapshot, params);
+    let mut score = None;
+    engine::walk(snapshot, params, &closure, |visit| {
+        let explained = explainer.explain(&visit);
+        if visit.product == position {
+            score = Some(explained);
+        }
+    });
+    score
+}
+
+/// Scores every product, each computed once, inputs before the products
+/// made from them (the order of the result).
+pub fn score_all(snapshot: &Snapshot, params: &Params) -> Vec<ProductScore> {
+    let order: Vec<usize> = (0..snapshot.products().len()).collect();
+    let mut explainer = explain::Explainer::new(snapshot, params);
+    let mut scores = Vec::with_capacity(order.len());
+    engine::walk(snapshot, params, &order, |visit| {
+        scores.push(explainer.explain(&visit))
+    });
+    scores
+}
+
+/// p5/p50/p95 of both scores over `draws` seeded Monte Carlo draws (at
+/// least one); the same snapshot, parameters and seed give the same result.
+pub fn uncertainty(
+    snapshot: &Snapshot,
+    product: &ProductId,
+    params: &Params,
+    draws: u32,
+    seed: u64,
+) -> Option<Intervals> {
+    uncertainty::uncertainty(snapshot, product, params, draws, seed)
+}
+
+/// The EU CRM supply-risk cross-check of a product and its upstream chain.
+pub fn eu_crm(snapshot: &Snapshot, product: &ProductId, params: &Params) -> Option<EuCrmResult> {
+    eu_crm::eu_crm(snapshot, product, params)
+}

@@ -1,0 +1,216 @@
+//! What a caller may choose: the buyer, the date, the chain aggregation, the
+//! difficulty weights and the pipeline horizon. Echoed back in every result.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::domain::Buyer;
+
+/// How a product's China-free supply combines with its inputs'.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Chain {
+    /// The scarcest input bounds the product: `f = min(1 − e, min g_i)`.
+    #[default]
+    Bottleneck,
+    /// Inputs constrain independently: `f = (1 − e) · Π g_i`.
+    Independent,
+}
+
+/// Difficulty component weights. Any non-negative finite values, not all
+/// zero; they are renormalised to sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "WeightsInput")]
+#[schema(example = json!({"time": 0.25, "scale": 0.25, "capital": 0.15, "cost": 0.15, "know_how": 0.10, "substitution": 0.10}))]
+pub struct Weights {
+    /// Lead time to build new capacity.
+    time: f64,
+    /// China's share of current and pipeline capacity.
+    scale: f64,
+    /// Capital needed to replace the Chinese volume serving the buyer.
+    capital: f64,
+    /// Cost premium of non-Chinese supply, raised by Chinese state support.
+    cost: f64,
+    /// Chinese bans on exporting the technology.
+    know_how: f64,
+    /// Lack of substitutes.
+    substitution: f64,
+}
+
+/// The unvalidated shape of [`Weights`], as it arrives from a client.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct WeightsInput {
+    time: f64,
+    scale: f64,
+    capital: f64,
+    cost: f64,
+    know_how: f64,
+    substitution: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum WeightsError {
+    #[error("weights must be finite and non-negative")]
+    Invalid,
+    #[error("at least one weight must be positive")]
+    AllZero,
+}
+
+impl TryFrom<WeightsInput> for Weights {
+    type Error = WeightsError;
+    fn try_from(w: WeightsInput) -> Result<Self, Self::Error> {
+        Weights::new(
+            w.time,
+            w.scale,
+            w.capital,
+            w.cost,
+            w.know_how,
+            w.substitution,
+        )
+    }
+}
+
+/// The difficulty components, in the order of [`Weights::as_array`].
+pub(crate) const COMPONENT_NAMES: [&str; 6] = [
+    "time",
+    "scale",
+    "capital",
+    "cost",
+    "know_how",
+    "substitution",
+];
+
+impl Weights {
+    /// Validates and renormalises the weights to sum to 1.
+    pub fn new(
+        time: f64,
+        scale: f64,
+        capital: f64,
+        cost: f64,
+        know_how: f64,
+        substitution: f64,
+    ) -> Result<Weights, WeightsError> {
+        let raw = [time, scale, capital, cost, know_how, substitution];
+        if raw.iter().any(|w| !w.is_finite() || *w < 0.0) {
+            return Err(WeightsError::Invalid);
+        }
+        let total: f64 = raw.iter().sum();
+        if total <= 0.0 {
+            return Err(WeightsError::AllZero);
+        }
+        let [time, scale, capital, cost, know_how, substitution] = raw.map(|w| w / total);
+        Ok(Weights {
+            time,
+            scale,
+            capital,
+            cost,
+            know_how,
+            substitution,
+        })
+    }
+
+    /// time, scale, capital, cost, know_how, substitution; summing to 1.
+    pub fn as_array(&self) -> [f64; 6] {
+        [
+            self.time,
+            self.scale,
+            self.capital,
+            self.cost,
+            self.know_how,
+            self.substitution,
+        ]
+    }
+}
+
+impl Default for Weights {
+    /// time .25, scale .25, capital .15, cost .15, know_how .10, substitution .10.
+    fn default() -> Self {
+        Weights {
+            time: 0.25,
+            scale: 0.25,
+            capital: 0.15,
+            cost: 0.15,
+            know_how: 0.10,
+            substitution: 0.10,
+        }
+    }
+}
+
+/// Everything a score depends on besides the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct Params {
+    /// Whom the score is for.
+    pub buyer: Buyer,
+    /// The moment the facts are read as of.
+    #[serde(with = "time::serde::rfc3339")]
+    pub as_of: OffsetDateTime,
+    /// Which aggregation gives the headline dependency.
+    pub chain: Chain,
+    /// Difficulty component weights, renormalised.
+    pub weights: Weights,
+    /// Pipeline capacity counts when expected online within this many years of `as_of`.
+    #[schema(example = 5)]
+    pub horizon_years: u32,
+}
+
+impl Params {
+    pub const DEFAULT_HORIZON_YEARS: u32 = 5;
+
+    /// Bottleneck chain, default weights, five-year horizon.
+    pub fn new(buyer: Buyer, as_of: OffsetDateTime) -> Params {
+        Params {
+            buyer,
+            as_of,
+            chain: Chain::default(),
+            weights: Weights::default(),
+            horizon_years: Self::DEFAULT_HORIZON_YEARS,
+        }
+    }
+
+    /// The last year whose pipeline capacity counts.
+    pub(crate) fn horizon_year(&self) -> i32 {
+        let horizon = i32::try_from(self.horizon_years).unwrap_or(i32::MAX);
+        self.as_of.year().saturating_add(horizon)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_renormalised_and_validated() {
+        let w = Weights::new(1.0, 1.0, 0.0, 0.0, 0.0, 2.0).unwrap();
+        assert_eq!(w.as_array(), [0.25, 0.25, 0.0, 0.0, 0.0, 0.5]);
+        assert_eq!(
+            Weights::new(0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+            Err(WeightsError::AllZero)
+        );
+        assert_eq!(
+            Weights::new(-1.0, 1.0, 0.0, 0.0, 0.0, 0.0),
+            Err(WeightsError::Invalid)
+        );
+        assert_eq!(
+            Weights::new(f64::NAN, 1.0, 0.0, 0.0, 0.0, 0.0),
+            Err(WeightsError::Invalid)
+        );
+        assert!((Weights::default().as_array().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn weights_deserialise_through_validation() {
+        let ok: Weights = serde_json::from_str(
+            r#"{"time":2,"scale":2,"capital":0,"cost":0,"know_how":0,"substitution":0}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.as_array()[0], 0.5);
+        let bad = serde_json::from_str::<Weights>(
+            r#"{"time":0,"scale":0,"capital":0,"cost":0,"know_how":0,"substitution":0}"#,
+        );
+        assert!(bad.is_err());
+        let chain: Chain = serde_json::from_str("\"independent\"").unwrap();
+        assert_eq!(chain, Chain::Independent);
+    }
+}

@@ -1,0 +1,7 @@
+//! Tests of the engine through its public API. Expected values are computed
+//! by hand arithmetic in each test, never by the code under test.
+
+mod kit;
+mod properties;
+mod scores;
+mod worked_example;

@@ -1,0 +1,744 @@
+//! Formulas, fact resolution, the EU CRM cross-check and the API's edges,
+//! each checked against arithmetic written out in the test.
+
+use time::macros::datetime;
+
+use super::kit::*;
+use crate::domain::{Buyer, FactStatus, Metric, Stage};
+use crate::scoring::{
+    eu_crm, score_all, score_product, uncertainty, Chain, Origin, Params, ShareBasis, Snapshot,
+    SnapshotError, Weights,
+};
+
+fn ore_kit() -> Kit {
+    let mut kit = Kit::new();
+    kit.product("ore", Stage::Mining, &[]);
+    kit
+}
+
+#[test]
+fn as_of_excludes_later_recorded_and_retracted_facts() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 60.0);
+    kit.fact("ore", "AU", Metric::Production, 40.0);
+    kit.fact("ore", "US", Metric::Production, 100.0).recorded_at = datetime!(2026-02-01 00:00 UTC);
+    kit.fact("ore", "MM", Metric::Production, 100.0)
+        .retracted_at = Some(datetime!(2025-12-01 00:00 UTC));
+    kit.fact("ore", "MY", Metric::Production, 100.0)
+        .retracted_at = Some(datetime!(2026-03-01 00:00 UTC));
+    let score = kit.score("ore", &params());
+    assert_close(score.dependency.score, 100.0 * 60.0 / (60.0 + 40.0 + 100.0));
+    let used: Vec<i64> = score.facts_used.iter().map(|f| f.id).collect();
+    assert_eq!(used, vec![1, 2, 5]);
+}
+
+#[test]
+fn the_latest_period_started_by_as_of_wins() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 50.0).period = period("2023");
+    kit.fact("ore", "CN", Metric::Production, 80.0);
+    kit.fact("ore", "CN", Metric::Production, 999.0).period = period("2026-06-01/..");
+    kit.fact("ore", "AU", Metric::Production, 20.0);
+    let score = kit.score("ore", &params());
+    assert_close(score.dependency.score, 100.0 * 80.0 / (80.0 + 20.0));
+}
+
+#[test]
+fn buyer_specific_facts_override_global_ones() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 100.0);
+    kit.fact("ore", "US", Metric::RecyclingInputRate, 0.1);
+    for_buyer(kit.fact("ore", "US", Metric::RecyclingInputRate, 0.3), us());
+    // Import shares need a buyer: a global one is never used.
+    kit.fact("ore", "CN", Metric::ImportShare, 0.0);
+    let for_us = kit.score("ore", &params());
+    assert_close(for_us.dependency.score, 100.0 * 1.0 * (1.0 - 0.3));
+    let japan = Params::new(Buyer::Country(country("JP")), AS_OF);
+    assert_close(
+        kit.score("ore", &japan).dependency.score,
+        100.0 * 1.0 * (1.0 - 0.1),
+    );
+}
+
+#[test]
+fn facts_that_differ_by_more_than_a_fifth_are_a_conflict() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 100.0).confidence = 0.9;
+    kit.fact("ore", "CN", Metric::Production, 130.0).confidence = 0.6;
+    kit.fact("ore", "AU", Metric::Production, 100.0);
+    kit.fact("ore", "AU", Metric::Production, 110.0);
+    let score = kit.score("ore", &params());
+    let china = (0.9 * 100.0 + 0.6 * 130.0) / (0.9 + 0.6);
+    let australia = (100.0 + 110.0) / 2.0;
+    assert_close(score.dependency.score, 100.0 * china / (china + australia));
+    assert_eq!(score.conflicts.len(), 1, "10/105 is within 20%");
+    let conflict = &score.conflicts[0];
+    assert_eq!(conflict.fact_ids, vec![1, 2]);
+    assert_close(conflict.mean, china);
+    assert_close(conflict.relative_spread, (130.0 - 100.0) / china);
+}
+
+#[test]
+fn a_country_total_beats_its_facilities_which_otherwise_add_up() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 70.0);
+    kit.fact("ore", "US", Metric::Production, 10.0).facility = Some("mine-a".into());
+    kit.fact("ore", "US", Metric::Production, 20.0).facility = Some("mine-b".into());
+    kit.fact("ore", "AU", Metric::Production, 50.0);
+    kit.fact("ore", "AU", Metric::Production, 999.0).facility = Some("mine-c".into());
+    let score = kit.score("ore", &params());
+    assert_close(
+        score.dependency.china_share.value,
+        70.0 / (70.0 + (10.0 + 20.0) + 50.0),
+    );
+}
+
+/// China 100, Myanmar 50 of which 60% Chinese-controlled, Australia 50.
+fn controlled_kit() -> Kit {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 100.0);
+    kit.fact("ore", "MM", Metric::Production, 50.0);
+    kit.fact("ore", "AU", Metric::Production, 50.0);
+    kit.fact("ore", "MM", Metric::ControlledShare, 0.6)
+        .controlled_by = Some(country("CN"));
+    kit.fact("", "CN", Metric::GovernanceWgi, -0.5);
+    kit.fact("", "AU", Metric::GovernanceWgi, 1.5);
+    kit.fact("ore", "CN", Metric::TradeRestriction, 1.1);
+    kit
+}
+
+#[test]
+fn china_share_counts_chinese_controlled_output_abroad() {
+    let score = controlled_kit().score("ore", &params());
+    let share = &score.dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::Production);
+    assert_close(share.value, (100.0 + 0.6 * 50.0) / 200.0);
+    assert_close(
+        share.hhi,
+        0.5_f64.powi(2) + 0.25_f64.powi(2) + 0.25_f64.powi(2),
+    );
+    // WGI scaled (2.5 − WGI)·2: CN 6, AU 2, MM without a fact 5; t_CN 1.1.
+    let expected = 0.25 * 6.0 * 1.1 + 0.0625 * 5.0 + 0.0625 * 2.0;
+    assert_close(share.hhi_governance, expected);
+    assert!(score
+        .defaults_used
+        .iter()
+        .any(|d| d.input == "governance_wgi:MM"));
+}
+
+#[test]
+fn exposure_blends_world_supply_and_the_buyers_imports_then_recycling() {
+    let mut kit = controlled_kit();
+    for_buyer(kit.fact("ore", "CN", Metric::ImportShare, 0.5), us());
+    for_buyer(kit.fact("ore", "US", Metric::ImportReliance, 0.8), us());
+    kit.fact("ore", "US", Metric::RecyclingInputRate, 0.1);
+    let score = kit.score("ore", &params());
+    let g = 130.0 / 200.0;
+    let e = (g * 0.8 / 2.0 + 0.5 * (1.0 - 0.8 / 2.0)) * (1.0 - 0.1);
+    assert_close(score.dependency.exposure.value, e);
+    assert_close(score.dependency.score, 100.0 * e);
+    assert_eq!(
+        score.dependency.exposure.import_reliance.origin,
+        Origin::Facts
+    );
+}
+
+#[test]
+fn china_share_falls_back_to_operating_capacity_then_market_share() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Capacity, 30.0).status = FactStatus::Operating;
+    kit.fact("ore", "AU", Metric::Capacity, 10.0);
+    let pipeline = kit.fact("ore", "US", Metric::Capacity, 100.0);
+    pipeline.status = FactStatus::Planned;
+    pipeline.expected_online = Some(2027);
+    kit.fact("ore", "CN", Metric::MarketShare, 0.6);
+    let share = kit.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::OperatingCapacity);
+    assert_close(share.value, 30.0 / (30.0 + 10.0));
+
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::MarketShare, 0.6);
+    let share = kit.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::MarketShare);
+    assert_close(share.value, 0.6);
+    assert_close(share.hhi, 0.6 * 0.6);
+}
+
+/// mine → sep → magnet, and a substitutable additive into the magnet.
+fn chain_kit() -> Kit {
+    let mut kit = Kit::new();
+    kit.product("mine", Stage::Mining, &[])
+        .product("sep", Stage::Smelting, &[("mine", 1.0, true)])
+        .product("additive", Stage::Smelting, &[])
+        .product(
+            "magnet",
+            Stage::Materials,
+            &[("sep", 0.3, true), ("additive", 0.2, false)],
+        );
+    kit.fact("mine", "CN", Metric::Production, 80.0);
+    kit.fact("mine", "AU", Metric::Production, 20.0);
+    kit.fact("sep", "CN", Metric::MarketShare, 0.5);
+    kit.fact("additive", "CN", Metric::Production, 30.0);
+    kit.fact("additive", "US", Metric::Production, 70.0);
+    kit.fact("magnet", "CN", Metric::MarketShare, 0.4);
+    kit
+}
+
+#[test]
+fn the_chain_bounds_a_product_by_its_inputs_and_names_the_chokepoint() {
+    let kit = chain_kit();
+    let (mine_free, sep_own_free, additive_free, magnet_own_free): (f64, f64, f64, f64) =
+        (0.2, 0.5, 0.7, 0.6);
+    let sep_bottleneck = f64::min(sep_own_free, mine_free);
+    let sep_independent = sep_own_free * mine_free;
+    let additive_term = 1.0 - 0.2 * (1.0 - additive_free);
+    let bottleneck = magnet_own_free.min(sep_bottleneck).min(additive_term);
+    let independent = magnet_own_free * sep_independent * additive_term;
+
+    let score = kit.score("magnet", &params());
+    let dependency = &score.dependency;
+    assert_close(dependency.score, 100.0 * (1.0 - bottleneck));
+    assert_close(dependency.independent, 100.0 * (1.0 - independent));
+    assert_close(dependency.dependency_range.low, 100.0 * (1.0 - bottleneck));
+    assert_close(
+        dependency.dependency_range.high,
+        100.0 * (1.0 - independent),
+    );
+    let chokepoint = dependency.chokepoint.as_ref().unwrap();
+    assert_eq!(chokepoint.product, id("mine"));
+    assert_eq!(chokepoint.path, vec![id("magnet"), id("sep"), id("mine")]);
+    assert_close(chokepoint.exposure, 80.0);
+    assert!(dependency.inputs[0].binding && !dependency.inputs[1].binding);
+    assert_close(dependency.inputs[1].term, additive_term);
+
+    let independent_params = Params {
+        chain: Chain::Independent,
+        ..params()
+    };
+    let score = kit.score("magnet", &independent_params);
+    assert_close(score.dependency.score, 100.0 * (1.0 - independent));
+    assert_close(
+        score.dependency.dependency_range.low,
+        100.0 * (1.0 - bottleneck),
+    );
+    let parts: f64 = score
+        .dependency
+        .components
+        .iter()
+        .map(|c| c.contribution)
+        .sum();
+    assert_close(parts, score.dependency.score);
+}
+
+/// A materials product with a fact for every difficulty component.
+fn anode_kit() -> Kit {
+    let mut kit = Kit::new();
+    kit.product("anode", Stage::Materials, &[]);
+    kit.fact("anode", "CN", Metric::LeadTimeYears, 6.0);
+    kit.fact("anode", "CN", Metric::Capacity, 90.0);
+    kit.fact("anode", "US", Metric::Capacity, 10.0);
+    let building = kit.fact("anode", "US", Metric::Capacity, 20.0);
+    (building.status, building.expected_online, building.facility) = (
+        FactStatus::UnderConstruction,
+        Some(2027),
+        Some("plant-1".into()),
+    );
+    let late = kit.fact("anode", "US", Metric::Capacity, 50.0);
+    (late.status, late.expected_online, late.facility) =
+        (FactStatus::Planned, Some(2035), Some("plant-2".into()));
+    let undated = kit.fact("anode", "AU", Metric::Capacity, 40.0);
+    undated.status = FactStatus::Announced;
+    kit.fact("anode", "CN", Metric::Production, 80.0);
+    kit.fact("anode", "US", Metric::Production, 20.0);
+    for_buyer(kit.fact("anode", "US", Metric::Demand, 1000.0), us());
+    kit.fact("anode", "US", Metric::CapexPerTpa, 50_000.0);
+    kit.fact("anode", "US", Metric::CostPremium, 0.3);
+    kit.fact("anode", "CN", Metric::StateSupport, 2.0);
+    let ban = kit.fact("anode", "CN", Metric::TechnologyExportBan, 1.0);
+    (ban.status, ban.period) = (FactStatus::InForce, period("2023-12-21/.."));
+    kit.fact("anode", "CN", Metric::SubstitutionIndex, 0.6);
+    kit
+}
+
+#[test]
+fn difficulty_is_the_weighted_mean_of_its_components() {
+    let score = anode_kit().score("anode", &params());
+    let time = 6.0 / 20.0;
+    // Operating 90 CN + 10 US, US 20 under construction (×0.8) by 2031;
+    // the 2035 plant is past the horizon, the undated one does not count.
+    let scale = 90.0 / (90.0 + 10.0 + 0.8 * 20.0);
+    let exposure = 80.0 / 100.0;
+    let capex = 1000.0 * exposure * 50_000.0;
+    let capital = (capex / 1.0e7_f64).log10() / 4.0;
+    let cost = 0.3 + 0.1 * 2.0;
+    let know_how = 0.5;
+    let substitution = 0.6;
+    let expected = 100.0
+        * (0.25 * time
+            + 0.25 * scale
+            + 0.15 * capital
+            + 0.15 * cost
+            + 0.10 * know_how
+            + 0.10 * substitution);
+    let difficulty = &score.difficulty;
+    assert_close(difficulty.own_score, expected);
+    assert_close(difficulty.score, expected);
+    assert_close(difficulty.coverage, 1.0);
+    assert_close(difficulty.components[1].normalised, scale);
+    assert_close(difficulty.components[2].raw.unwrap(), capex);
+    let parts: f64 = difficulty.components.iter().map(|c| c.contribution).sum();
+    assert_close(parts, expected);
+    assert_close(difficulty.years_to_displace, 6.0);
+}
+
+#[test]
+fn weights_can_be_overridden_and_missing_components_are_dropped() {
+    let time_only = Params {
+        weights: Weights::new(1.0, 0.0, 0.0, 0.0, 0.0, 0.0).unwrap(),
+        ..params()
+    };
+    assert_close(
+        anode_kit().score("anode", &time_only).difficulty.score,
+        100.0 * 6.0 / 20.0,
+    );
+
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 70.0);
+    kit.fact("ore", "AU", Metric::Production, 30.0);
+    let score = kit.score("ore", &params());
+    // Time (mining default 16 years), scale (China's share standing in for
+    // capacity) and know-how (no ban: 0) remain; capital, cost and
+    // substitution are dropped.
+    let expected = 100.0 * (0.25 * (16.0 / 20.0) + 0.25 * 0.7 + 0.10 * 0.0) / (0.25 + 0.25 + 0.10);
+    assert_close(score.difficulty.score, expected);
+    assert_close(score.difficulty.coverage, 0.25);
+    let origins: Vec<Origin> = score
+        .difficulty
+        .components
+        .iter()
+        .take(6)
+        .map(|c| c.origin)
+        .collect();
+    use Origin::{Default, Facts, Missing};
+    assert_eq!(
+        origins,
+        vec![Default, Facts, Missing, Missing, Default, Missing]
+    );
+    assert_close(score.difficulty.components[0].effective_weight, 0.25 / 0.6);
+    assert!(score
+        .defaults_used
+        .iter()
+        .any(|d| d.input == "lead_time_years" && d.value == 16.0));
+}
+
+#[test]
+fn chain_difficulty_takes_the_hardest_material_input_and_its_lead_time() {
+    let mut kit = Kit::new();
+    kit.product("ore", Stage::Mining, &[])
+        .product("minor-ore", Stage::Mining, &[])
+        .product(
+            "metal",
+            Stage::Smelting,
+            &[("ore", 1.0, true), ("minor-ore", 0.1, false)],
+        );
+    kit.fact("ore", "CN", Metric::Production, 60.0);
+    kit.fact("ore", "AU", Metric::Production, 40.0);
+    // Dependency 5 < 10: immaterial however hard.
+    kit.fact("minor-ore", "CN", Metric::Production, 5.0);
+    kit.fact("minor-ore", "AU", Metric::Production, 95.0);
+    kit.fact("minor-ore", "CN", Metric::LeadTimeYears, 30.0);
+    kit.fact("metal", "CN", Metric::MarketShare, 0.3);
+    let score = kit.score("metal", &params());
+    let ore = 100.0 * (0.25 * (16.0 / 20.0) + 0.25 * 0.6) / 0.6;
+    let metal = 100.0 * (0.25 * (5.0 / 20.0) + 0.25 * 0.3) / 0.6;
+    assert_close(score.difficulty.own_score, metal);
+    assert_close(score.difficulty.score, ore);
+    assert_eq!(score.difficulty.binding.product, id("ore"));
+    assert_eq!(score.difficulty.binding_path, vec![id("metal"), id("ore")]);
+    assert_close(score.difficulty.years_to_displace, 16.0);
+    assert!(!score.difficulty.inputs[1].material);
+    let parts: f64 = score
+        .difficulty
+        .components
+        .iter()
+        .map(|c| c.contribution)
+        .sum();
+    assert_close(parts, ore);
+}
+
+#[test]
+fn eu_crm_supply_risk_by_hand() {
+    let eu = Params::new(Buyer::Eu, AS_OF);
+    let mut kit = Kit::new();
+    kit.product("ore", Stage::Mining, &[])
+        .product("metal", Stage::Smelting, &[("ore", 1.0, true)]);
+    kit.fact("ore", "CN", Metric::Production, 60.0);
+    kit.fact("ore", "AU", Metric::Production, 30.0);
+    kit.fact("ore", "US", Metric::Production, 10.0);
+    kit.fact("", "CN", Metric::GovernanceWgi, -0.5);
+    kit.fact("", "AU", Metric::GovernanceWgi, 1.5);
+    kit.fact("", "MY", Metric::GovernanceWgi, 0.5);
+    kit.fact("ore", "CN", Metric::TradeRestriction, 1.1);
+    for_buyer(kit.fact("ore", "CN", Metric::ImportShare, 0.5), Buyer::Eu);
+    for_buyer(kit.fact("ore", "MY", Metric::ImportShare, 0.3), Buyer::Eu);
+    for_buyer(kit.fact("ore", "AU", Metric::ImportShare, 0.2), Buyer::Eu);
+    for_buyer(
+        kit.fact("ore", "DE", Metric::ImportReliance, 1.0),
+        Buyer::Eu,
+    );
+    kit.fact("ore", "DE", Metric::RecyclingInputRate, 0.1);
+    kit.fact("ore", "DE", Metric::SubstitutionIndex, 0.9);
+    kit.fact("ore", "DE", Metric::EconomicImportance, 3.5);
+    kit.fact("metal", "CN", Metric::MarketShare, 0.9);
+    kit.fact("metal", "DE", Metric::EconomicImportance, 2.0);
+    let snapshot = kit.snapshot();
+
+    // WGI scaled (2.5 − WGI)·2: CN 6, AU 2, MY 4, US (no fact) 5.
+    let global = 0.6_f64.powi(2) * 6.0 * 1.1 + 0.3_f64.powi(2) * 2.0 + 0.1_f64.powi(2) * 5.0;
+    let sourcing = 0.5_f64.powi(2) * 6.0 * 1.1 + 0.3_f64.powi(2) * 4.0 + 0.2_f64.powi(2) * 2.0;
+    let ir = 1.0;
+    let ore_sr = (global * ir / 2.0 + sourcing * (1.0 - ir / 2.0)) * (1.0 - 0.1) * 0.9;
+    let ore = eu_crm(&snapshot, &id("ore"), &eu).unwrap();
+    assert_close(ore.stages[0].hhi_wgi_t_global.unwrap(), global);
+    assert_close(ore.stages[0].hhi_wgi_t_sourcing.unwrap(), sourcing);
+    assert_close(ore.supply_risk.unwrap(), ore_sr);
+    assert!(ore.critical, "SR {ore_sr} ≥ 1 and EI 3.5 ≥ 2.8");
+
+    // Metal: global supply only (no sourcing data): 0.9²·6·1.1, no
+    // recycling, SI 1 by default; the chain's maximum is the metal stage.
+    let metal_sr = 0.9_f64.powi(2) * 6.0 * 1.0;
+    let metal = eu_crm(&snapshot, &id("metal"), &eu).unwrap();
+    assert_eq!(metal.stages.len(), 2);
+    assert_close(metal.supply_risk.unwrap(), metal_sr.max(ore_sr));
+    assert_eq!(metal.binding_product, Some(id("metal")));
+    assert!(!metal.critical, "EI 2.0 < 2.8");
+}
+
+fn controls_kit() -> Kit {
+    let mut kit = Kit::new();
+    kit.product("oxide", Stage::Smelting, &[]).product(
+        "magnet",
+        Stage::Materials,
+        &[("oxide", 0.3, true)],
+    );
+    let control = |kit: &mut Kit,
+                   product: &str,
+                   level: f64,
+                   status: FactStatus,
+                   when: &str,
+                   measure: &str| {
+        let fact = kit.fact(product, "CN", Metric::ExportControl, level);
+        (fact.status, fact.period, fact.facility) = (status, period(when), Some(measure.into()));
+        fact.recorded_at = datetime!(2025-11-15 00:00 UTC);
+    };
+    control(
+        &mut kit,
+        "magnet",
+        1.0,
+        FactStatus::InForce,
+        "2025-04-04/..",
+        "april-2025",
+    );
+    control(
+        &mut kit,
+        "magnet",
+        1.0,
+        FactStatus::InForce,
+        "2025-10-09/..",
+        "october-2025",
+    );
+    control(
+        &mut kit,
+        "magnet",
+        1.0,
+        FactStatus::Suspended,
+        "2025-11-10/2026-11-10",
+        "october-2025",
+    );
+    control(
+        &mut kit,
+        "magnet",
+        2.0,
+        FactStatus::InForce,
+        "2024-01-01/2024-12-31",
+        "lapsed",
+    );
+    control(
+        &mut kit,
+        "oxide",
+        2.0,
+        FactStatus::InForce,
+        "2025-01-01/..",
+        "oxide-ban",
+    );
+    kit
+}
+
+#[test]
+fn export_controls_are_reported_with_suspensions_and_upstream_controls() {
+    let kit = controls_kit();
+    let pressure = kit.score("magnet", &params()).pressure;
+    let summary: Vec<(String, u32, FactStatus, bool, String)> = pressure
+        .iter()
+        .map(|p| {
+            (
+                p.product.to_string(),
+                p.level,
+                p.status,
+                p.upstream,
+                p.period.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "magnet".into(),
+                1,
+                FactStatus::InForce,
+                false,
+                "2025-04-04/..".into()
+            ),
+            (
+                "magnet".into(),
+                1,
+                FactStatus::Suspended,
+                false,
+                "2025-11-10/2026-11-10".into()
+            ),
+            (
+                "oxide".into(),
+                2,
+                FactStatus::InForce,
+                true,
+                "2025-01-01/..".into()
+            ),
+        ]
+    );
+    assert_eq!(pressure[2].level_label, "ban");
+
+    // Once the suspension has run out, the October control is in force again.
+    let later = Params::new(us(), datetime!(2026-12-01 00:00 UTC));
+    let statuses: Vec<FactStatus> = kit
+        .score("magnet", &later)
+        .pressure
+        .iter()
+        .filter(|p| !p.upstream)
+        .map(|p| p.status)
+        .collect();
+    assert_eq!(statuses, vec![FactStatus::InForce, FactStatus::InForce]);
+}
+
+#[test]
+fn snapshots_reject_bad_graphs_and_facts() {
+    let build = |kit: &Kit| Snapshot::new(kit.products.clone(), kit.facts.clone()).err();
+    let mut cycle = Kit::new();
+    cycle
+        .product("aa", Stage::Materials, &[("bb", 0.5, true)])
+        .product("bb", Stage::Materials, &[("aa", 0.5, true)]);
+    assert!(matches!(build(&cycle), Some(SnapshotError::Cycle(_))));
+
+    let mut unknown = Kit::new();
+    unknown.product("aa", Stage::Materials, &[("zz", 0.5, true)]);
+    assert!(matches!(
+        build(&unknown),
+        Some(SnapshotError::UnknownInput { .. })
+    ));
+
+    let mut backwards = Kit::new();
+    backwards.product("aa", Stage::Materials, &[]).product(
+        "bb",
+        Stage::Mining,
+        &[("aa", 0.5, true)],
+    );
+    assert!(matches!(
+        build(&backwards),
+        Some(SnapshotError::DownstreamInput { .. })
+    ));
+
+    let mut share = Kit::new();
+    share
+        .product("aa", Stage::Mining, &[])
+        .product("bb", Stage::Smelting, &[("aa", 1.5, true)]);
+    assert!(matches!(
+        build(&share),
+        Some(SnapshotError::InvalidShare { .. })
+    ));
+
+    let mut twice = ore_kit();
+    twice.product("ore", Stage::Mining, &[]);
+    assert!(matches!(
+        build(&twice),
+        Some(SnapshotError::DuplicateProduct(_))
+    ));
+
+    let mut orphan = ore_kit();
+    orphan.fact("nowhere", "CN", Metric::Production, 1.0);
+    assert!(matches!(
+        build(&orphan),
+        Some(SnapshotError::UnknownFactProduct { .. })
+    ));
+
+    let mut unsure = ore_kit();
+    unsure.fact("ore", "CN", Metric::Production, 1.0).confidence = 1.5;
+    assert_eq!(build(&unsure), Some(SnapshotError::InvalidFact(1)));
+}
+
+#[test]
+fn downstream_of_finds_every_product_made_from_the_changed_ones() {
+    let mut kit = chain_kit();
+    kit.product("other", Stage::Mining, &[]);
+    let snapshot = kit.snapshot();
+    let found: Vec<String> = snapshot
+        .downstream_of(&[id("sep")])
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(found, vec!["magnet", "sep"]);
+    assert_eq!(snapshot.downstream_of(&[id("mine"), id("other")]).len(), 4);
+}
+
+#[test]
+fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_product() {
+    let kit = chain_kit();
+    let snapshot = kit.snapshot();
+    let all = score_all(&snapshot, &params());
+    let order: Vec<String> = all.iter().map(|s| s.product.to_string()).collect();
+    assert_eq!(
+        order,
+        vec!["mine", "additive", "sep", "magnet"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    );
+    for score in &all {
+        assert_eq!(
+            Some(score),
+            score_product(&snapshot, &score.product, &params()).as_ref()
+        );
+    }
+    assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
+    let json = serde_json::to_value(&all[3]).unwrap();
+    assert_eq!(json["methodology_version"], "2026.1");
+    assert_eq!(json["params"]["chain"], "bottleneck");
+    assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
+}
+
+#[test]
+fn intervals_collapse_at_full_confidence_and_widen_below_it() {
+    let kit = chain_kit();
+    let sure = uncertainty(&kit.snapshot(), &id("magnet"), &params(), 200, 1).unwrap();
+    for interval in [sure.dependency, sure.difficulty] {
+        assert_eq!(
+            [interval.p5, interval.p50, interval.p95],
+            [interval.point; 3]
+        );
+    }
+    let mut unsure = kit.clone();
+    unsure.facts.iter_mut().for_each(|f| f.confidence = 0.5);
+    let snapshot = unsure.snapshot();
+    let wide = uncertainty(&snapshot, &id("magnet"), &params(), 500, 7).unwrap();
+    assert!(wide.dependency.p5 < wide.dependency.p95);
+    assert_eq!(
+        Some(&wide),
+        uncertainty(&snapshot, &id("magnet"), &params(), 500, 7).as_ref()
+    );
+    assert_ne!(
+        Some(&wide),
+        uncertainty(&snapshot, &id("magnet"), &params(), 500, 8).as_ref()
+    );
+}
+
+#[test]
+fn stored_fact_records_convert_to_snapshot_facts() {
+    use crate::domain::{FactRecord, SourceId, SourceKind, Unit};
+    use crate::scoring::SnapshotFact;
+    let record = FactRecord {
+        id: 7,
+        product: Some(id("ore")),
+        country: Some(country("CN")),
+        buyer: None,
+        facility: None,
+        metric: Metric::Production,
+        value: Some(270_000.0),
+        unit: Unit::TonnesPerYear,
+        period: period("2024"),
+        status: FactStatus::Estimate,
+        controlled_by: None,
+        expected_online: None,
+        source_id: SourceId::parse("usgs-mcs-2025").unwrap(),
+        confidence: 0.9,
+        quote: None,
+        locator: None,
+        note: None,
+        recorded_at: RECORDED,
+        retracted_at: None,
+        retraction_reason: None,
+    };
+    let fact = SnapshotFact::from_record(record, SourceKind::GovernmentStatistics);
+    assert_eq!(
+        (fact.id, fact.value, fact.confidence),
+        (7, Some(270_000.0), 0.9)
+    );
+    let mut kit = ore_kit();
+    kit.facts.push(fact);
+    let score = kit.score("ore", &params());
+    assert_eq!(score.facts_used[0].source_id.as_ref(), "usgs-mcs-2025");
+    assert_close(score.dependency.score, 100.0);
+}
+
+#[test]
+fn output_types_document_themselves_for_openapi() {
+    use crate::scoring::{EuCrmResult, Intervals, ProductScore};
+    use utoipa::{PartialSchema, ToSchema};
+    let roots = [
+        ProductScore::schema(),
+        EuCrmResult::schema(),
+        Intervals::schema(),
+        Params::schema(),
+    ];
+    let mut nested = Vec::new();
+    ProductScore::schemas(&mut nested);
+    EuCrmResult::schemas(&mut nested);
+    Intervals::schemas(&mut nested);
+    let names: Vec<&str> = nested.iter().map(|(name, _)| name.as_str()).collect();
+    for name in [
+        "DependencyScore",
+        "DifficultyScore",
+        "Component",
+        "Chain",
+        "Weights",
+        "CrmStage",
+        "Interval",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let json = serde_json::to_string(&(roots, nested)).unwrap();
+    for field in [
+        "methodology_version",
+        "dependency_range",
+        "chokepoint",
+        "years_to_displace",
+        "coverage",
+        "p95",
+    ] {
+        assert!(json.contains(field), "{field}");
+    }
+}
+
+#[test]
+fn product_wide_facts_need_no_country_and_volumes_without_one_are_ignored() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 100.0);
+    kit.fact("ore", "AU", Metric::Production, 100.0);
+    kit.fact("ore", "", Metric::Production, 500.0);
+    kit.fact("ore", "", Metric::LeadTimeYears, 10.0);
+    kit.fact("ore", "US", Metric::LeadTimeYears, 14.0);
+    let score = kit.score("ore", &params());
+    assert_close(score.dependency.score, 100.0 * 100.0 / 200.0);
+    assert_close(
+        score.difficulty.components[0].raw.unwrap(),
+        (10.0 + 14.0) / 2.0,
+    );
+}

@@ -1,0 +1,221 @@
+//! Seeded Monte Carlo over the resolved values. The generator is written out
+//! here (SplitMix64 seeding xoshiro256**, polar Box–Muller normals) so a seed gives
+//! the same draws forever, whatever crate versions the build uses.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::engine::{local, node, Node};
+use super::params::{Chain, Params};
+use super::resolve::{resolve, Resolved};
+use super::snapshot::Snapshot;
+use super::METHODOLOGY_VERSION;
+use crate::domain::{Buyer, ProductId};
+
+/// The default number of draws.
+pub const DEFAULT_DRAWS: u32 = 1_000;
+
+/// Percentiles of a score over the draws.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct Interval {
+    /// The score from the resolved values themselves.
+    pub point: f64,
+    pub p5: f64,
+    pub p50: f64,
+    pub p95: f64,
+}
+
+/// Uncertainty of both scores of a product.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Intervals {
+    pub product: ProductId,
+    pub buyer: Buyer,
+    #[serde(with = "time::serde::rfc3339")]
+    pub as_of: OffsetDateTime,
+    pub chain: Chain,
+    #[schema(example = 1000)]
+    pub draws: u32,
+    #[schema(example = 42)]
+    pub seed: u64,
+    #[schema(example = "2026.1")]
+    pub methodology_version: String,
+    pub dependency: Interval,
+    pub difficulty: Interval,
+}
+
+/// xoshiro256** (Blackman and Vigna), seeded through SplitMix64.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng {
+    state: [u64; 4],
+    spare_normal: Option<f64>,
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        let mut splitmix = seed;
+        let mut next = || {
+            splitmix = splitmix.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = splitmix;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Rng {
+            state: [next(), next(), next(), next()],
+            spare_normal: None,
+        }
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.state;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in [-1, 1).
+    fn uniform_symmetric(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (2.0 / (1u64 << 53) as f64) - 1.0
+    }
+
+    /// A standard normal draw by Box–Muller in Marsaglia's polar form (no
+    /// trigonometry; the second value of each pair is kept for the next call).
+    pub fn normal(&mut self) -> f64 {
+        if let Some(z) = self.spare_normal.take() {
+            return z;
+        }
+        loop {
+            let u = self.uniform_symmetric();
+            let v = self.uniform_symmetric();
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let factor = (-2.0 * s.ln() / s).sqrt();
+                self.spare_normal = Some(v * factor);
+                return u * factor;
+            }
+        }
+    }
+}
+
+/// Redraws every perturbable value: `v · (1 + σ·z)`, clamped to the
+/// metric's range (fractions stay in 0..1, volumes non-negative).
+pub(crate) fn perturb(r: &Resolved, rng: &mut Rng, out: &mut [f64]) {
+    for ((slot, &base), value) in r.slots.iter().zip(&r.values).zip(out.iter_mut()) {
+        *value = if slot.sigma > 0.0 {
+            (base * (1.0 + slot.sigma * rng.normal())).clamp(slot.min, slot.max)
+        } else {
+            base
+        };
+    }
+}
+
+/// Recomputes the closure (topological) from `values` and returns the last
+/// product's dependency and difficulty.
+fn evaluate(
+    snapshot: &Snapshot,
+    params: &Params,
+    closure: &[usize],
+    resolved: &[Resolved],
+    values: &[Vec<f64>],
+    nodes: &mut [Node],
+) -> (f64, f64) {
+    for (position, &p) in closure.iter().enumerate() {
+        let own = local(snapshot, p, &resolved[position], &values[position], params);
+        nodes[p] = node(snapshot, p, &own, nodes, params.chain);
+    }
+    let last = *closure.last().expect("the closure holds the product");
+    (nodes[last].dependency(params.chain), nodes[last].difficulty)
+}
+
+/// The `q`-quantile of sorted draws by nearest rank.
+fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn interval(point: f64, mut draws: Vec<f64>) -> Interval {
+    draws.sort_by(f64::total_cmp);
+    Interval {
+        point,
+        p5: nearest_rank(&draws, 0.05),
+        p50: nearest_rank(&draws, 0.50),
+        p95: nearest_rank(&draws, 0.95),
+    }
+}
+
+pub(crate) fn uncertainty(
+    snapshot: &Snapshot,
+    id: &ProductId,
+    params: &Params,
+    draws: u32,
+    seed: u64,
+) -> Option<Intervals> {
+    let product = snapshot.position(id)?;
+    let closure = snapshot.upstream_closure(product);
+    let resolved: Vec<Resolved> = closure
+        .iter()
+        .map(|&p| resolve(snapshot, p, params.buyer, params.as_of))
+        .collect();
+    let mut nodes = vec![Node::default(); product + 1];
+    let mut values: Vec<Vec<f64>> = resolved.iter().map(|r| r.values.clone()).collect();
+    let (point_dependency, point_difficulty) =
+        evaluate(snapshot, params, &closure, &resolved, &values, &mut nodes);
+    let mut rng = Rng::new(seed);
+    let draws = draws.max(1);
+    let mut dependency = Vec::with_capacity(draws as usize);
+    let mut difficulty = Vec::with_capacity(draws as usize);
+    for _ in 0..draws {
+        for (r, buffer) in resolved.iter().zip(values.iter_mut()) {
+            perturb(r, &mut rng, buffer);
+        }
+        let (d, h) = evaluate(snapshot, params, &closure, &resolved, &values, &mut nodes);
+        dependency.push(d);
+        difficulty.push(h);
+    }
+    Some(Intervals {
+        product: id.clone(),
+        buyer: params.buyer,
+        as_of: params.as_of,
+        chain: params.chain,
+        draws,
+        seed,
+        methodology_version: METHODOLOGY_VERSION.to_owned(),
+        dependency: interval(point_dependency, dependency),
+        difficulty: interval(point_difficulty, difficulty),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generator_is_reproducible_and_its_normals_are_standard() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        assert!((0..100).all(|_| a.next_u64() == b.next_u64()));
+        let mut rng = Rng::new(2026);
+        let n = 20_000;
+        let draws: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let variance = draws.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.03, "mean {mean}");
+        assert!((variance - 1.0).abs() < 0.05, "variance {variance}");
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(nearest_rank(&sorted, 0.05), 5.0);
+        assert_eq!(nearest_rank(&sorted, 0.50), 50.0);
+        assert_eq!(nearest_rank(&sorted, 0.95), 95.0);
+        assert_eq!(nearest_rank(&[3.0], 0.05), 3.0);
+    }
+}
