@@ -42,18 +42,14 @@ fn database(settings: &DatabaseSettings) -> anyhow::Result<(String, Option<Embed
 
 async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let (url, mut cluster) = database(&settings.database)?;
-    let pool = store::connect(&url, settings.database.pool_size.into())?;
-    store::migrate(&pool)
-        .await
-        .context("migrating the database")?;
-    let app = Application::build(&settings, pool.clone())?;
+    apply_migrations(&url).await?;
+    let app = Application::build(&settings, &url).await?;
     tracing::info!(
         "serving on http://{}:{}/ (Swagger UI at /docs/)",
         settings.host,
         app.port()
     );
     let served = app.run_until_stopped().await;
-    pool.close();
     if let Some(cluster) = cluster.as_mut() {
         cluster.stop();
     }
@@ -62,11 +58,18 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
 
 async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
     let (url, mut cluster) = database(&settings)?;
-    let pool = store::connect(&url, 1)?;
-    let result = store::migrate(&pool).await;
-    pool.close();
+    let result = apply_migrations(&url).await;
     if let Some(cluster) = cluster.as_mut() {
         cluster.stop();
     }
+    result
+}
+
+async fn apply_migrations(url: &str) -> anyhow::Result<()> {
+    let pool = store::connect(url, 1)?;
+    let result = store::migrate(&pool)
+        .await
+        .context("migrating the database");
+    pool.close();
     result
 }

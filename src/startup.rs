@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
-use deadpool_postgres::Pool;
+use std::sync::Arc;
+
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
 use crate::config::ServeSettings;
+use crate::live::{listener, LiveScores};
+use crate::store;
 
 pub struct Application {
     port: u16,
@@ -17,9 +20,32 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener and builds the server; nothing runs until
-    /// [`Application::run_until_stopped`] is awaited.
-    pub fn build(settings: &ServeSettings, pool: Pool) -> anyhow::Result<Application> {
+    /// Connects to the database, loads the live scores, starts listening for
+    /// changes, binds the listener and builds the server; requests are
+    /// served once [`Application::run_until_stopped`] is awaited. A database
+    /// that is down at start is not fatal: the scores load when it is back.
+    pub async fn build(
+        settings: &ServeSettings,
+        database_url: &str,
+    ) -> anyhow::Result<Application> {
+        let pool = store::connect(database_url, settings.database.pool_size.into())?;
+        let live = match LiveScores::load(&pool).await {
+            Ok(live) => Arc::new(live),
+            Err(error) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "could not load the scores; serving none until the database answers"
+                );
+                Arc::new(LiveScores::empty())
+            }
+        };
+        let loaded = !live.state().version.is_empty();
+        tokio::spawn(listener::run(
+            live.clone(),
+            pool.clone(),
+            database_url.to_owned(),
+            !loaded,
+        ));
         let listener = TcpListener::bind((settings.host, settings.port)).map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {}:{} (CHOKEPOINT_HOST/CHOKEPOINT_PORT): {e}",
@@ -29,6 +55,7 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);
+        let live = web::Data::from(live);
         let metrics = web::Data::new(Metrics::default());
         let body_limit = BodyLimit(settings.body_limit);
         let route_table = web::Data::new(RouteTable::from_openapi(&api::openapi()));
@@ -36,6 +63,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let (app, document) = api::app_with_routes();
             app.app_data(pool.clone())
+                .app_data(live.clone())
                 .app_data(metrics.clone())
                 .app_data(route_table.clone())
                 .app_data(body_limit)

@@ -14,6 +14,7 @@ mod pagination;
 mod problems;
 mod products;
 pub mod request_id;
+mod scores;
 mod sources;
 mod write;
 
@@ -38,6 +39,7 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
         license(name = "Apache-2.0")
     ),
     tags(
+        (name = "scores", description = "Dependency and displacement difficulty per product and buyer, explained; EU CRM cross-check; history"),
         (name = "sources", description = "Publications that facts cite, with their reliability"),
         (name = "products", description = "Products along the value chain and the inputs between them"),
         (name = "facts", description = "Sourced claims about capacity, trade, controls and costs; append-only, with point-in-time reads"),
@@ -71,7 +73,11 @@ where
                 .service(facts::create_facts)
                 .service(facts::list_facts)
                 .service(facts::get_fact)
-                .service(facts::retract_fact),
+                .service(facts::retract_fact)
+                .service(scores::list_scores)
+                .service(scores::get_eu_crm)
+                .service(scores::get_history)
+                .service(scores::get_score),
         )
 }
 

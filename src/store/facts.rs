@@ -20,10 +20,17 @@ const COLUMNS: &str = "id, product_id, country, buyer, facility, metric, value, 
     period_end, status, controlled_by, expected_online, source_id, confidence, quote, locator, note, \
     recorded_at, retracted_at, retraction_reason";
 
+/// [`COLUMNS`] qualified with the alias `f`, for joins.
+pub(super) const COLUMNS_OF_F: &str =
+    "f.id, f.product_id, f.country, f.buyer, f.facility, f.metric, \
+    f.value, f.unit, f.period_start, f.period_end, f.status, f.controlled_by, f.expected_online, \
+    f.source_id, f.confidence, f.quote, f.locator, f.note, f.recorded_at, f.retracted_at, \
+    f.retraction_reason";
+
 const INSERT_COLUMNS: &str = "product_id, country, buyer, facility, metric, value, unit, period_start, \
     period_end, status, controlled_by, expected_online, source_id, confidence, quote, locator, note";
 
-fn record(row: &Row) -> Result<FactRecord, StoreError> {
+pub(super) fn record(row: &Row) -> Result<FactRecord, StoreError> {
     let parse_country = |column: &str| -> Result<Option<CountryCode>, StoreError> {
         row.get::<_, Option<&str>>(column)
             .map(|c| CountryCode::parse(c).ok_or_else(|| corrupt(format!("country {c}"))))

@@ -6,6 +6,7 @@ pub mod facts;
 pub mod idempotency;
 mod migrations;
 pub mod products;
+pub mod snapshot;
 pub mod sources;
 
 use std::time::Duration;

@@ -1,6 +1,5 @@
 use chokepoint::config::ServeSettings;
 use chokepoint::startup::Application;
-use chokepoint::store;
 
 use crate::helpers::{assert_problem, spawn_app};
 
@@ -26,8 +25,7 @@ async fn readiness_is_503_with_retry_after_when_the_database_is_down() {
     // Nothing listens on port 1: the pool cannot connect.
     let url = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1".to_owned();
     let settings = ServeSettings::for_database(url.clone());
-    let pool = store::connect(&url, 2).unwrap();
-    let app = Application::build(&settings, pool).unwrap();
+    let app = Application::build(&settings, &url).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
 

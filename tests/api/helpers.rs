@@ -256,8 +256,9 @@ pub async fn spawn_with(settings: ServeSettings, database: &str) -> TestApp {
         .database_url
         .clone()
         .expect("a database URL");
-    let pool = store::connect(&url, settings.database.pool_size.into()).unwrap();
-    let app = Application::build(&settings, pool).expect("building the app");
+    let app = Application::build(&settings, &url)
+        .await
+        .expect("building the app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let (db, connection) = tokio_postgres::connect(&database_url(database), NoTls)

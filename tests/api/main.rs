@@ -11,4 +11,5 @@ mod idempotency;
 mod import;
 mod openapi;
 mod products;
+mod scores;
 mod sources;

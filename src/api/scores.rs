@@ -1,0 +1,867 @@
+//! `/v1/scores`: dependency and displacement difficulty, explained, read
+//! from the live in-memory snapshot. Current scores of the main buyers are
+//! precomputed; other instants, buyers and parameters are computed on
+//! demand and cached. Every response carries an `ETag`.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::{Date, Duration, Month, OffsetDateTime, Time};
+use utoipa::{IntoParams, ToSchema};
+
+use super::docs::{NotFound, QueryErrors};
+use super::error::ApiError;
+use super::pagination::{self, Paged};
+use crate::domain::{Buyer, ProductId, Stage};
+use crate::live::{LiveScores, State};
+use crate::scoring::{
+    self, Chain, EuCrmResult, Intervals, Params, ProductScore, Weights, DEFAULT_DRAWS,
+};
+
+/// A product's headline scores, as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScoreSummary {
+    pub product: ProductId,
+    pub stage: Stage,
+    /// 0..100 under the requested chain aggregation.
+    #[schema(example = 96.4)]
+    pub dependency: f64,
+    /// From the chosen aggregation to the other.
+    pub dependency_range: scoring::ScoreRange,
+    /// 0..100.
+    #[schema(example = 71.5)]
+    pub difficulty: f64,
+    /// Share of the difficulty weight backed by facts (0..1).
+    pub coverage: f64,
+    /// The upstream product that binds the dependency, if any.
+    pub chokepoint: Option<ProductId>,
+    pub chokepoint_stage: Option<Stage>,
+    /// The stage whose difficulty binds.
+    pub binding_stage: Stage,
+    pub years_to_displace: f64,
+    /// Export controls in force or suspended on the product or upstream.
+    pub export_controls: usize,
+    #[schema(example = "2026.1")]
+    pub methodology_version: String,
+}
+
+impl From<&ProductScore> for ScoreSummary {
+    fn from(score: &ProductScore) -> ScoreSummary {
+        ScoreSummary {
+            product: score.product.clone(),
+            stage: score.stage,
+            dependency: score.dependency.score,
+            dependency_range: score.dependency.dependency_range,
+            difficulty: score.difficulty.score,
+            coverage: score.difficulty.coverage,
+            chokepoint: score
+                .dependency
+                .chokepoint
+                .as_ref()
+                .map(|c| c.product.clone()),
+            chokepoint_stage: score.dependency.chokepoint.as_ref().map(|c| c.stage),
+            binding_stage: score.difficulty.binding.stage,
+            years_to_displace: score.difficulty.years_to_displace,
+            export_controls: score.pressure.len(),
+            methodology_version: score.methodology_version.clone(),
+        }
+    }
+}
+
+/// One product's full, explained result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoreDetail {
+    #[serde(flatten)]
+    pub score: ProductScore,
+    /// p5/p50/p95 of both scores, with `uncertainty=true`.
+    pub uncertainty: Option<Intervals>,
+}
+
+/// The parameters every score read shares.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScoreParams {
+    /// Whom for: an ISO country code or `EU` (default `US`).
+    #[param(example = "US")]
+    buyer: Option<String>,
+    /// The facts as known at this instant (RFC 3339, or a date meaning the
+    /// end of that day UTC). Default: now.
+    #[param(example = "2025-06-30")]
+    as_of: Option<String>,
+    /// `bottleneck` (default) or `independent`.
+    #[param(value_type = Option<Chain>)]
+    chain: Option<Chain>,
+    /// Difficulty weights to override, e.g. `time:0.4,scale:0.3` (others keep
+    /// their defaults; all are renormalised to sum to 1). Names: time, scale,
+    /// capital, cost, know_how, substitution.
+    #[param(example = "time:0.4,scale:0.3")]
+    weights: Option<String>,
+    /// Years ahead within which pipeline capacity counts (1..30, default 5).
+    #[param(minimum = 1, maximum = 30, example = 5)]
+    horizon: Option<u32>,
+}
+
+struct Request {
+    params: Params,
+    /// Whether these are the precomputed current scores' parameters.
+    current: bool,
+    /// For cache keys and ETags.
+    canonical: String,
+}
+
+fn parse_params(
+    query: &ScoreParams,
+    state: &State,
+    default_buyer: &str,
+) -> Result<Request, ApiError> {
+    let buyer_text = query.buyer.as_deref().unwrap_or(default_buyer);
+    let buyer = Buyer::parse(buyer_text).ok_or_else(|| {
+        ApiError::invalid_parameter(
+            "buyer",
+            "query",
+            format!("`{buyer_text}` is neither an ISO 3166-1 alpha-2 country code nor `EU`"),
+        )
+    })?;
+    let as_of = query.as_of.as_deref().map(parse_as_of).transpose()?;
+    let mut params = Params::new(buyer, as_of.unwrap_or(state.computed_at));
+    if let Some(chain) = query.chain {
+        params.chain = chain;
+    }
+    if let Some(weights) = &query.weights {
+        params.weights = parse_weights(weights, &params.weights)?;
+    }
+    if let Some(horizon) = query.horizon {
+        if !(1..=30).contains(&horizon) {
+            return Err(ApiError::invalid_parameter(
+                "horizon",
+                "query",
+                "must be between 1 and 30 years",
+            ));
+        }
+        params.horizon_years = horizon;
+    }
+    let default = Params::new(buyer, params.as_of);
+    let current = as_of.is_none()
+        && params.chain == default.chain
+        && params.weights == default.weights
+        && params.horizon_years == default.horizon_years
+        && state.current(buyer).is_some();
+    let canonical = format!(
+        "{}|{}|{:?}|{:?}|{}",
+        buyer,
+        params.as_of.unix_timestamp_nanos(),
+        params.chain,
+        params.weights.as_array(),
+        params.horizon_years
+    );
+    Ok(Request {
+        params,
+        current,
+        canonical,
+    })
+}
+
+/// RFC 3339, or a date meaning the end of that day (UTC).
+fn parse_as_of(value: &str) -> Result<OffsetDateTime, ApiError> {
+    if let Ok(instant) =
+        OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+    {
+        return Ok(instant);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(value, format)
+        .map(|day| {
+            day.with_time(Time::from_hms(23, 59, 59).expect("valid time"))
+                .assume_utc()
+        })
+        .map_err(|_| {
+            ApiError::invalid_parameter(
+                "as_of",
+                "query",
+                format!("`{value}` is not an RFC 3339 date-time or a YYYY-MM-DD date"),
+            )
+        })
+}
+
+const WEIGHT_NAMES: [&str; 6] = [
+    "time",
+    "scale",
+    "capital",
+    "cost",
+    "know_how",
+    "substitution",
+];
+
+fn parse_weights(text: &str, defaults: &Weights) -> Result<Weights, ApiError> {
+    let mut values = defaults.as_array();
+    let bad = |message: String| ApiError::invalid_parameter("weights", "query", message);
+    for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let (name, value) = part
+            .split_once(':')
+            .ok_or_else(|| bad(format!("`{part}` is not name:value")))?;
+        let index = WEIGHT_NAMES
+            .iter()
+            .position(|n| *n == name.trim())
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{name}` is not a weight; use {}",
+                    WEIGHT_NAMES.join(", ")
+                ))
+            })?;
+        values[index] = value
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| bad(format!("`{value}` is not a number")))?;
+    }
+    let [time, scale, capital, cost, know_how, substitution] = values;
+    Weights::new(time, scale, capital, cost, know_how, substitution).map_err(|e| bad(e.to_string()))
+}
+
+/// `ETag` over the data version, the current scores' instant and the
+/// request, so it changes exactly when the answer can.
+fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!(
+        "{}|{}|{kind}|{product}|{canonical}|{extra}",
+        state.version,
+        state.computed_at.unix_timestamp_nanos()
+    ));
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+fn not_modified(req: &HttpRequest, tag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+}
+
+/// A cacheable response: 304 when the client holds this `ETag`. Scores of a
+/// past instant cannot change (facts record when they were learned), so they
+/// may be cached for a day; current ones must be revalidated.
+fn cached(
+    req: &HttpRequest,
+    tag: String,
+    immutable: bool,
+    body: impl FnOnce() -> Result<HttpResponse, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let cache_control = if immutable {
+        "public, max-age=86400"
+    } else {
+        "public, max-age=0, must-revalidate"
+    };
+    if not_modified(req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
+    let mut response = body()?;
+    response
+        .headers_mut()
+        .insert(header::ETAG, tag.parse().expect("hex etag"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache_control),
+    );
+    Ok(response)
+}
+
+/// Runs a computation off the async workers, caching its result.
+async fn computed<T: Send + Sync + 'static>(
+    live: &LiveScores,
+    key: String,
+    work: impl FnOnce() -> Option<T> + Send + 'static,
+) -> Result<Option<Arc<T>>, ApiError> {
+    if let Some(hit) = live.cache.get::<T>(&key) {
+        return Ok(Some(hit));
+    }
+    let value = web::block(move || work().map(Arc::new))
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(value) = &value {
+        live.cache.insert(key, value.clone());
+    }
+    Ok(value)
+}
+
+fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+fn product_id(id: &str) -> Result<ProductId, ApiError> {
+    ProductId::parse(id).map_err(|_| ApiError::not_found(format!("product `{id}`")))
+}
+
+fn unknown_product(id: &ProductId) -> ApiError {
+    ApiError::not_found(format!("product `{id}`"))
+}
+
+fn is_past(request: &Request, state: &State) -> bool {
+    request.params.as_of < state.computed_at
+}
+
+const SCORE_PARAMS: [&str; 5] = ["buyer", "as_of", "chain", "weights", "horizon"];
+
+/// Refuses query parameters a route does not know (a typo would otherwise
+/// silently give default results).
+fn only_params(req: &HttpRequest, extra: &[&str]) -> Result<(), ApiError> {
+    for (name, _) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if !SCORE_PARAMS.contains(&name.as_ref()) && !extra.contains(&name.as_ref()) {
+            let mut known: Vec<&str> = SCORE_PARAMS.to_vec();
+            known.extend(extra);
+            return Err(ApiError::invalid_parameter(
+                &name,
+                "query",
+                format!("unknown parameter; this route takes {}", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only products at this stage.
+    #[param(value_type = Option<Stage>)]
+    stage: Option<Stage>,
+    /// `product` (default), `dependency`, `difficulty`; prefix `-` for descending.
+    #[param(example = "-dependency")]
+    sort: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SortKey {
+    Product,
+    Dependency,
+    Difficulty,
+}
+
+fn parse_sort(sort: Option<&str>) -> Result<(SortKey, bool), ApiError> {
+    let text = sort.unwrap_or("product");
+    let (descending, name) = match text.strip_prefix('-') {
+        Some(name) => (true, name),
+        None => (false, text),
+    };
+    let key = match name {
+        "product" => SortKey::Product,
+        "dependency" => SortKey::Dependency,
+        "difficulty" => SortKey::Difficulty,
+        _ => {
+            return Err(ApiError::invalid_parameter(
+                "sort",
+                "query",
+                "use product, dependency or difficulty, with `-` for descending",
+            ))
+        }
+    };
+    Ok((key, descending))
+}
+
+/// The position of a summary in the requested order: a number (negated for
+/// descending) and the product id, which breaks ties.
+fn sort_position(summary: &ScoreSummary, key: SortKey, descending: bool) -> (f64, String) {
+    let value = match key {
+        SortKey::Product => 0.0,
+        SortKey::Dependency => summary.dependency,
+        SortKey::Difficulty => summary.difficulty,
+    };
+    let id = summary.product.as_str().to_owned();
+    match (key, descending) {
+        // Descending by product: invert the id order through the cursor logic below.
+        (SortKey::Product, _) => (0.0, id),
+        (_, true) => (-value, id),
+        (_, false) => (value, id),
+    }
+}
+
+/// Every product's dependency and displacement difficulty for a buyer,
+/// filterable by stage, sortable, a page at a time. Without `as_of` or
+/// custom parameters this reads the precomputed current scores.
+#[utoipa::path(tag = "scores", params(ScoreParams, ListQuery),
+    responses(
+        (status = 200, body = Paged<ScoreSummary>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the `If-None-Match` ETag"),
+        QueryErrors))]
+#[get("/scores")]
+pub async fn list_scores(
+    req: HttpRequest,
+    live: web::Data<LiveScores>,
+    score: super::extract::Query<ScoreParams>,
+    list: super::extract::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    only_params(&req, &["stage", "sort", "limit", "cursor"])?;
+    let state = live.state();
+    let request = parse_params(&score.0, &state, "US")?;
+    let list = list.0;
+    let limit = pagination::limit(list.limit)?;
+    let (key, descending) = parse_sort(list.sort.as_deref())?;
+    let after = list
+        .cursor
+        .as_deref()
+        .map(|c| pagination::decode("scores", c))
+        .transpose()?;
+    let tag = etag(&state, "list", "", &request.canonical, req.query_string());
+    let immutable = is_past(&request, &state);
+    let summaries: Arc<Vec<ScoreSummary>> = if request.current {
+        let current = state
+            .current(request.params.buyer)
+            .expect("checked by parse_params");
+        Arc::new(current.scores.iter().map(ScoreSummary::from).collect())
+    } else {
+        let snapshot = state.snapshot.clone();
+        let params = request.params;
+        computed(
+            &live,
+            format!("{}|all|{}", state.version, request.canonical),
+            move || {
+                Some(
+                    scoring::score_all(&snapshot, &params)
+                        .iter()
+                        .map(ScoreSummary::from)
+                        .collect::<Vec<_>>(),
+                )
+            },
+        )
+        .await?
+        .expect("score_all always answers")
+    };
+    cached(&req, tag, immutable, move || {
+        let mut rows: Vec<(f64, String, &ScoreSummary)> = summaries
+            .iter()
+            .filter(|s| list.stage.is_none_or(|stage| s.stage == stage))
+            .map(|s| {
+                let (value, id) = sort_position(s, key, descending);
+                (value, id, s)
+            })
+            .collect();
+        let product_descending = matches!(key, SortKey::Product) && descending;
+        rows.sort_by(|a, b| {
+            let order = a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1));
+            if product_descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        let start = match &after {
+            None => 0,
+            Some(cursor) => {
+                let (value, id) = cursor.split_once('|').ok_or_else(|| {
+                    ApiError::invalid_parameter(
+                        "cursor",
+                        "query",
+                        "is not a cursor this listing returned",
+                    )
+                })?;
+                let value: f64 = value.parse().map_err(|_| {
+                    ApiError::invalid_parameter(
+                        "cursor",
+                        "query",
+                        "is not a cursor this listing returned",
+                    )
+                })?;
+                rows.iter()
+                    .position(|(v, i, _)| {
+                        let order = v.total_cmp(&value).then_with(|| i.as_str().cmp(id));
+                        let order = if product_descending {
+                            order.reverse()
+                        } else {
+                            order
+                        };
+                        order == std::cmp::Ordering::Greater
+                    })
+                    .unwrap_or(rows.len())
+            }
+        };
+        let page: Vec<_> = rows.into_iter().skip(start).take(limit + 1).collect();
+        let has_more = page.len() > limit;
+        let next_cursor = has_more.then(|| {
+            let (value, id, _) = &page[limit - 1];
+            pagination::encode("scores", &format!("{value}|{id}"))
+        });
+        let items: Vec<ScoreSummary> = page
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, s)| s.clone())
+            .collect();
+        Ok(HttpResponse::Ok().json(Paged {
+            items,
+            has_more,
+            next_cursor,
+        }))
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DetailQuery {
+    /// Add p5/p50/p95 intervals from a seeded Monte Carlo over fact confidence.
+    uncertainty: Option<bool>,
+    /// Monte Carlo draws (100..10000, default 1000).
+    #[param(minimum = 100, maximum = 10000)]
+    draws: Option<u32>,
+    /// Monte Carlo seed (default 42): the same seed gives the same intervals.
+    seed: Option<u64>,
+}
+
+/// One product's full result for a buyer: both scores with their components
+/// and contributions, the chokepoint and binding stage, years to displace,
+/// export-control pressure, coverage, conflicts, the facts used with their
+/// sources, the parameters and the methodology version.
+#[utoipa::path(tag = "scores",
+    params(("product" = String, Path, example = "sintered-ndfeb-magnet"), ScoreParams, DetailQuery),
+    responses(
+        (status = 200, body = ScoreDetail, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the `If-None-Match` ETag"),
+        NotFound, QueryErrors))]
+#[get("/scores/{product}")]
+pub async fn get_score(
+    req: HttpRequest,
+    live: web::Data<LiveScores>,
+    product: web::Path<String>,
+    score: super::extract::Query<ScoreParams>,
+    detail: super::extract::Query<DetailQuery>,
+) -> Result<HttpResponse, ApiError> {
+    only_params(&req, &["uncertainty", "draws", "seed"])?;
+    let state = live.state();
+    let product = product_id(&product)?;
+    let request = parse_params(&score.0, &state, "US")?;
+    let detail = detail.0;
+    let draws = detail.draws.unwrap_or(DEFAULT_DRAWS);
+    if !(100..=10_000).contains(&draws) {
+        return Err(ApiError::invalid_parameter(
+            "draws",
+            "query",
+            "must be between 100 and 10000",
+        ));
+    }
+    let seed = detail.seed.unwrap_or(42);
+    let with_uncertainty = detail.uncertainty.unwrap_or(false);
+    let extra = format!("{with_uncertainty}|{draws}|{seed}");
+    let tag = etag(&state, "one", product.as_str(), &request.canonical, &extra);
+    if not_modified(&req, &tag) {
+        return cached(&req, tag, is_past(&request, &state), || {
+            unreachable!("answered 304")
+        });
+    }
+    let score: Value = match state
+        .current(request.params.buyer)
+        .filter(|_| request.current)
+    {
+        Some(current) => to_json(
+            current
+                .get(&product)
+                .ok_or_else(|| unknown_product(&product))?,
+        )?,
+        None => {
+            let snapshot = state.snapshot.clone();
+            let params = request.params;
+            let id = product.clone();
+            let value = computed(
+                &live,
+                format!("{}|one|{}|{}", state.version, product, request.canonical),
+                move || scoring::score_product(&snapshot, &id, &params),
+            )
+            .await?
+            .ok_or_else(|| unknown_product(&product))?;
+            to_json(&*value)?
+        }
+    };
+    let uncertainty = if with_uncertainty {
+        let snapshot = state.snapshot.clone();
+        let params = request.params;
+        let id = product.clone();
+        let key = format!(
+            "{}|mc|{}|{}|{draws}|{seed}",
+            state.version, product, request.canonical
+        );
+        computed(&live, key, move || {
+            scoring::uncertainty(&snapshot, &id, &params, draws, seed)
+        })
+        .await?
+    } else {
+        None
+    };
+    let mut body = score;
+    body["uncertainty"] = match uncertainty {
+        Some(intervals) => to_json(&*intervals)?,
+        None => Value::Null,
+    };
+    cached(&req, tag, is_past(&request, &state), move || {
+        Ok(HttpResponse::Ok().json(body))
+    })
+}
+
+/// The European Commission's supply-risk indicator (JRC methodology of the
+/// 2023 CRM list) on the same facts, as a cross-check, with every component.
+/// The buyer defaults to `EU`.
+#[utoipa::path(tag = "scores",
+    params(("product" = String, Path, example = "ndpr-oxide"), ScoreParams),
+    responses(
+        (status = 200, body = EuCrmResult, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the `If-None-Match` ETag"),
+        NotFound, QueryErrors))]
+#[get("/scores/{product}/eu-crm")]
+pub async fn get_eu_crm(
+    req: HttpRequest,
+    live: web::Data<LiveScores>,
+    product: web::Path<String>,
+    score: super::extract::Query<ScoreParams>,
+) -> Result<HttpResponse, ApiError> {
+    only_params(&req, &[])?;
+    let state = live.state();
+    let product = product_id(&product)?;
+    let request = parse_params(&score.0, &state, "EU")?;
+    let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
+    let past = is_past(&request, &state);
+    let snapshot = state.snapshot.clone();
+    let params = request.params;
+    let id = product.clone();
+    let value = computed(
+        &live,
+        format!("{}|crm|{}|{}", state.version, product, request.canonical),
+        move || scoring::eu_crm(&snapshot, &id, &params),
+    )
+    .await?
+    .ok_or_else(|| unknown_product(&product))?;
+    cached(
+        &req,
+        tag,
+        past,
+        move || Ok(HttpResponse::Ok().json(&*value)),
+    )
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Year,
+    Quarter,
+    Month,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// First date (YYYY-MM-DD); default five years before `to`.
+    #[param(example = "2023-01-01")]
+    from: Option<String>,
+    /// Last date (YYYY-MM-DD); default today.
+    #[param(example = "2026-11-28")]
+    to: Option<String>,
+    /// `year` (default), `quarter` or `month`.
+    #[param(value_type = Option<Step>)]
+    step: Option<Step>,
+}
+
+/// One point of a product's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPoint {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub as_of: OffsetDateTime,
+    pub dependency: f64,
+    pub dependency_range: scoring::ScoreRange,
+    pub difficulty: f64,
+    pub coverage: f64,
+    pub export_controls: usize,
+}
+
+/// A product's scores history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub product: ProductId,
+    pub buyer: Buyer,
+    pub step: String,
+    #[schema(example = "2026.1")]
+    pub methodology_version: String,
+    pub points: Vec<HistoryPoint>,
+}
+
+/// Most points one history returns.
+const MAX_HISTORY_POINTS: usize = 400;
+
+/// The scores recomputed at each step (the end of each year, quarter or
+/// month) from the facts as the service knew them then, for trend charts.
+#[utoipa::path(tag = "scores",
+    params(("product" = String, Path, example = "sintered-ndfeb-magnet"), ScoreParams, HistoryQuery),
+    responses(
+        (status = 200, body = History, headers(("ETag" = String), ("Cache-Control" = String))),
+        NotFound, QueryErrors))]
+#[get("/scores/{product}/history")]
+pub async fn get_history(
+    req: HttpRequest,
+    live: web::Data<LiveScores>,
+    product: web::Path<String>,
+    score: super::extract::Query<ScoreParams>,
+    history: super::extract::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    only_params(&req, &["from", "to", "step"])?;
+    if score.0.as_of.is_some() {
+        return Err(ApiError::invalid_parameter(
+            "as_of",
+            "query",
+            "history takes from and to instead",
+        ));
+    }
+    let state = live.state();
+    let product = product_id(&product)?;
+    let request = parse_params(&score.0, &state, "US")?;
+    let history = history.0;
+    let date = |name: &str, value: &Option<String>| -> Result<Option<Date>, ApiError> {
+        value
+            .as_deref()
+            .map(|v| {
+                Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).map_err(
+                    |_| {
+                        ApiError::invalid_parameter(
+                            name,
+                            "query",
+                            format!("`{v}` is not a YYYY-MM-DD date"),
+                        )
+                    },
+                )
+            })
+            .transpose()
+    };
+    let to = date("to", &history.to)?.unwrap_or(state.computed_at.date());
+    let from = date("from", &history.from)?
+        .unwrap_or_else(|| to.replace_year(to.year() - 5).unwrap_or(to));
+    if from > to {
+        return Err(ApiError::invalid_parameter(
+            "from",
+            "query",
+            "must not be after `to`",
+        ));
+    }
+    let step = history.step.unwrap_or(Step::Year);
+    let instants = steps(from, to, step);
+    if instants.len() > MAX_HISTORY_POINTS {
+        return Err(ApiError::invalid_parameter(
+            "step",
+            "query",
+            format!(
+                "{} points; at most {MAX_HISTORY_POINTS}: use a coarser step or a shorter range",
+                instants.len()
+            ),
+        ));
+    }
+    let step_name = format!("{step:?}").to_lowercase();
+    let tag = etag(
+        &state,
+        "history",
+        product.as_str(),
+        &request.canonical,
+        &format!("{from}|{to}|{step_name}"),
+    );
+    let snapshot = state.snapshot.clone();
+    let params = request.params;
+    let id = product.clone();
+    let key = format!(
+        "{}|history|{}|{}|{from}|{to}|{step_name}",
+        state.version, product, request.canonical
+    );
+    let value = computed(&live, key, move || {
+        let mut points = Vec::with_capacity(instants.len());
+        for as_of in instants {
+            let score = scoring::score_product(&snapshot, &id, &Params { as_of, ..params })?;
+            points.push(HistoryPoint {
+                as_of,
+                dependency: score.dependency.score,
+                dependency_range: score.dependency.dependency_range,
+                difficulty: score.difficulty.score,
+                coverage: score.difficulty.coverage,
+                export_controls: score.pressure.len(),
+            });
+        }
+        Some(History {
+            product: id,
+            buyer: params.buyer,
+            step: step_name,
+            methodology_version: scoring::METHODOLOGY_VERSION.to_owned(),
+            points,
+        })
+    })
+    .await?
+    .ok_or_else(|| unknown_product(&product))?;
+    cached(&req, tag, false, move || {
+        Ok(HttpResponse::Ok().json(&*value))
+    })
+}
+
+/// The end of each step from `from` to `to`, the last clipped to `to`.
+fn steps(from: Date, to: Date, step: Step) -> Vec<OffsetDateTime> {
+    let months = match step {
+        Step::Year => 12,
+        Step::Quarter => 3,
+        Step::Month => 1,
+    };
+    let end_of_day = |day: Date| {
+        day.with_time(Time::from_hms(23, 59, 59).expect("valid"))
+            .assume_utc()
+    };
+    let mut points = Vec::new();
+    // Step boundaries are aligned to calendar years, quarters and months.
+    let mut month_index = from.year() * 12 + (u8::from(from.month()) as i32 - 1);
+    month_index -= month_index.rem_euclid(months);
+    loop {
+        let next = month_index + months;
+        let (year, month) = (next.div_euclid(12), (next.rem_euclid(12) + 1) as u8);
+        let first_of_next =
+            Date::from_calendar_date(year, Month::try_from(month).expect("1..=12"), 1)
+                .expect("valid date");
+        let end = first_of_next - Duration::days(1);
+        if end >= to {
+            points.push(end_of_day(to));
+            break;
+        }
+        points.push(end_of_day(end));
+        month_index = next;
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn steps_end_each_period_and_clip_to_the_last_day() {
+        let years = steps(date!(2023 - 03 - 01), date!(2025 - 06 - 30), Step::Year);
+        let days: Vec<Date> = years.iter().map(|t| t.date()).collect();
+        assert_eq!(
+            days,
+            [
+                date!(2023 - 12 - 31),
+                date!(2024 - 12 - 31),
+                date!(2025 - 06 - 30)
+            ]
+        );
+        let quarters = steps(date!(2025 - 01 - 15), date!(2025 - 12 - 31), Step::Quarter);
+        assert_eq!(quarters.len(), 4);
+        assert_eq!(
+            steps(date!(2025 - 02 - 10), date!(2025 - 02 - 10), Step::Month).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn weights_override_named_components_only() {
+        let defaults = Weights::default();
+        let weights = parse_weights("time:0.5", &defaults).unwrap();
+        assert!(weights.as_array()[0] > defaults.as_array()[0]);
+        assert!(parse_weights("speed:1", &defaults).is_err());
+        assert!(parse_weights("time:-1", &defaults).is_err());
+        assert!(parse_weights("time", &defaults).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! SQL that loads what scoring reads: every product with its inputs, every
+//! fact (retracted ones too, so any past instant can be reconstructed) with
+//! its source's kind, and a version token for the data as a whole.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::sources::corrupt;
+use super::StoreError;
+use crate::domain::{FactRecord, Product, ProductId, ProductInput, SourceKind, Stage};
+
+/// A token that changes whenever anything scoring reads changes, and is the
+/// same on every replica for the same data (it feeds ETags).
+pub async fn data_version(client: &impl GenericClient) -> Result<String, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT concat_ws('/',
+                (SELECT coalesce(max(id), 0) FROM facts),
+                (SELECT count(retracted_at) FROM facts),
+                (SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions),
+                (SELECT count(*) FROM sources))",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+pub async fn products(client: &impl GenericClient) -> Result<Vec<Product>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT p.id, p.name, p.stage, p.description,
+                coalesce((SELECT json_agg(json_build_object('product', i.input_id, 'share', i.share,
+                                                            'essential', i.essential) ORDER BY i.input_id)
+                          FROM product_inputs i WHERE i.product_id = p.id), '[]') AS inputs
+             FROM products p ORDER BY p.id",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let stage: &str = row.get("stage");
+            Ok(Product {
+                id: ProductId::parse(row.get("id")).map_err(corrupt)?,
+                name: row.get("name"),
+                stage: Stage::parse(stage).ok_or_else(|| corrupt(format!("stage {stage}")))?,
+                description: row.get("description"),
+                inputs: serde_json::from_value::<Vec<ProductInput>>(row.get("inputs"))
+                    .map_err(corrupt)?,
+            })
+        })
+        .collect()
+}
+
+/// Facts with their source's kind: all of them, or only those about the
+/// given products (and the country-level ones, which have no product).
+pub async fn facts(
+    client: &impl GenericClient,
+    only_products: Option<&[String]>,
+) -> Result<Vec<(FactRecord, SourceKind)>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {}, s.kind AS source_kind FROM facts f JOIN sources s ON s.id = f.source_id
+                 WHERE $1::text[] IS NULL OR f.product_id = ANY($1) ORDER BY f.id",
+                super::facts::COLUMNS_OF_F
+            ),
+            &[&only_products],
+        )
+        .await?;
+    rows.iter().map(fact_with_kind).collect()
+}
+
+fn fact_with_kind(row: &Row) -> Result<(FactRecord, SourceKind), StoreError> {
+    let kind: &str = row.get("source_kind");
+    let kind = SourceKind::parse(kind).ok_or_else(|| corrupt(format!("source kind {kind}")))?;
+    Ok((super::facts::record(row)?, kind))
+}
