@@ -39,16 +39,24 @@ pub(crate) struct Supply {
     pub share: f64,
 }
 
-/// The rows China's share is read from: the first basis with a positive
-/// total among production, operating capacity and market share.
+/// The rows China's share is read from: production when any is recorded
+/// (country statistics), else operating capacity if it has a row for China,
+/// else market share. Capacity is typically recorded plant by plant, and a
+/// list of Western plants is not the world: without a Chinese row it cannot
+/// tell China's share, so it is passed over (and used, giving China 0, only
+/// when nothing else is recorded).
 pub(crate) fn supply_rows<'r>(r: &'r Resolved, values: &[f64]) -> (ShareBasis, &'r [CountryValue]) {
     let total = |rows: &[CountryValue]| rows.iter().map(|cv| values[cv.slot]).sum::<f64>();
+    let reports_china = |rows: &[CountryValue]| rows.iter().any(|cv| cv.country == CountryCode::CN);
+    let capacity = total(&r.operating_capacity) > 0.0;
     if total(&r.production) > 0.0 {
         (ShareBasis::Production, &r.production)
-    } else if total(&r.operating_capacity) > 0.0 {
+    } else if capacity && reports_china(&r.operating_capacity) {
         (ShareBasis::OperatingCapacity, &r.operating_capacity)
     } else if total(&r.market_share) > 0.0 {
         (ShareBasis::MarketShare, &r.market_share)
+    } else if capacity {
+        (ShareBasis::OperatingCapacity, &r.operating_capacity)
     } else {
         (ShareBasis::None, &[])
     }

@@ -128,10 +128,11 @@ pub(crate) fn own_difficulty(
         * (0..6)
             .map(|k| effective_weights[k] * components[k].normalised)
             .sum::<f64>();
+    // Folded from +0.0: an empty float sum is −0.0, which would print as such.
     let coverage = (0..6)
         .filter(|&k| components[k].origin == Origin::Facts)
         .map(|k| weights[k])
-        .sum();
+        .fold(0.0, |total, weight| total + weight);
     OwnDifficulty {
         components,
         effective_weights,

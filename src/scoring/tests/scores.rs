@@ -164,6 +164,25 @@ fn china_share_falls_back_to_operating_capacity_then_market_share() {
     assert_close(share.hhi, 0.6 * 0.6);
 }
 
+#[test]
+fn a_basis_without_a_chinese_row_is_passed_over() {
+    // Capacity recorded only for two Western plants says nothing of China's share.
+    let mut kit = ore_kit();
+    kit.fact("ore", "MY", Metric::Capacity, 9_000.0).status = FactStatus::Operating;
+    kit.fact("ore", "US", Metric::Capacity, 6_000.0).status = FactStatus::Operating;
+    kit.fact("ore", "CN", Metric::MarketShare, 0.92);
+    let share = kit.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::MarketShare);
+    assert_close(share.value, 0.92);
+
+    // With nothing else recorded, the capacity list is used: China 0.
+    let mut kit = ore_kit();
+    kit.fact("ore", "MY", Metric::Capacity, 9_000.0).status = FactStatus::Operating;
+    let share = kit.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::OperatingCapacity);
+    assert_close(share.value, 0.0);
+}
+
 /// mine → sep → magnet, and a substitutable additive into the magnet.
 fn chain_kit() -> Kit {
     let mut kit = Kit::new();
