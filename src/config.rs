@@ -25,6 +25,8 @@ pub enum Command {
     Serve(ServeSettings),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseSettings),
+    /// Load the baseline dataset (idempotent: a second run changes nothing).
+    Seed(DatabaseSettings),
     /// Print the OpenAPI document to stdout.
     Openapi,
 }
@@ -82,6 +84,10 @@ pub struct ServeSettings {
     /// Largest accepted JSON request body, e.g. `1MiB`, `512KiB` or bytes.
     #[arg(long, env = "CHOKEPOINT_BODY_LIMIT", default_value = "1MiB", value_parser = parse_byte_size)]
     pub body_limit: usize,
+    /// Do not load the baseline dataset on the first start of an empty
+    /// embedded database.
+    #[arg(long, env = "CHOKEPOINT_NO_SEED")]
+    pub no_seed: bool,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHOKEPOINT_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -100,6 +106,7 @@ impl ServeSettings {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             body_limit: 1 << 20,
+            no_seed: true,
             workers: Some(2),
         }
     }

@@ -1,8 +1,10 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod ingest;
 pub mod live;
 pub mod scoring;
+pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use clap::Parser;
 use chokepoint::config::{Cli, Command, DatabaseSettings, ServeSettings};
 use chokepoint::startup::Application;
 use chokepoint::store::{self, embedded::EmbeddedCluster};
-use chokepoint::{api, telemetry};
+use chokepoint::{api, seed, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
     let result = match cli.command {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => migrate(settings).await,
+        Command::Seed(settings) => seed(settings).await,
         Command::Openapi => {
             print!("{}", api::openapi_json());
             Ok(())
@@ -43,6 +44,15 @@ fn database(settings: &DatabaseSettings) -> anyhow::Result<(String, Option<Embed
 async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let (url, mut cluster) = database(&settings.database)?;
     apply_migrations(&url).await?;
+    if cluster.is_some() && !settings.no_seed {
+        let pool = store::connect(&url, 1)?;
+        if seed::is_empty(&pool).await? {
+            tracing::info!("first start on an empty database: loading the baseline dataset (--no-seed skips this)");
+            let report = seed::seed(&pool, &seed::BASELINE).await?;
+            tracing::info!(?report, "baseline loaded");
+        }
+        pool.close();
+    }
     let app = Application::build(&settings, &url).await?;
     tracing::info!(
         "serving on http://{}:{}/ (Swagger UI at /docs/)",
@@ -59,6 +69,30 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
 async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
     let (url, mut cluster) = database(&settings)?;
     let result = apply_migrations(&url).await;
+    if let Some(cluster) = cluster.as_mut() {
+        cluster.stop();
+    }
+    result
+}
+
+async fn seed(settings: DatabaseSettings) -> anyhow::Result<()> {
+    let (url, mut cluster) = database(&settings)?;
+    let result = async {
+        apply_migrations(&url).await?;
+        let pool = store::connect(&url, 1)?;
+        let report = seed::seed(&pool, &seed::BASELINE).await;
+        pool.close();
+        let report = report?;
+        println!(
+            "sources added: {}, products added: {}, facts added: {}, facts already present: {}",
+            report.sources_added,
+            report.products_added,
+            report.facts_added,
+            report.facts_already_present
+        );
+        Ok(())
+    }
+    .await;
     if let Some(cluster) = cluster.as_mut() {
         cluster.stop();
     }

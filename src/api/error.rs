@@ -276,3 +276,17 @@ impl From<crate::store::StoreError> for ApiError {
         }
     }
 }
+
+impl From<crate::ingest::Rejected> for ApiError {
+    fn from(error: crate::ingest::Rejected) -> ApiError {
+        match error {
+            crate::ingest::Rejected::Invalid(problems) => ApiError::validation(
+                problems
+                    .into_iter()
+                    .map(|(pointer, message)| FieldError::new(pointer, message))
+                    .collect(),
+            ),
+            crate::ingest::Rejected::Store(error) => error.into(),
+        }
+    }
+}

@@ -1,8 +1,6 @@
 //! `/v1/facts`: sourced claims, written in batches, listed as of any
 //! instant, retracted but never deleted.
 
-use std::collections::{HashMap, HashSet};
-
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
@@ -15,7 +13,8 @@ use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
 use super::write::{self, IdempotencyKeyHeader};
-use crate::domain::{Fact, FactRecord, FactStatus, Metric, NewFact, Period};
+use crate::domain::{FactRecord, FactStatus, Metric, NewFact, Period};
+use crate::ingest::{parse_fact, FactError, References};
 use crate::store::{self, idempotency, StoreError};
 
 /// Most facts one `POST /v1/facts` accepts; use the import for more.
@@ -31,79 +30,6 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 pub struct BatchWritten {
     pub written: usize,
     pub ids: Vec<i64>,
-}
-
-/// The references a fact must make to stored things, read once per write.
-pub struct References {
-    products: HashSet<String>,
-    reliabilities: HashMap<String, f64>,
-}
-
-impl References {
-    pub async fn load(
-        client: &impl deadpool_postgres::GenericClient,
-    ) -> Result<References, StoreError> {
-        Ok(References {
-            products: store::facts::product_ids(client).await?,
-            reliabilities: store::sources::reliabilities(client).await?,
-        })
-    }
-
-    /// The fact's confidence, or the problems with what it refers to.
-    pub fn check(&self, fact: &Fact) -> Result<f64, Vec<(&'static str, String)>> {
-        let mut problems = Vec::new();
-        if let Some(product) = &fact.product {
-            if !self.products.contains(product.as_str()) {
-                problems.push(("product", format!("product `{product}` does not exist")));
-            }
-        }
-        let confidence = store::facts::resolve_confidence(fact, &self.reliabilities);
-        if confidence.is_none() {
-            problems.push((
-                "source_id",
-                format!("source `{}` does not exist", fact.source_id),
-            ));
-        }
-        match confidence {
-            Some(confidence) if problems.is_empty() => Ok(confidence),
-            _ => Err(problems),
-        }
-    }
-}
-
-/// Why a submitted fact was refused: it does not fit the schema (unknown
-/// field, wrong type) or it breaks a rule. Problems are (field, message).
-pub enum FactError {
-    Schema(Vec<(String, String)>),
-    Invalid(Vec<(String, String)>),
-}
-
-impl FactError {
-    pub fn into_problems(self) -> Vec<(String, String)> {
-        match self {
-            FactError::Schema(problems) | FactError::Invalid(problems) => problems,
-        }
-    }
-}
-
-/// Parses and validates one submitted fact.
-pub fn parse_fact(value: serde_json::Value) -> Result<Fact, FactError> {
-    let new: NewFact = serde_path_to_error::deserialize(value).map_err(|error| {
-        let field = error.path().to_string();
-        let message = error.into_inner().to_string();
-        FactError::Schema(vec![(
-            if field == "." { String::new() } else { field },
-            message,
-        )])
-    })?;
-    new.validate().map_err(|problems| {
-        FactError::Invalid(
-            problems
-                .into_iter()
-                .map(|p| (p.field.to_owned(), p.message))
-                .collect(),
-        )
-    })
 }
 
 /// Records one fact, or a JSON array of up to 10,000 (32 MiB). All or

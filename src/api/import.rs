@@ -13,9 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::docs::BodyErrors;
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{media_type, Query, RequestDigest};
-use super::facts::{parse_fact, References, MAX_REPORTED_ERRORS};
+use super::facts::MAX_REPORTED_ERRORS;
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{Fact, NewFact};
+use crate::ingest::{parse_fact, References};
 use crate::store::idempotency::{self, Outcome};
 use crate::store::{self, StoreError};
 

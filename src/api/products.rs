@@ -11,7 +11,8 @@ use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
 use super::write::{self, IdempotencyKeyHeader};
-use crate::domain::{find_cycle, NewProduct, Product, ProductRecord, Stage};
+use crate::domain::{NewProduct, Product, ProductRecord, Stage};
+use crate::ingest::save_product;
 use crate::store::{self, idempotency, StoreError};
 
 /// Creates a product. Inputs must exist and sit at the same or an earlier
@@ -41,7 +42,7 @@ pub async fn create_product(
                     ),
                 ));
             }
-            save(tx, &product).await?;
+            save_product(tx, &product).await?;
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
@@ -72,7 +73,7 @@ pub async fn put_product(
     let product = validate(new, Some(&id))?;
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
-            let created = save(tx, &product).await?;
+            let created = save_product(tx, &product).await?;
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
@@ -99,58 +100,6 @@ fn validate(new: NewProduct, path_id: Option<&str>) -> Result<Product, ApiError>
                 .collect(),
         )
     })
-}
-
-/// Checks the product against the stored graph (inputs exist, stages run
-/// upstream, no cycle) and writes it; returns whether it was created.
-async fn save(
-    tx: &deadpool_postgres::Transaction<'_>,
-    product: &Product,
-) -> Result<bool, ApiError> {
-    store::products::lock_graph(tx).await?;
-    let (stages, mut edges) = store::products::graph(tx).await?;
-    let mut errors = Vec::new();
-    for (index, input) in product.inputs.iter().enumerate() {
-        match stages.get(&input.product) {
-            None => errors.push(FieldError::new(format!("/inputs/{index}/product"), format!("product `{}` does not exist", input.product))),
-            Some(stage) if *stage > product.stage => errors.push(FieldError::new(
-                format!("/inputs/{index}/product"),
-                format!("`{}` is at the {stage} stage, downstream of {} ({}): inputs must be at the same or an earlier stage", input.product, product.id, product.stage),
-            )),
-            Some(_) => {}
-        }
-    }
-    // Users must stay at the same or a later stage than this product.
-    for (user, inputs) in &edges {
-        if inputs.contains(&product.id)
-            && stages.get(user).is_some_and(|stage| *stage < product.stage)
-        {
-            errors.push(FieldError::new(
-                "/stage",
-                format!("`{user}` uses this product at an earlier stage"),
-            ));
-        }
-    }
-    edges.remove(&product.id);
-    let inputs: Vec<_> = product.inputs.iter().map(|i| &i.product).collect();
-    if let Some(cycle) = find_cycle(&product.id, inputs, &edges) {
-        let path: Vec<&str> = cycle.iter().map(|p| p.as_str()).collect();
-        errors.push(FieldError::new(
-            "/inputs",
-            format!("these inputs would close a cycle: {}", path.join(" → ")),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let body = serde_json::json!({
-        "name": product.name, "stage": product.stage, "description": product.description, "inputs": product.inputs,
-    });
-    let created = store::products::upsert(tx, product, &body).await?;
-    let mut affected: Vec<&str> = vec![product.id.as_str()];
-    affected.extend(product.inputs.iter().map(|i| i.product.as_str()));
-    store::notify_changed(tx, affected).await?;
-    Ok(created)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
