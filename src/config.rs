@@ -27,8 +27,40 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Load the baseline dataset (idempotent: a second run changes nothing).
     Seed(DatabaseSettings),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the OpenAPI document to stdout.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (shown this once; only its hash is kept).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// Its scopes: read, ingest, admin (repeatable; each includes the ones before it).
+        #[arg(long = "scope", required = true, value_parser = parse_scope)]
+        scopes: Vec<crate::domain::Scope>,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+fn parse_scope(value: &str) -> Result<crate::domain::Scope, String> {
+    crate::domain::Scope::parse(value)
+        .ok_or_else(|| format!("`{value}` is not a scope: use read, ingest or admin"))
+}
+
+/// Whether reads need an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Reads {
+    /// Anyone may read (the default, for a local run).
+    Open,
+    /// Reads need a key with the `read` scope (for a production deployment).
+    Key,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -65,6 +97,10 @@ pub struct DatabaseSettings {
     /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, postgres).
     #[arg(long, env = "CHOKEPOINT_PG_BINDIR")]
     pub pg_bindir: Option<PathBuf>,
+    /// Longest a database statement may run, in seconds (imports are exempt).
+    #[arg(long, env = "CHOKEPOINT_STATEMENT_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub statement_timeout: u64,
     /// Maximum database connections per replica.
     #[arg(long, env = "CHOKEPOINT_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -84,6 +120,25 @@ pub struct ServeSettings {
     /// Largest accepted JSON request body, e.g. `1MiB`, `512KiB` or bytes.
     #[arg(long, env = "CHOKEPOINT_BODY_LIMIT", default_value = "1MiB", value_parser = parse_byte_size)]
     pub body_limit: usize,
+    /// Whether reads need an API key: `open` or `key`.
+    #[arg(long, env = "CHOKEPOINT_READS", default_value = "open")]
+    pub reads: Reads,
+    /// Requests per second each API key (or anonymous client address) may
+    /// make on average.
+    #[arg(long, env = "CHOKEPOINT_RATE_LIMIT", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit: u32,
+    /// The largest burst of requests above that rate.
+    #[arg(long, env = "CHOKEPOINT_RATE_BURST", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_burst: u32,
+    /// Origins allowed to call the API from a browser (CORS); none by default.
+    #[arg(
+        long = "cors-origin",
+        env = "CHOKEPOINT_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
     /// Do not load the baseline dataset on the first start of an empty
     /// embedded database.
     #[arg(long, env = "CHOKEPOINT_NO_SEED")]
@@ -101,11 +156,16 @@ impl ServeSettings {
                 database_url: Some(database_url),
                 data_dir: PathBuf::from("./.data"),
                 pg_bindir: None,
+                statement_timeout: 30,
                 pool_size: 8,
             },
             host: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             body_limit: 1 << 20,
+            reads: Reads::Open,
+            rate_limit: 1000,
+            rate_burst: 1000,
+            cors_origins: Vec::new(),
             no_seed: true,
             workers: Some(2),
         }

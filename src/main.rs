@@ -1,7 +1,8 @@
 use anyhow::Context;
 use clap::Parser;
 
-use chokepoint::config::{Cli, Command, DatabaseSettings, ServeSettings};
+use chokepoint::config::{Cli, Command, DatabaseSettings, KeysCommand, ServeSettings};
+use chokepoint::domain::{KeySecret, Scope};
 use chokepoint::startup::Application;
 use chokepoint::store::{self, embedded::EmbeddedCluster};
 use chokepoint::{api, seed, telemetry};
@@ -14,6 +15,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => migrate(settings).await,
         Command::Seed(settings) => seed(settings).await,
+        Command::Keys(KeysCommand::Create {
+            name,
+            scopes,
+            database,
+        }) => create_key(&name, &scopes, database).await,
         Command::Openapi => {
             print!("{}", api::openapi_json());
             Ok(())
@@ -42,7 +48,8 @@ fn database(settings: &DatabaseSettings) -> anyhow::Result<(String, Option<Embed
 }
 
 async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
-    let (url, mut cluster) = database(&settings.database)?;
+    // The embedded cluster, if any, stops when this guard drops.
+    let (url, cluster) = database(&settings.database)?;
     apply_migrations(&url).await?;
     if cluster.is_some() && !settings.no_seed {
         let pool = store::connect(&url, 1)?;
@@ -59,44 +66,61 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         settings.host,
         app.port()
     );
-    let served = app.run_until_stopped().await;
-    if let Some(cluster) = cluster.as_mut() {
-        cluster.stop();
-    }
-    served.context("the HTTP server failed")
+    app.run_until_stopped()
+        .await
+        .context("the HTTP server failed")
 }
 
 async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
-    let (url, mut cluster) = database(&settings)?;
-    let result = apply_migrations(&url).await;
-    if let Some(cluster) = cluster.as_mut() {
-        cluster.stop();
-    }
-    result
+    let (url, _cluster) = database(&settings)?;
+    apply_migrations(&url).await
 }
 
 async fn seed(settings: DatabaseSettings) -> anyhow::Result<()> {
-    let (url, mut cluster) = database(&settings)?;
-    let result = async {
-        apply_migrations(&url).await?;
-        let pool = store::connect(&url, 1)?;
-        let report = seed::seed(&pool, &seed::BASELINE).await;
-        pool.close();
-        let report = report?;
-        println!(
-            "sources added: {}, products added: {}, facts added: {}, facts already present: {}",
-            report.sources_added,
-            report.products_added,
-            report.facts_added,
-            report.facts_already_present
-        );
-        Ok(())
-    }
-    .await;
-    if let Some(cluster) = cluster.as_mut() {
-        cluster.stop();
-    }
-    result
+    let (url, _cluster) = database(&settings)?;
+    apply_migrations(&url).await?;
+    let pool = store::connect(&url, 1)?;
+    let report = seed::seed(&pool, &seed::BASELINE).await;
+    pool.close();
+    let report = report?;
+    println!(
+        "sources added: {}, products added: {}, facts added: {}, facts already present: {}",
+        report.sources_added,
+        report.products_added,
+        report.facts_added,
+        report.facts_already_present
+    );
+    Ok(())
+}
+
+/// Creates a key from the command line: how the first admin key is made.
+async fn create_key(
+    name: &str,
+    scopes: &[Scope],
+    settings: DatabaseSettings,
+) -> anyhow::Result<()> {
+    let (url, _cluster) = database(&settings)?;
+    apply_migrations(&url).await?;
+    let pool = store::connect(&url, 1)?;
+    let secret = KeySecret::generate().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let client = pool.get().await?;
+    let record = store::keys::insert(
+        &client,
+        name,
+        scopes,
+        &secret.prefix,
+        &KeySecret::hash(&secret.full),
+        None,
+    )
+    .await?;
+    drop(client);
+    pool.close();
+    eprintln!(
+        "created key {} ({}) with scopes {:?}; it is shown only this once:",
+        record.id, record.name, scopes
+    );
+    println!("{}", secret.full);
+    Ok(())
 }
 
 async fn apply_migrations(url: &str) -> anyhow::Result<()> {

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::api::limits::RateLimiter;
+use crate::api::ReadAccess;
 use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
-use crate::config::ServeSettings;
+use crate::config::{Reads, ServeSettings};
 use crate::live::{listener, LiveScores};
 use crate::store;
 
@@ -28,7 +30,11 @@ impl Application {
         settings: &ServeSettings,
         database_url: &str,
     ) -> anyhow::Result<Application> {
-        let pool = store::connect(database_url, settings.database.pool_size.into())?;
+        let pool = store::connect_with_timeout(
+            database_url,
+            settings.database.pool_size.into(),
+            Some(settings.database.statement_timeout),
+        )?;
         let live = match LiveScores::load(&pool).await {
             Ok(live) => Arc::new(live),
             Err(error) => {
@@ -59,6 +65,12 @@ impl Application {
         let metrics = web::Data::new(Metrics::default());
         let body_limit = BodyLimit(settings.body_limit);
         let route_table = web::Data::new(RouteTable::from_openapi(&api::openapi()));
+        let read_access = ReadAccess {
+            needs_key: settings.reads == Reads::Key,
+        };
+        let rate_limiter =
+            web::Data::new(RateLimiter::new(settings.rate_limit, settings.rate_burst));
+        let cors_origins = settings.cors_origins.clone();
 
         let mut server = HttpServer::new(move || {
             let (app, document) = api::app_with_routes();
@@ -66,6 +78,9 @@ impl Application {
                 .app_data(live.clone())
                 .app_data(metrics.clone())
                 .app_data(route_table.clone())
+                .app_data(read_access)
+                .app_data(rate_limiter.clone())
+                .wrap(cors(&cors_origins))
                 .app_data(body_limit)
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
@@ -93,4 +108,30 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// CORS: off unless origins are configured; then those origins may call
+/// the API with the methods and headers it uses.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::IF_NONE_MATCH,
+        ])
+        .allowed_header("idempotency-key")
+        .expose_headers([
+            "etag",
+            "x-request-id",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }

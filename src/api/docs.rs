@@ -120,6 +120,48 @@ impl IntoResponses for Conflict {
     }
 }
 
+/// Access control: a missing or bad key, a key without the scope, or too
+/// many requests.
+pub struct AccessErrors;
+
+impl IntoResponses for AccessErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response(
+                "401",
+                problem_response(
+                    "No API key, or not a live one (`WWW-Authenticate: Bearer`)",
+                    &[(
+                        ErrorCode::Unauthorized,
+                        "this route needs an API key with the `ingest` scope",
+                    )],
+                ),
+            )
+            .response(
+                "403",
+                problem_response(
+                    "The key lacks the scope this route needs",
+                    &[(
+                        ErrorCode::Forbidden,
+                        "this route needs the `admin` scope; the key has [\"ingest\"]",
+                    )],
+                ),
+            )
+            .response(
+                "429",
+                problem_response(
+                    "Over the rate limit: retry after `Retry-After` seconds",
+                    &[(
+                        ErrorCode::RateLimited,
+                        "more than 100 requests in a burst; retry in 1 s",
+                    )],
+                ),
+            )
+            .build()
+            .into()
+    }
+}
+
 fn unavailable() -> RefOr<Response> {
     problem_response(
         "The database is unreachable; retry after `Retry-After` seconds",

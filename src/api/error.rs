@@ -22,12 +22,15 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     Conflict,
     IdempotencyKeyReused,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
     DatabaseUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidParameter,
@@ -39,6 +42,9 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Conflict,
         ErrorCode::IdempotencyKeyReused,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -56,6 +62,9 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Conflict => "conflict",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -73,6 +82,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +105,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => {
                 "The Idempotency-Key was already used with a different request"
             }
+            ErrorCode::Unauthorized => "A valid API key is required",
+            ErrorCode::Forbidden => "The API key lacks the scope this route needs",
+            ErrorCode::RateLimited => "Too many requests; retry after the given delay",
             ErrorCode::DatabaseUnavailable => "The database is unavailable; retry later",
             ErrorCode::Internal => "Internal server error",
         }
@@ -156,7 +171,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
-    pub allow: Option<String>,
+    /// Extra response headers (`Allow`, `Retry-After`, `WWW-Authenticate`).
+    pub headers: Vec<(header::HeaderName, String)>,
     cause: Option<anyhow::Error>,
 }
 
@@ -168,9 +184,14 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
-            allow: None,
+            headers: Vec::new(),
             cause: None,
         }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> ApiError {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> ApiError {
@@ -255,8 +276,8 @@ impl ResponseError for ApiError {
         if self.code == ErrorCode::DatabaseUnavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
-        if let Some(allow) = &self.allow {
-            response.insert_header((header::ALLOW, allow.clone()));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
         }
         let request_id = super::request_id::current();
         response.body(serde_json::to_string(&self.problem(request_id)).expect("problems serialise"))

@@ -19,7 +19,19 @@ pub struct BodyLimit(pub usize);
 /// errors (400) and schema mismatches such as unknown fields (422, with a
 /// JSON Pointer to the field).
 #[derive(Debug)]
-pub struct Json<T>(pub T, pub RequestDigest);
+///
+/// Extraction itself never fails: the outcome is kept until the handler
+/// asks for it with [`Json::parse`], so that the handler's other extractors
+/// (the API key above all) answer first: a caller without a key learns
+/// nothing about what its body would have done.
+pub struct Json<T>(Result<(T, RequestDigest), ApiError>);
+
+impl<T> Json<T> {
+    /// The body and the request's digest, or the problem with the body.
+    pub fn parse(self) -> Result<(T, RequestDigest), ApiError> {
+        self.0
+    }
+}
 
 /// SHA-256 over what makes two requests "the same" for an idempotency key:
 /// method, path and query, media type and body.
@@ -58,9 +70,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let mut digest = RequestDigest::start(req);
         let payload = payload.take();
         Box::pin(async move {
-            let body = read_json_body(&content_type, payload, limit).await?;
-            digest.update(&body);
-            parse_json(&body).map(|value| Json(value, digest))
+            let parsed = async {
+                let body = read_json_body(&content_type, payload, limit).await?;
+                digest.update(&body);
+                parse_json(&body).map(|value| (value, digest))
+            };
+            Ok(Json(parsed.await))
         })
     }
 }

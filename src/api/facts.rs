@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::docs::{BodyErrors, Conflict, NotFound, QueryErrors};
+use super::auth::{Ingest, Reader};
+use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
-use super::write::{self, IdempotencyKeyHeader};
+use super::write::{self, AuditContext, IdempotencyKeyHeader};
 use crate::domain::{FactRecord, FactStatus, Metric, NewFact, Period};
 use crate::ingest::{parse_fact, FactError, References};
 use crate::store::{self, idempotency, StoreError};
@@ -42,13 +43,16 @@ pub struct BatchWritten {
     responses(
         (status = 201, description = "Written: the fact for a single object, a summary for an array",
          body = BatchWritten),
-        BodyErrors))]
+        AccessErrors, BodyErrors),
+    security(("bearer" = ["ingest"])))]
 #[post("/facts")]
 pub async fn create_facts(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    caller: Ingest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let audit = AuditContext::new(&caller.0, &req);
     let mut digest = RequestDigest::start(&req);
     let body = extract::read_json_body(
         &extract::media_type(&req),
@@ -130,6 +134,10 @@ pub async fn create_facts(
                 return Err(ApiError::validation(errors));
             }
             let records = store::facts::insert_batch(tx, &facts, &confidences).await?;
+            let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+            audit
+                .record(tx, serde_json::json!({ "facts": ids }))
+                .await?;
             store::notify_changed(
                 tx,
                 records
@@ -204,11 +212,12 @@ fn parse_period(name: &str, value: &str) -> Result<Period, ApiError> {
 /// Lists facts in a stable order (by id) with filters; with `as_of`, as the
 /// service knew them then. Pages never repeat or skip a fact, even while
 /// facts are being added.
-#[utoipa::path(tag = "facts", params(FactListQuery),
-    responses((status = 200, body = Paged<FactRecord>), QueryErrors))]
+#[utoipa::path(tag = "facts", params(FactListQuery), security((), ("bearer" = ["read"])),
+    responses((status = 200, body = Paged<FactRecord>), AccessErrors, QueryErrors))]
 #[get("/facts")]
 pub async fn list_facts(
     pool: web::Data<Pool>,
+    _reader: Reader,
     query: Query<FactListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
@@ -259,10 +268,12 @@ pub async fn list_facts(
 
 /// One fact, retracted or not.
 #[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1)),
-    responses((status = 200, body = FactRecord), NotFound))]
+    security((), ("bearer" = ["read"])),
+    responses((status = 200, body = FactRecord), NotFound, AccessErrors))]
 #[get("/facts/{id}")]
 pub async fn get_fact(
     pool: web::Data<Pool>,
+    _reader: Reader,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -290,10 +301,13 @@ pub struct RetractQuery {
 /// Retracts a fact: it stays stored with `retracted_at` and the reason, so
 /// `as_of` queries before the retraction still see it. Never deletes.
 #[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1), RetractQuery),
-    responses((status = 200, description = "Retracted", body = FactRecord), NotFound, Conflict, QueryErrors))]
+    security(("bearer" = ["ingest"])),
+    responses((status = 200, description = "Retracted", body = FactRecord), NotFound, Conflict, AccessErrors, QueryErrors))]
 #[delete("/facts/{id}")]
 pub async fn retract_fact(
+    req: HttpRequest,
     pool: web::Data<Pool>,
+    caller: Ingest,
     id: web::Path<String>,
     query: Query<RetractQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -327,6 +341,9 @@ pub async fn retract_fact(
             return Err(ApiError::not_found(format!("fact {id}")))
         }
     };
+    AuditContext::new(&caller.0, &req)
+        .record(&tx, serde_json::json!({ "facts": [id] }))
+        .await?;
     store::notify_changed(&tx, retracted.product.as_ref().map(|p| p.as_str())).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(retracted))

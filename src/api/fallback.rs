@@ -74,16 +74,15 @@ pub async fn not_found_or_not_allowed(
     Err(match table.allowed(req.path()) {
         Some(methods) => {
             let allow = methods.join(", ");
-            let mut error = ApiError::new(
+            ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 format!(
                     "{} does not accept {}; it accepts {allow}",
                     req.path(),
                     req.method()
                 ),
-            );
-            error.allow = Some(allow);
-            error
+            )
+            .with_header(actix_web::http::header::ALLOW, allow)
         }
         None => ApiError::new(
             ErrorCode::RouteNotFound,

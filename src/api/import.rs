@@ -10,11 +10,12 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::docs::BodyErrors;
+use super::auth::Ingest;
+use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{media_type, Query, RequestDigest};
 use super::facts::MAX_REPORTED_ERRORS;
-use super::write::{self, IdempotencyKeyHeader};
+use super::write::{self, AuditContext, IdempotencyKeyHeader};
 use crate::domain::{Fact, NewFact};
 use crate::ingest::{parse_fact, References};
 use crate::store::idempotency::{self, Outcome};
@@ -109,11 +110,13 @@ pub struct ImportSummary {
         (String = "application/x-ndjson", example = json!("{\"product\":\"ndpr-oxide\",\"country\":\"CN\",\"metric\":\"market_share\",\"value\":92,\"unit\":\"%\",\"period\":\"2023\",\"status\":\"estimate\",\"source_id\":\"iea-gcmo-2024\"}\n")),
         (String = "text/csv", example = json!("product,country,metric,value,unit,period,status,source_id\nndpr-oxide,CN,market_share,92,%,2023,estimate,iea-gcmo-2024\n")),
     )),
-    responses((status = 201, description = "Imported", body = ImportSummary), BodyErrors))]
+    security(("bearer" = ["ingest"])),
+    responses((status = 201, description = "Imported", body = ImportSummary), AccessErrors, BodyErrors))]
 #[post("/facts/import")]
 pub async fn import_facts(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    caller: Ingest,
     query: Query<ImportQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -252,6 +255,12 @@ pub async fn import_facts(
         return Err(error);
     };
     summary.rows_written = copy.finish().await?;
+    AuditContext::new(&caller.0, &req)
+        .record(
+            &tx,
+            serde_json::json!({ "facts_imported": summary.rows_written }),
+        )
+        .await?;
     store::notify_changed(&tx, affected.iter().map(String::as_str)).await?;
     let reply = write::reply(StatusCode::CREATED, &summary)?;
     let outcome = match key_header {

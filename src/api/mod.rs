@@ -1,6 +1,7 @@
 //! The HTTP API: routes, their OpenAPI documentation (one declaration feeds
 //! both), extractors, middleware and the error catalogue.
 
+mod auth;
 mod docs;
 pub mod error;
 pub mod extract;
@@ -8,6 +9,8 @@ mod facts;
 mod fallback;
 mod health;
 mod import;
+mod keys;
+pub mod limits;
 pub mod metrics;
 mod middleware;
 mod pagination;
@@ -24,6 +27,7 @@ use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 use utoipa_actix_web::{scope, AppExt, UtoipaApp};
 
+pub use auth::ReadAccess;
 pub use fallback::RouteTable;
 
 #[derive(OpenApi)]
@@ -43,11 +47,36 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
         (name = "sources", description = "Publications that facts cite, with their reliability"),
         (name = "products", description = "Products along the value chain and the inputs between them"),
         (name = "facts", description = "Sourced claims about capacity, trade, controls and costs; append-only, with point-in-time reads"),
+        (name = "access", description = "API keys (scopes `read` ⊂ `ingest` ⊂ `admin`) and the audit trail of every write"),
         (name = "operations", description = "Health, readiness, metrics and the error catalogue"),
     ),
+    modifiers(&BearerAuth),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError))
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme, so Swagger UI's Authorize button works.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key: `Authorization: Bearer ck_…`. Writes need `ingest`, keys and \
+                         the audit trail `admin`; reads need `read` only when the service runs \
+                         with `--reads key`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Registers every route on `app`. Used by the server and by [`openapi`],
 /// so the document and the routing cannot disagree.
@@ -77,7 +106,11 @@ where
                 .service(scores::list_scores)
                 .service(scores::get_eu_crm)
                 .service(scores::get_history)
-                .service(scores::get_score),
+                .service(scores::get_score)
+                .service(keys::create_key)
+                .service(keys::list_keys)
+                .service(keys::revoke_key)
+                .service(keys::list_audit),
         )
 }
 
@@ -102,6 +135,8 @@ pub fn app_with_routes() -> (
     OpenApiDocument,
 ) {
     let app = App::new()
+        .wrap(actix_web::middleware::from_fn(limits::rate_limit))
+        .wrap(actix_web::middleware::from_fn(limits::security_headers))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi());

@@ -6,11 +6,12 @@ use deadpool_postgres::Pool;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::docs::{BodyErrors, Conflict, NotFound, QueryErrors};
+use super::auth::{Ingest, Reader};
+use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
-use super::write::{self, IdempotencyKeyHeader};
+use super::write::{self, AuditContext, IdempotencyKeyHeader};
 use crate::domain::{NewProduct, Product, ProductRecord, Stage};
 use crate::ingest::save_product;
 use crate::store::{self, idempotency, StoreError};
@@ -18,14 +19,17 @@ use crate::store::{self, idempotency, StoreError};
 /// Creates a product. Inputs must exist and sit at the same or an earlier
 /// stage; the graph must stay acyclic (a cycle is a 422 naming it).
 #[utoipa::path(tag = "products", request_body = NewProduct, params(IdempotencyKeyHeader),
-    responses((status = 201, description = "Created", body = ProductRecord), Conflict, BodyErrors))]
+    security(("bearer" = ["ingest"])),
+    responses((status = 201, description = "Created", body = ProductRecord), Conflict, AccessErrors, BodyErrors))]
 #[post("/products")]
 pub async fn create_product(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    caller: Ingest,
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(new, digest) = body;
+    let audit = AuditContext::new(&caller.0, &req);
+    let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let product = validate(new, None)?;
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
@@ -43,6 +47,9 @@ pub async fn create_product(
                 ));
             }
             save_product(tx, &product).await?;
+            audit
+                .record(tx, serde_json::json!({ "products": [product.id] }))
+                .await?;
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
@@ -60,20 +67,26 @@ pub async fn create_product(
     responses(
         (status = 200, description = "Replaced", body = ProductRecord),
         (status = 201, description = "Created", body = ProductRecord),
-        BodyErrors))]
+        AccessErrors, BodyErrors),
+    security(("bearer" = ["ingest"])))]
 #[put("/products/{id}")]
 pub async fn put_product(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    caller: Ingest,
     id: web::Path<String>,
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(new, digest) = body;
+    let audit = AuditContext::new(&caller.0, &req);
+    let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let product = validate(new, Some(&id))?;
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
             let created = save_product(tx, &product).await?;
+            audit
+                .record(tx, serde_json::json!({ "products": [product.id] }))
+                .await?;
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
@@ -115,11 +128,12 @@ pub struct ProductListQuery {
 }
 
 /// Lists products by id, optionally at one stage.
-#[utoipa::path(tag = "products", params(ProductListQuery),
-    responses((status = 200, body = Paged<ProductRecord>), QueryErrors))]
+#[utoipa::path(tag = "products", params(ProductListQuery), security((), ("bearer" = ["read"])),
+    responses((status = 200, body = Paged<ProductRecord>), AccessErrors, QueryErrors))]
 #[get("/products")]
 pub async fn list_products(
     pool: web::Data<Pool>,
+    _reader: Reader,
     query: Query<ProductListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
@@ -141,10 +155,12 @@ pub async fn list_products(
 /// One product with its inputs and the products that use it.
 #[utoipa::path(tag = "products",
     params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet")),
-    responses((status = 200, body = ProductRecord), NotFound))]
+    security((), ("bearer" = ["read"])),
+    responses((status = 200, body = ProductRecord), NotFound, AccessErrors))]
 #[get("/products/{id}")]
 pub async fn get_product(
     pool: web::Data<Pool>,
+    _reader: Reader,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let client = pool.get().await.map_err(StoreError::from)?;

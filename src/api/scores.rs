@@ -12,7 +12,8 @@ use serde_json::Value;
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 use utoipa::{IntoParams, ToSchema};
 
-use super::docs::{NotFound, QueryErrors};
+use super::auth::Reader;
+use super::docs::{AccessErrors, NotFound, QueryErrors};
 use super::error::ApiError;
 use super::pagination::{self, Paged};
 use crate::domain::{Buyer, ProductId, Stage};
@@ -390,11 +391,13 @@ fn sort_position(summary: &ScoreSummary, key: SortKey, descending: bool) -> (f64
     responses(
         (status = 200, body = Paged<ScoreSummary>, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
-        QueryErrors))]
+        AccessErrors, QueryErrors),
+    security((), ("bearer" = ["read"])))]
 #[get("/scores")]
 pub async fn list_scores(
     req: HttpRequest,
     live: web::Data<LiveScores>,
+    _reader: Reader,
     score: super::extract::Query<ScoreParams>,
     list: super::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -522,11 +525,13 @@ pub struct DetailQuery {
     responses(
         (status = 200, body = ScoreDetail, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
-        NotFound, QueryErrors))]
+        NotFound, AccessErrors, QueryErrors),
+    security((), ("bearer" = ["read"])))]
 #[get("/scores/{product}")]
 pub async fn get_score(
     req: HttpRequest,
     live: web::Data<LiveScores>,
+    _reader: Reader,
     product: web::Path<String>,
     score: super::extract::Query<ScoreParams>,
     detail: super::extract::Query<DetailQuery>,
@@ -609,11 +614,13 @@ pub async fn get_score(
     responses(
         (status = 200, body = EuCrmResult, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
-        NotFound, QueryErrors))]
+        NotFound, AccessErrors, QueryErrors),
+    security((), ("bearer" = ["read"])))]
 #[get("/scores/{product}/eu-crm")]
 pub async fn get_eu_crm(
     req: HttpRequest,
     live: web::Data<LiveScores>,
+    _reader: Reader,
     product: web::Path<String>,
     score: super::extract::Query<ScoreParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -696,11 +703,13 @@ const MAX_HISTORY_POINTS: usize = 400;
     params(("product" = String, Path, example = "sintered-ndfeb-magnet"), ScoreParams, HistoryQuery),
     responses(
         (status = 200, body = History, headers(("ETag" = String), ("Cache-Control" = String))),
-        NotFound, QueryErrors))]
+        NotFound, AccessErrors, QueryErrors),
+    security((), ("bearer" = ["read"])))]
 #[get("/scores/{product}/history")]
 pub async fn get_history(
     req: HttpRequest,
     live: web::Data<LiveScores>,
+    _reader: Reader,
     product: web::Path<String>,
     score: super::extract::Query<ScoreParams>,
     history: super::extract::Query<HistoryQuery>,

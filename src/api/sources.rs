@@ -6,11 +6,12 @@ use deadpool_postgres::Pool;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::docs::{BodyErrors, Conflict, NotFound, QueryErrors};
+use super::auth::{Ingest, Reader};
+use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, FieldError};
 use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
-use super::write::{self, IdempotencyKeyHeader};
+use super::write::{self, AuditContext, IdempotencyKeyHeader};
 use crate::domain::{NewSource, SourceKind, SourceRecord};
 use crate::store::{self, idempotency};
 
@@ -18,14 +19,17 @@ use crate::store::{self, idempotency};
 /// methodology: statistical agencies 0.9 … state-affiliated media 0.3) and
 /// becomes the default confidence of the facts that cite it.
 #[utoipa::path(tag = "sources", request_body = NewSource, params(IdempotencyKeyHeader),
-    responses((status = 201, description = "Recorded", body = SourceRecord), Conflict, BodyErrors))]
+    security(("bearer" = ["ingest"])),
+    responses((status = 201, description = "Recorded", body = SourceRecord), Conflict, AccessErrors, BodyErrors))]
 #[post("/sources")]
 pub async fn create_source(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    caller: Ingest,
     body: Json<NewSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(new, digest) = body;
+    let audit = AuditContext::new(&caller.0, &req);
+    let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let source = new.validate().map_err(|errors| {
         ApiError::validation(
@@ -38,6 +42,9 @@ pub async fn create_source(
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
             let record = store::sources::insert(tx, &source).await?;
+            audit
+                .record(tx, serde_json::json!({ "sources": [record.id] }))
+                .await?;
             write::reply(StatusCode::CREATED, &record)
         })
     })
@@ -60,11 +67,12 @@ pub struct SourceListQuery {
 }
 
 /// Lists sources by id, a page at a time.
-#[utoipa::path(tag = "sources", params(SourceListQuery),
-    responses((status = 200, body = Paged<SourceRecord>), QueryErrors))]
+#[utoipa::path(tag = "sources", params(SourceListQuery), security((), ("bearer" = ["read"])),
+    responses((status = 200, body = Paged<SourceRecord>), AccessErrors, QueryErrors))]
 #[get("/sources")]
 pub async fn list_sources(
     pool: web::Data<Pool>,
+    _reader: Reader,
     query: Query<SourceListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
@@ -86,10 +94,12 @@ pub async fn list_sources(
 /// One source.
 #[utoipa::path(tag = "sources",
     params(("id" = String, Path, description = "Source id", example = "usgs-mcs-2025")),
-    responses((status = 200, body = SourceRecord), NotFound))]
+    security((), ("bearer" = ["read"])),
+    responses((status = 200, body = SourceRecord), NotFound, AccessErrors))]
 #[get("/sources/{id}")]
 pub async fn get_source(
     pool: web::Data<Pool>,
+    _reader: Reader,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let client = pool.get().await.map_err(store::StoreError::from)?;

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::metric::{NormaliseError, Scope};
+use super::metric::{MetricScope, NormaliseError};
 use super::{Buyer, CountryCode, FactStatus, Metric, Period, ProductId, SourceId, Unit};
 
 /// Longest accepted verbatim quote, in characters.
@@ -199,11 +199,11 @@ impl NewFact {
         if let Some(metric) = metric {
             let spec = metric.spec();
             match (spec.scope, &self.product) {
-                (Scope::Product, None) => errors.push(problem(
+                (MetricScope::Product, None) => errors.push(problem(
                     "product",
                     format!("`{metric}` is about a product: name it"),
                 )),
-                (Scope::Country, Some(_)) => errors.push(problem(
+                (MetricScope::Country, Some(_)) => errors.push(problem(
                     "product",
                     format!("`{metric}` is a country-level metric: leave product out"),
                 )),

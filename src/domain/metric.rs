@@ -45,7 +45,7 @@ pub enum ValueKind {
 
 /// Where a metric applies: to a product, or to a country regardless of product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub enum MetricScope {
     Product,
     Country,
 }
@@ -56,7 +56,7 @@ pub struct MetricSpec {
     pub metric: Metric,
     pub unit: Unit,
     pub kind: ValueKind,
-    pub scope: Scope,
+    pub scope: MetricScope,
     /// The fact must name a buyer (buyer-specific metrics).
     pub needs_buyer: bool,
     /// The fact must name a country. Metrics that can describe the world or
@@ -156,7 +156,7 @@ impl Metric {
     }
 
     pub fn spec(self) -> MetricSpec {
-        use Scope::{Country, Product};
+        use MetricScope::{Country, Product};
         let (unit, kind, scope, needs_buyer, meaning) = match self {
             Metric::Production => (Unit::TonnesPerYear, number(0.0, VOLUME_MAX), Product, false,
                 "Annual output in a country (or at a facility), in tonnes of contained product per year."),

@@ -3,6 +3,7 @@
 
 mod country;
 mod fact;
+mod key;
 mod metric;
 mod period;
 mod product;
@@ -13,7 +14,8 @@ mod status;
 
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
 pub use fact::{Fact, FieldProblem, NewFact, MAX_QUOTE_CHARS};
-pub use metric::{Metric, MetricSpec, NormaliseError, Scope, Unit, ValueKind};
+pub use key::{constant_time_eq, KeySecret, Scope};
+pub use metric::{Metric, MetricScope, MetricSpec, NormaliseError, Unit, ValueKind};
 pub use period::Period;
 pub use product::{find_cycle, NewProduct, NewProductInput, Product, ProductId, ProductInput};
 pub use records::{FactRecord, ProductRecord, SourceRecord};

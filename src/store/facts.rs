@@ -240,6 +240,9 @@ const FLUSH_BYTES: usize = 256 * 1024;
 
 impl FactCopy {
     pub async fn start(tx: &Transaction<'_>) -> Result<FactCopy, StoreError> {
+        // A stream of millions of rows may outlast the statement timeout;
+        // its length is the client's to choose.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         let sink = tx
             .copy_in(&format!("COPY facts ({INSERT_COLUMNS}) FROM STDIN"))
             .await?;

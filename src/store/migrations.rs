@@ -6,11 +6,18 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 
 /// (version, name, SQL), in order. A test checks this lists every file.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "0001_domain.sql",
-    include_str!("../../migrations/0001_domain.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "0001_domain.sql",
+        include_str!("../../migrations/0001_domain.sql"),
+    ),
+    (
+        2,
+        "0002_access.sql",
+        include_str!("../../migrations/0002_access.sql"),
+    ),
+];
 
 /// Arbitrary but fixed: identifies this service's migration lock.
 const MIGRATION_LOCK: i64 = 0x6368_6f6b_6570;

@@ -1,9 +1,11 @@
 //! PostgreSQL: the connection pool, migrations, the embedded default cluster
 //! and, in submodules, every SQL statement the service runs.
 
+pub mod audit;
 pub mod embedded;
 pub mod facts;
 pub mod idempotency;
+pub mod keys;
 mod migrations;
 pub mod products;
 pub mod snapshot;
@@ -64,11 +66,24 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// Builds the connection pool. Connections are opened lazily, so a service
 /// whose database is down still starts and answers `/readyz` with 503.
 pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
+    connect_with_timeout(database_url, max_size, None)
+}
+
+/// [`connect`], with a statement timeout (seconds) on every connection.
+pub fn connect_with_timeout(
+    database_url: &str,
+    max_size: usize,
+    statement_timeout: Option<u64>,
+) -> anyhow::Result<Pool> {
     let mut config: tokio_postgres::Config = database_url
         .parse()
         .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
+    }
+    if let Some(seconds) = statement_timeout {
+        let options = config.get_options().unwrap_or_default().to_owned();
+        config.options(format!("{options} -c statement_timeout={}", seconds * 1000).trim());
     }
     if config.get_application_name().is_none() {
         config.application_name(env!("CARGO_PKG_NAME"));

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use chokepoint::store::embedded::EmbeddedCluster;
 
-fn start_service(data_dir: &Path) -> (Child, String) {
+/// The service's log lines, collected as it writes them.
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn start_service(data_dir: &Path) -> (Child, String, Log) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .args([
             "serve",
@@ -40,8 +43,14 @@ fn start_service(data_dir: &Path) -> (Child, String) {
         log.push(line);
     };
     // Keep draining the log so the service never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, address)
+    let collected: Log = std::sync::Arc::new(std::sync::Mutex::new(log));
+    let sink = collected.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, address, collected)
 }
 
 fn terminate(child: &mut Child) {
@@ -68,19 +77,38 @@ async fn the_service_starts_its_own_database_stops_it_and_reuses_it() {
         "chokepoint-serve-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let (mut child, address) = start_service(&data_dir);
+    let (mut child, address, log) = start_service(&data_dir);
     let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
     assert_eq!(response.status(), 200);
     let response = reqwest::get(format!("{address}/docs/")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(postmaster_running(&data_dir));
+    // A key presented on a request never reaches the log.
+    let key = format!("ck_0badc0de_{}", "5".repeat(64));
+    let response = reqwest::Client::new()
+        .post(format!("{address}/v1/sources"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"id": "x-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
     terminate(&mut child);
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.iter().any(|line| line.contains("/v1/sources")),
+        "the request was logged"
+    );
+    assert!(
+        !log.iter().any(|line| line.contains("0badc0de")),
+        "no key material in logs"
+    );
     assert!(
         !postmaster_running(&data_dir),
         "no postgres left behind after SIGTERM"
     );
 
-    let (mut child, address) = start_service(&data_dir);
+    let (mut child, address, _) = start_service(&data_dir);
     let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
     assert_eq!(response.status(), 200, "a second start reuses the cluster");
     terminate(&mut child);

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chokepoint::config::ServeSettings;
+use chokepoint::domain::{KeySecret, Scope};
 use chokepoint::startup::Application;
 use chokepoint::store::{self, embedded::EmbeddedCluster};
 use tokio::sync::OnceCell;
@@ -170,6 +171,7 @@ pub async fn fresh_database() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// Sends an admin key on every request.
     pub client: reqwest::Client,
     pub database: String,
     pub db: tokio_postgres::Client,
@@ -265,12 +267,44 @@ pub async fn spawn_with(settings: ServeSettings, database: &str) -> TestApp {
         .await
         .unwrap();
     tokio::spawn(connection);
+    let admin_key = create_key(database, "test admin", &[Scope::Admin]).await;
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: client_with_key(&admin_key),
         database: database.to_owned(),
         db,
     }
+}
+
+/// Creates a key directly in the database, as `keys create` does.
+pub async fn create_key(database: &str, name: &str, scopes: &[Scope]) -> String {
+    let secret = KeySecret::generate().unwrap();
+    let pool = store::connect(&database_url(database), 1).unwrap();
+    let client = pool.get().await.unwrap();
+    store::keys::insert(
+        &client,
+        name,
+        scopes,
+        &secret.prefix,
+        &KeySecret::hash(&secret.full),
+        None,
+    )
+    .await
+    .unwrap();
+    secret.full
+}
+
+/// A client that sends `key` on every request.
+pub fn client_with_key(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// Asserts a problem+json response and returns its body.

@@ -1,6 +1,7 @@
 //! Integration tests: the real application over HTTP against a real
 //! PostgreSQL, each test in its own database.
 
+mod access;
 mod compose;
 mod embedded;
 mod errors;

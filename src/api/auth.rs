@@ -1,0 +1,167 @@
+//! API keys on requests: `Authorization: Bearer <key>`, checked against the
+//! store on every request (so a revocation holds at once on every replica),
+//! compared in constant time, never logged.
+//!
+//! Handlers declare what they need by their arguments: [`Ingest`] or
+//! [`Admin`] for writes and key management, [`Reader`] for reads (which
+//! need a key only when the service is configured so).
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use deadpool_postgres::Pool;
+use futures_util::future::LocalBoxFuture;
+
+use super::error::{ApiError, ErrorCode};
+use crate::domain::{constant_time_eq, KeySecret, Scope};
+use crate::store::{self, StoreError};
+
+/// Whether reads need a key (`read` scope) or are open to anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadAccess {
+    pub needs_key: bool,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: i64,
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
+    fn grants(&self, needed: Scope) -> bool {
+        self.scopes.iter().any(|scope| scope.grants(needed))
+    }
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, detail).with_header(header::WWW_AUTHENTICATE, "Bearer")
+}
+
+/// The caller named by the `Authorization` header, if any; a header that
+/// names no live key is a 401 whatever the route.
+async fn authenticate(
+    pool: &Pool,
+    authorization: Option<String>,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = authorization else {
+        return Ok(None);
+    };
+    let token = value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("use `Authorization: Bearer <key>`"))?;
+    let prefix = KeySecret::prefix_of(token)
+        .ok_or_else(|| unauthorized("the bearer token is not an API key of this service"))?;
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let (record, stored_hash) = store::keys::live_by_prefix(&client, prefix)
+        .await?
+        .ok_or_else(|| unauthorized("unknown or revoked API key"))?;
+    if !constant_time_eq(&stored_hash, &KeySecret::hash(token)) {
+        return Err(unauthorized("unknown or revoked API key"));
+    }
+    Ok(Some(Caller {
+        key_id: record.id,
+        scopes: record.scopes,
+    }))
+}
+
+fn require(caller: Option<Caller>, needed: Scope) -> Result<Caller, ApiError> {
+    let caller = caller.ok_or_else(|| {
+        unauthorized(&format!(
+            "this route needs an API key with the `{}` scope",
+            needed.as_str()
+        ))
+    })?;
+    if caller.grants(needed) {
+        Ok(caller)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "this route needs the `{}` scope; the key has {:?}",
+                needed.as_str(),
+                caller.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+            ),
+        ))
+    }
+}
+
+fn parts(req: &HttpRequest) -> (Option<Pool>, Option<String>) {
+    let pool = req
+        .app_data::<web::Data<Pool>>()
+        .map(|pool| pool.get_ref().clone());
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    (pool, authorization)
+}
+
+/// A scope a route needs.
+pub trait Needs {
+    const SCOPE: Scope;
+}
+
+pub struct IngestScope;
+impl Needs for IngestScope {
+    const SCOPE: Scope = Scope::Ingest;
+}
+
+pub struct AdminScope;
+impl Needs for AdminScope {
+    const SCOPE: Scope = Scope::Admin;
+}
+
+/// A caller whose key grants `S`.
+pub struct Authorized<S: Needs>(pub Caller, PhantomData<S>);
+
+/// Writes: facts, sources, products, saved scenarios.
+pub type Ingest = Authorized<IngestScope>;
+/// Key management and the audit trail.
+pub type Admin = Authorized<AdminScope>;
+
+impl<S: Needs + 'static> FromRequest for Authorized<S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (pool, authorization) = parts(req);
+        Box::pin(async move {
+            let pool =
+                pool.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no pool configured")))?;
+            let caller = authenticate(&pool, authorization).await?;
+            require(caller, S::SCOPE).map(|caller| Authorized(caller, PhantomData))
+        })
+    }
+}
+
+/// A reader: anyone when reads are open, else a key with `read`.
+pub struct Reader;
+
+impl FromRequest for Reader {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (pool, authorization) = parts(req);
+        let needs_key = req
+            .app_data::<ReadAccess>()
+            .is_some_and(|access| access.needs_key);
+        Box::pin(async move {
+            if authorization.is_none() && !needs_key {
+                return Ok(Reader);
+            }
+            let pool =
+                pool.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no pool configured")))?;
+            let caller = authenticate(&pool, authorization).await?;
+            if needs_key {
+                require(caller, Scope::Read)?;
+            }
+            Ok(Reader)
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! `/v1/keys` and `/v1/audit`: key management and the audit trail (admin).
+
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Admin;
+use super::docs::{AccessErrors, BodyErrors, NotFound, QueryErrors};
+use super::error::{ApiError, FieldError};
+use super::extract::{Json, Query};
+use super::facts::parse_instant;
+use super::pagination::{self, Paged};
+use super::write::{self, AuditContext, IdempotencyKeyHeader};
+use crate::domain::{KeySecret, Scope};
+use crate::store::audit::{AuditFilter, AuditRecord};
+use crate::store::keys::KeyRecord;
+use crate::store::{self, idempotency, StoreError};
+
+/// A key to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "nightly USGS import", "scopes": ["ingest"]}))]
+pub struct NewKey {
+    /// What the key is for (1 to 200 characters).
+    pub name: String,
+    /// At least one of `read`, `ingest`, `admin` (each includes the ones before it).
+    pub scopes: Vec<Scope>,
+}
+
+/// A created key. `key` is shown this once: only its hash is kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    #[schema(example = "ck_3fa85f64_9c1e…")]
+    pub key: String,
+    #[serde(flatten)]
+    pub record: KeyRecord,
+}
+
+/// Creates a key; the response holds its secret, which cannot be shown again.
+#[utoipa::path(tag = "access", request_body = NewKey, params(IdempotencyKeyHeader),
+    security(("bearer" = ["admin"])),
+    responses((status = 201, body = CreatedKey), AccessErrors, BodyErrors))]
+#[post("/keys")]
+pub async fn create_key(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    admin: Admin,
+    body: Json<NewKey>,
+) -> Result<HttpResponse, ApiError> {
+    let (new, digest) = body.parse()?;
+    let key = write::idempotency(&req, digest)?;
+    let mut errors = Vec::new();
+    if new.name.trim().is_empty() || new.name.chars().count() > 200 {
+        errors.push(FieldError::new("/name", "must be 1 to 200 characters"));
+    }
+    if new.scopes.is_empty() {
+        errors.push(FieldError::new("/scopes", "name at least one scope"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let audit = AuditContext::new(&admin.0, &req);
+    let creator = admin.0.key_id;
+    let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
+        Box::pin(async move {
+            let secret = KeySecret::generate()
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("no randomness: {e}")))?;
+            let record = store::keys::insert(
+                tx,
+                new.name.trim(),
+                &new.scopes,
+                &secret.prefix,
+                &KeySecret::hash(&secret.full),
+                Some(creator),
+            )
+            .await?;
+            audit
+                .record(tx, serde_json::json!({ "keys": [record.id] }))
+                .await?;
+            write::reply(
+                StatusCode::CREATED,
+                &CreatedKey {
+                    key: secret.full,
+                    record,
+                },
+            )
+        })
+    })
+    .await?;
+    write::respond(outcome)
+}
+
+/// Every key, live and revoked, without secrets.
+#[utoipa::path(tag = "access", security(("bearer" = ["admin"])),
+    responses((status = 200, body = Vec<KeyRecord>), AccessErrors))]
+#[get("/keys")]
+pub async fn list_keys(pool: web::Data<Pool>, _admin: Admin) -> Result<HttpResponse, ApiError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    Ok(HttpResponse::Ok().json(store::keys::list(&client).await?))
+}
+
+/// Revokes a key, at once on every replica (keys are checked against the
+/// database on each request).
+#[utoipa::path(tag = "access", security(("bearer" = ["admin"])),
+    params(("id" = i64, Path, description = "Key id", example = 2)),
+    responses((status = 200, description = "Revoked", body = KeyRecord), NotFound, AccessErrors))]
+#[delete("/keys/{id}")]
+pub async fn revoke_key(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("key `{id}`")))?;
+    let audit = AuditContext::new(&admin.0, &req);
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let revoked = store::keys::revoke(&tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("live key {id}")))?;
+    audit
+        .record(&tx, serde_json::json!({ "keys": [id] }))
+        .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(HttpResponse::Ok().json(revoked))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only writes by this key.
+    key_id: Option<i64>,
+    /// Only writes through this route pattern, e.g. `/v1/facts`.
+    route: Option<String>,
+    /// From this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<String>,
+    /// Up to this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The audit trail, newest first: who (key), what (route, object ids),
+/// when, and the request id of every committed write.
+#[utoipa::path(tag = "access", params(AuditQuery), security(("bearer" = ["admin"])),
+    responses((status = 200, body = Paged<AuditRecord>), AccessErrors, QueryErrors))]
+#[get("/audit")]
+pub async fn list_audit(
+    pool: web::Data<Pool>,
+    _admin: Admin,
+    query: Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let limit = pagination::limit(q.limit)?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            pagination::decode("audit", c)?.parse::<i64>().map_err(|_| {
+                ApiError::invalid_parameter(
+                    "cursor",
+                    "query",
+                    "is not a cursor this listing returned",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = AuditFilter {
+        key_id: q.key_id,
+        route: q.route,
+        from: q
+            .from
+            .as_deref()
+            .map(|t| parse_instant("from", t))
+            .transpose()?,
+        to: q
+            .to
+            .as_deref()
+            .map(|t| parse_instant("to", t))
+            .transpose()?,
+    };
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let page = store::audit::list(&client, &filter, before, limit).await?;
+    Ok(
+        HttpResponse::Ok().json(pagination::page(page, "audit", |entry| {
+            entry.id.to_string()
+        })),
+    )
+}
