@@ -2,6 +2,7 @@
 //! PostgreSQL, each test in its own database.
 
 mod access;
+mod baseline;
 mod compose;
 mod embedded;
 mod errors;
