@@ -6,6 +6,8 @@ both paths load identical data.
 usage: gen_facts.py ROWS PRODUCTS OUT_PREFIX
 writes OUT_PREFIX.ndjson, OUT_PREFIX.tsv and OUT_PREFIX.setup.ndjson (the
 products and source the facts refer to, one JSON request body a line).
+Products form a layered value chain: each one past the first stage takes
+one to three inputs from the stage before it.
 """
 import json
 import random
@@ -27,9 +29,18 @@ statuses = ["actual", "estimate", "operating", "planned", "under_construction"]
 with open(prefix + ".setup.ndjson", "w") as setup:
     setup.write(json.dumps({"kind": "source", "body": {
         "id": "bench-source", "title": "Benchmark source", "publisher": "bench", "kind": "industry_analyst"}}) + "\n")
+    layer = max(products // 4, 1)
     for p in range(products):
+        stage = min(p // layer, 3)
+        inputs = []
+        if stage > 0:
+            upstream = range((stage - 1) * layer, stage * layer)
+            for q in rng.sample(list(upstream), k=min(rng.randint(1, 3), len(upstream))):
+                inputs.append({"product": f"bench-product-{q}", "share": round(rng.uniform(0.1, 1.0), 2),
+                               "essential": rng.random() < 0.5})
         setup.write(json.dumps({"kind": "product", "body": {
-            "id": f"bench-product-{p}", "name": f"Bench product {p}", "stage": stages[p % 4]}}) + "\n")
+            "id": f"bench-product-{p}", "name": f"Bench product {p}", "stage": stages[stage],
+            "inputs": inputs}}) + "\n")
 
 with open(prefix + ".ndjson", "w") as ndjson, open(prefix + ".tsv", "w") as tsv:
     for i in range(rows):

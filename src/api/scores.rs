@@ -8,7 +8,6 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 use utoipa::{IntoParams, ToSchema};
 
@@ -74,11 +73,19 @@ impl From<&ProductScore> for ScoreSummary {
 
 /// One product's full, explained result.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ScoreDetail {
+pub struct ScoreDetail<'a> {
     #[serde(flatten)]
-    pub score: ProductScore,
+    pub score: &'a ProductScore,
     /// p5/p50/p95 of both scores, with `uncertainty=true`.
-    pub uncertainty: Option<Intervals>,
+    pub uncertainty: Option<&'a Intervals>,
+}
+
+impl ScoreDetail<'_> {
+    fn render(&self) -> Result<bytes::Bytes, ApiError> {
+        serde_json::to_vec(self)
+            .map(bytes::Bytes::from)
+            .map_err(ApiError::internal)
+    }
 }
 
 /// The parameters every score read shares.
@@ -224,14 +231,20 @@ fn parse_weights(text: &str, defaults: &Weights) -> Result<Weights, ApiError> {
 /// `ETag` over the data version, the current scores' instant and the
 /// request, so it changes exactly when the answer can.
 fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!(
-        "{}|{}|{kind}|{product}|{canonical}|{extra}",
-        state.version,
-        state.computed_at.unix_timestamp_nanos()
-    ));
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    use std::hash::{Hash, Hasher};
+    // Fixed keys: the same tag on every replica running the same build, and
+    // cheap on the hottest path; an ETag needs no cryptographic strength.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (
+        &state.version,
+        state.computed_at.unix_timestamp_nanos(),
+        kind,
+        product,
+        canonical,
+        extra,
+    )
+        .hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
 }
 
 fn not_modified(req: &HttpRequest, tag: &str) -> bool {
@@ -288,10 +301,6 @@ async fn computed<T: Send + Sync + 'static>(
         live.cache.insert(key, value.clone());
     }
     Ok(value)
-}
-
-fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(ApiError::internal)
 }
 
 fn product_id(id: &str) -> Result<ProductId, ApiError> {
@@ -414,26 +423,40 @@ pub async fn list_scores(
         .transpose()?;
     let tag = etag(&state, "list", "", &request.canonical, req.query_string());
     let immutable = is_past(&request, &state);
+    // Summaries of a whole state are computed once, then sorted per request.
+    let state_key = format!(
+        "{}|{}|summaries|{}",
+        state.version,
+        state.computed_at.unix_timestamp_nanos(),
+        request.canonical
+    );
     let summaries: Arc<Vec<ScoreSummary>> = if request.current {
         let current = state
             .current(request.params.buyer)
-            .expect("checked by parse_params");
-        Arc::new(current.scores.iter().map(ScoreSummary::from).collect())
+            .expect("checked by parse_params")
+            .clone();
+        computed(&live, state_key, move || {
+            Some(
+                current
+                    .scores
+                    .iter()
+                    .map(ScoreSummary::from)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await?
+        .expect("summaries always exist")
     } else {
         let snapshot = state.snapshot.clone();
         let params = request.params;
-        computed(
-            &live,
-            format!("{}|all|{}", state.version, request.canonical),
-            move || {
-                Some(
-                    scoring::score_all(&snapshot, &params)
-                        .iter()
-                        .map(ScoreSummary::from)
-                        .collect::<Vec<_>>(),
-                )
-            },
-        )
+        computed(&live, state_key, move || {
+            Some(
+                scoring::score_all(&snapshot, &params)
+                    .iter()
+                    .map(ScoreSummary::from)
+                    .collect::<Vec<_>>(),
+            )
+        })
         .await?
         .expect("score_all always answers")
     };
@@ -558,29 +581,6 @@ pub async fn get_score(
             unreachable!("answered 304")
         });
     }
-    let score: Value = match state
-        .current(request.params.buyer)
-        .filter(|_| request.current)
-    {
-        Some(current) => to_json(
-            current
-                .get(&product)
-                .ok_or_else(|| unknown_product(&product))?,
-        )?,
-        None => {
-            let snapshot = state.snapshot.clone();
-            let params = request.params;
-            let id = product.clone();
-            let value = computed(
-                &live,
-                format!("{}|one|{}|{}", state.version, product, request.canonical),
-                move || scoring::score_product(&snapshot, &id, &params),
-            )
-            .await?
-            .ok_or_else(|| unknown_product(&product))?;
-            to_json(&*value)?
-        }
-    };
     let uncertainty = if with_uncertainty {
         let snapshot = state.snapshot.clone();
         let params = request.params;
@@ -596,13 +596,52 @@ pub async fn get_score(
     } else {
         None
     };
-    let mut body = score;
-    body["uncertainty"] = match uncertainty {
-        Some(intervals) => to_json(&*intervals)?,
-        None => Value::Null,
+    let current = state
+        .current(request.params.buyer)
+        .filter(|_| request.current);
+    let body = match (current, &uncertainty) {
+        // The hot path: the current score, rendered once per state.
+        (Some(current), None) => current
+            .rendered(&product, |score| {
+                ScoreDetail {
+                    score,
+                    uncertainty: None,
+                }
+                .render()
+            })
+            .ok_or_else(|| unknown_product(&product))??,
+        (Some(current), Some(intervals)) => {
+            let score = current
+                .get(&product)
+                .ok_or_else(|| unknown_product(&product))?;
+            ScoreDetail {
+                score,
+                uncertainty: Some(intervals),
+            }
+            .render()?
+        }
+        (None, _) => {
+            let snapshot = state.snapshot.clone();
+            let params = request.params;
+            let id = product.clone();
+            let score = computed(
+                &live,
+                format!("{}|one|{}|{}", state.version, product, request.canonical),
+                move || scoring::score_product(&snapshot, &id, &params),
+            )
+            .await?
+            .ok_or_else(|| unknown_product(&product))?;
+            ScoreDetail {
+                score: &score,
+                uncertainty: uncertainty.as_deref(),
+            }
+            .render()?
+        }
     };
     cached(&req, tag, is_past(&request, &state), move || {
-        Ok(HttpResponse::Ok().json(body))
+        Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body))
     })
 }
 

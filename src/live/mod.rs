@@ -8,7 +8,9 @@ mod cache;
 pub mod listener;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use arc_swap::ArcSwap;
 use deadpool_postgres::Pool;
@@ -38,6 +40,9 @@ pub struct State {
 pub struct CurrentScores {
     pub scores: Vec<ProductScore>,
     index: HashMap<ProductId, usize>,
+    /// Each score's response body, rendered on first read: the same bytes
+    /// serve every later read of this state.
+    rendered: Vec<OnceLock<Bytes>>,
 }
 
 impl CurrentScores {
@@ -48,7 +53,29 @@ impl CurrentScores {
             .enumerate()
             .map(|(i, s)| (s.product.clone(), i))
             .collect();
-        CurrentScores { scores, index }
+        let rendered = scores.iter().map(|_| OnceLock::new()).collect();
+        CurrentScores {
+            scores,
+            index,
+            rendered,
+        }
+    }
+
+    /// The product's rendered response, rendering it with `render` the
+    /// first time; `None` for an unknown product.
+    pub fn rendered<E>(
+        &self,
+        product: &ProductId,
+        render: impl FnOnce(&ProductScore) -> Result<Bytes, E>,
+    ) -> Option<Result<Bytes, E>> {
+        let index = *self.index.get(product)?;
+        if let Some(bytes) = self.rendered[index].get() {
+            return Some(Ok(bytes.clone()));
+        }
+        Some(
+            render(&self.scores[index])
+                .map(|bytes| self.rendered[index].get_or_init(|| bytes).clone()),
+        )
     }
 
     pub fn get(&self, product: &ProductId) -> Option<&ProductScore> {
