@@ -258,6 +258,8 @@ impl Unit {
                 ("Mt/yr", 1.0e6),
                 ("Mt", 1.0e6),
             ],
+            // Percentages divide (below) rather than multiply by 0.01, so 94%
+            // is exactly 0.94.
             Unit::Fraction => &[("fraction", 1.0), ("%", 0.01)],
             Unit::UsdPerTpa => &[("USD per t/yr", 1.0), ("USD/(t/yr)", 1.0), ("USD/tpa", 1.0)],
             Unit::Years => &[("years", 1.0), ("yr", 1.0)],
@@ -317,7 +319,11 @@ impl MetricSpec {
                 "the value must be a finite number".into(),
             ));
         }
-        let canonical = raw * factor;
+        let canonical = if factor < 1.0 {
+            raw / (1.0 / factor).round()
+        } else {
+            raw * factor
+        };
         match self.kind {
             ValueKind::Number { min, max } if !(min..=max).contains(&canonical) => {
                 Err(NormaliseError::Value(format!(
@@ -372,6 +378,7 @@ mod tests {
         );
         let share = Metric::MarketShare.spec();
         assert_eq!(share.normalise(Some(92.0), Some("%")), Ok(Some(0.92)));
+        assert_eq!(share.normalise(Some(94.0), Some("%")), Ok(Some(0.94)));
     }
 
     #[test]
