@@ -154,6 +154,18 @@ async fn wait_for_no_sessions(admin: &tokio_postgres::Client, database: &str) {
     panic!("sessions on {database} did not close");
 }
 
+/// An empty database, not migrated; its name.
+pub async fn empty_database() -> String {
+    let server = server().await;
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let admin = admin_client(&server.url_template).await;
+    admin
+        .execute(&format!("CREATE DATABASE {name}"), &[])
+        .await
+        .expect("creating the test database");
+    name
+}
+
 /// A fresh database copied from the template; its name.
 pub async fn fresh_database() -> String {
     let server = server().await;

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod import;
+mod migrations;
 mod openapi;
 mod products;
 mod scores;
