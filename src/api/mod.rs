@@ -4,6 +4,7 @@
 mod auth;
 mod docs;
 pub mod error;
+mod exposure;
 pub mod extract;
 mod facts;
 mod fallback;
@@ -17,6 +18,7 @@ mod pagination;
 mod problems;
 mod products;
 pub mod request_id;
+mod scenarios;
 mod scores;
 mod sources;
 mod write;
@@ -44,6 +46,8 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
     ),
     tags(
         (name = "scores", description = "Dependency and displacement difficulty per product and buyer, explained; EU CRM cross-check; history"),
+        (name = "scenarios", description = "What-if: hypothetical facts, dropped facts and switched export controls scored next to the data as it is; saved change sets"),
+        (name = "exposure", description = "A bill of materials scored item by item from its suppliers' countries, with spend-weighted aggregates and hotspots"),
         (name = "sources", description = "Publications that facts cite, with their reliability"),
         (name = "products", description = "Products along the value chain and the inputs between them"),
         (name = "facts", description = "Sourced claims about capacity, trade, controls and costs; append-only, with point-in-time reads"),
@@ -107,6 +111,13 @@ where
                 .service(scores::get_eu_crm)
                 .service(scores::get_history)
                 .service(scores::get_score)
+                .service(scenarios::evaluate_scenario)
+                .service(scenarios::create_scenario)
+                .service(scenarios::list_scenarios)
+                .service(scenarios::get_scenario)
+                .service(scenarios::delete_scenario)
+                .service(scenarios::evaluate_saved_scenario)
+                .service(exposure::assess_exposure)
                 .service(keys::create_key)
                 .service(keys::list_keys)
                 .service(keys::revoke_key)

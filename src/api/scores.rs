@@ -174,24 +174,27 @@ fn parse_params(
 
 /// RFC 3339, or a date meaning the end of that day (UTC).
 fn parse_as_of(value: &str) -> Result<OffsetDateTime, ApiError> {
+    as_of_instant(value)
+        .ok_or_else(|| ApiError::invalid_parameter("as_of", "query", not_an_instant(value)))
+}
+
+/// An RFC 3339 date-time, or a YYYY-MM-DD date meaning the end of that day
+/// (UTC): the `as_of` of every score read, and of scenarios and exposure.
+pub(super) fn as_of_instant(value: &str) -> Option<OffsetDateTime> {
     if let Ok(instant) =
         OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
     {
-        return Ok(instant);
+        return Some(instant);
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(value, format)
-        .map(|day| {
-            day.with_time(Time::from_hms(23, 59, 59).expect("valid time"))
-                .assume_utc()
-        })
-        .map_err(|_| {
-            ApiError::invalid_parameter(
-                "as_of",
-                "query",
-                format!("`{value}` is not an RFC 3339 date-time or a YYYY-MM-DD date"),
-            )
-        })
+    Date::parse(value, format).ok().map(|day| {
+        day.with_time(Time::from_hms(23, 59, 59).expect("valid time"))
+            .assume_utc()
+    })
+}
+
+pub(super) fn not_an_instant(value: &str) -> String {
+    format!("`{value}` is not an RFC 3339 date-time or a YYYY-MM-DD date")
 }
 
 const WEIGHT_NAMES: [&str; 6] = [

@@ -155,3 +155,123 @@ pub(crate) fn walk(
         });
     }
 }
+
+/// The chain numbers of some products and everything upstream of them,
+/// computed once without explanations. What each product resolved to is
+/// kept, so a variant with some products' own exposure `e` replaced only
+/// recomputes the products between those and the one asked about.
+pub(crate) struct ChainNumbers<'a> {
+    snapshot: &'a Snapshot,
+    params: &'a Params,
+    /// By product: what it resolved to and its own stage's numbers; `None`
+    /// outside the products' upstream closure.
+    locals: Vec<Option<(Resolved, Local)>>,
+    nodes: Vec<Node>,
+}
+
+impl<'a> ChainNumbers<'a> {
+    pub fn new(snapshot: &'a Snapshot, params: &'a Params, products: &[usize]) -> ChainNumbers<'a> {
+        let count = snapshot.products().len();
+        let mut locals: Vec<Option<(Resolved, Local)>> = (0..count).map(|_| None).collect();
+        let mut nodes = vec![Node::default(); count];
+        for product in snapshot.upstream_closure_of_all(products) {
+            let resolved = resolve(snapshot, product, params.buyer, params.as_of);
+            let local = local(snapshot, product, &resolved, &resolved.values, params);
+            nodes[product] = node(snapshot, product, &local, &nodes, params.chain);
+            locals[product] = Some((resolved, local));
+        }
+        ChainNumbers {
+            snapshot,
+            params,
+            locals,
+            nodes,
+        }
+    }
+
+    /// The product's node as the data has it.
+    pub fn node(&self, product: usize) -> &Node {
+        &self.nodes[product]
+    }
+
+    /// What the product resolved to.
+    pub fn resolved(&self, product: usize) -> &Resolved {
+        &self.evaluated(product).0
+    }
+
+    fn evaluated(&self, product: usize) -> &(Resolved, Local) {
+        self.locals[product]
+            .as_ref()
+            .expect("only products of the closure are asked about")
+    }
+
+    /// `product`'s node with the own exposure of each `(product, e)` of
+    /// `overrides` replaced; products of its chain that neither carry an
+    /// override nor use one keep their nodes.
+    pub fn with_exposures(&self, product: usize, overrides: &[(usize, f64)]) -> Node {
+        // Everything upstream of `product` has a smaller index.
+        let mut nodes = self.nodes[..=product].to_vec();
+        let mut moved = vec![false; product + 1];
+        for upstream in self.snapshot.upstream_closure(product) {
+            let exposure = overrides
+                .iter()
+                .find(|(p, _)| *p == upstream)
+                .map(|(_, e)| *e);
+            let input_moved = self
+                .snapshot
+                .edges(upstream)
+                .iter()
+                .any(|edge| moved[edge.input]);
+            if exposure.is_none() && !input_moved {
+                continue;
+            }
+            let (resolved, local) = self.evaluated(upstream);
+            let local = match exposure {
+                Some(e) => self.local_with_exposure(upstream, resolved, local, e),
+                None => *local,
+            };
+            nodes[upstream] = node(self.snapshot, upstream, &local, &nodes, self.params.chain);
+            moved[upstream] = true;
+        }
+        nodes[product]
+    }
+
+    /// The own numbers with `e` replaced: the capital component reads it
+    /// (the volume to replace is demand × e), the rest of the own difficulty
+    /// does not. Only the exposure's `value` is meaningful afterwards.
+    fn local_with_exposure(
+        &self,
+        product: usize,
+        resolved: &Resolved,
+        local: &Local,
+        exposure: f64,
+    ) -> Local {
+        let stage = self.snapshot.products()[product].stage;
+        let mut local = *local;
+        local.exposure.value = exposure;
+        local.difficulty = own_difficulty(
+            resolved,
+            &resolved.values,
+            stage,
+            &local.supply,
+            exposure,
+            self.params,
+        );
+        local
+    }
+
+    /// The deepest product whose own stage binds the dependency of
+    /// `product` when its node is `variant` (its inputs as the data has
+    /// them); `None` when nothing on the chain is Chinese-controlled.
+    pub fn chokepoint(&self, product: usize, variant: &Node) -> Option<usize> {
+        if variant.free_bottleneck >= 1.0 {
+            return None;
+        }
+        let mut current = product;
+        let mut edge = variant.dependency_edge;
+        while let Some(position) = edge {
+            current = self.snapshot.edges(current)[position].input;
+            edge = self.nodes[current].dependency_edge;
+        }
+        Some(current)
+    }
+}

@@ -7,15 +7,19 @@
 //! - **displacement difficulty** (0–100): how hard that share would be to
 //!   replace;
 //! - an **EU CRM** supply-risk cross-check, and seeded **Monte Carlo**
-//!   intervals for both scores.
+//!   intervals for both scores;
+//! - what-if **scenarios** on a changed snapshot, and the **exposure** of a
+//!   bill of materials bought from suppliers in named countries.
 
 mod dependency;
 mod difficulty;
 mod engine;
 mod eu_crm;
 mod explain;
+pub mod exposure;
 mod params;
 mod resolve;
+pub mod scenario;
 mod snapshot;
 mod uncertainty;
 

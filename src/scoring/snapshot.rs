@@ -175,6 +175,11 @@ impl Snapshot {
         &self.products
     }
 
+    /// The product with this id, if the snapshot has it.
+    pub fn product(&self, id: &ProductId) -> Option<&Product> {
+        self.index.get(id).map(|&position| &self.products[position])
+    }
+
     /// Every fact, product facts first; a fact's position is stable for the
     /// snapshot's life.
     pub fn facts(&self) -> &[SnapshotFact] {
@@ -223,11 +228,40 @@ impl Snapshot {
         self.metric_starts[slot] as usize..self.metric_starts[slot + 1] as usize
     }
 
+    /// Indices of all of a product's facts, every metric.
+    pub(crate) fn facts_of(&self, product: usize) -> Range<usize> {
+        self.metric_starts[product * METRICS] as usize
+            ..self.metric_starts[(product + 1) * METRICS] as usize
+    }
+
+    /// Indices of the facts about no product (country-level metrics), which
+    /// sort after every product's.
+    pub(crate) fn country_level_facts(&self) -> Range<usize> {
+        self.metric_starts[self.products.len() * METRICS] as usize..self.facts.len()
+    }
+
     /// Indices of the country-level facts for a country and metric.
     pub(crate) fn country_facts(&self, country: CountryCode, metric: Metric) -> Range<usize> {
         self.country_facts
             .get(&(country, metric))
             .map_or(0..0, |r| r.start as usize..r.end as usize)
+    }
+
+    /// The products and everything upstream of any of them, in topological
+    /// order.
+    pub(crate) fn upstream_closure_of_all(&self, products: &[usize]) -> Vec<usize> {
+        let mut seen = vec![false; self.products.len()];
+        let mut stack = products.to_vec();
+        while let Some(p) = stack.pop() {
+            if !std::mem::replace(&mut seen[p], true) {
+                stack.extend(self.edges[p].iter().map(|e| e.input));
+            }
+        }
+        seen.iter()
+            .enumerate()
+            .filter(|(_, &s)| s)
+            .map(|(p, _)| p)
+            .collect()
     }
 
     /// The product and everything upstream of it, in topological order.

@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0002_access.sql",
         include_str!("../../migrations/0002_access.sql"),
     ),
+    (
+        3,
+        "0003_scenarios.sql",
+        include_str!("../../migrations/0003_scenarios.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: identifies this service's migration lock.

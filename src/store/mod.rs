@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod keys;
 mod migrations;
 pub mod products;
+pub mod scenarios;
 pub mod snapshot;
 pub mod sources;
 

@@ -8,7 +8,7 @@ use crate::scoring::{score_all, uncertainty, Chain, Params, ProductScore};
 
 const COUNTRIES: [&str; 5] = ["CN", "US", "AU", "MM", "DE"];
 /// A country none of the generated facts names: new, non-Chinese supply.
-const NEWCOMER: &str = "SE";
+pub(super) const NEWCOMER: &str = "SE";
 
 #[derive(Debug, Clone)]
 struct Spec {
@@ -82,7 +82,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         )
 }
 
-fn name(i: usize) -> String {
+pub(super) fn name(i: usize) -> String {
     format!("p{i}")
 }
 
@@ -143,11 +143,11 @@ fn add_facts(kit: &mut Kit, product: &str, spec: &Spec) {
     }
 }
 
-fn snapshot_strategy() -> impl Strategy<Value = Kit> {
+pub(super) fn snapshot_strategy() -> impl Strategy<Value = Kit> {
     prop::collection::vec(spec(), 1..7).prop_map(build)
 }
 
-fn chains() -> [Params; 2] {
+pub(super) fn chains() -> [Params; 2] {
     [
         params(),
         Params {
@@ -161,7 +161,7 @@ fn scores(kit: &Kit, params: &Params) -> Vec<ProductScore> {
     score_all(&kit.snapshot(), params)
 }
 
-const EPSILON: f64 = 1e-9;
+pub(super) const EPSILON: f64 = 1e-9;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
