@@ -189,7 +189,7 @@ pub struct ExposureReport {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
     /// The data scored against; it changes whenever the facts do.
     pub data_version: String,

@@ -467,7 +467,7 @@ pub struct ScenarioEvaluation {
     pub scenario: Option<ScenarioRef>,
     /// What both sides were scored with.
     pub params: Params,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
     /// The data evaluated against; it changes whenever the facts do.
     pub data_version: String,

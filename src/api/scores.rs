@@ -44,7 +44,7 @@ pub struct ScoreSummary {
     pub years_to_displace: f64,
     /// Export controls in force or suspended on the product or upstream.
     pub export_controls: usize,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
 }
 
@@ -731,7 +731,7 @@ pub struct History {
     pub product: ProductId,
     pub buyer: Buyer,
     pub step: String,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
     pub points: Vec<HistoryPoint>,
 }

@@ -155,46 +155,106 @@ fn time_component(r: &Resolved, values: &[f64], stage: Stage) -> ComponentValue 
     }
 }
 
-/// Chinese and total capacity counted for scale: operating capacity in full,
-/// pipeline capacity weighted by status when expected online by the horizon
-/// year (undated projects do not count).
-pub(crate) fn capacity_split(r: &Resolved, values: &[f64], horizon_year: i32) -> (f64, f64) {
+/// Capacity counted for scale: operating capacity in full, pipeline
+/// capacity weighted by status when expected online by the horizon year
+/// (undated projects do not count).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct CapacitySplit {
+    /// Chinese and Chinese-controlled capacity.
+    pub china: f64,
+    /// All capacity counted.
+    pub total: f64,
+    /// Operating capacity outside Chinese control.
+    pub operating_outside: f64,
+    /// Whether any counted row is Chinese or Chinese-controlled.
+    pub reports_china: bool,
+}
+
+pub(crate) fn capacity_split(r: &Resolved, values: &[f64], horizon_year: i32) -> CapacitySplit {
     let operating = r
         .operating_capacity
         .iter()
-        .map(|row| (row.country, values[row.slot]));
+        .map(|row| (row.country, values[row.slot], true));
     let pipeline = r
         .pipeline
         .iter()
         .filter(|row| row.expected_online.is_some_and(|year| year <= horizon_year))
-        .map(|row| (row.country, values[row.slot] * status_weight(row.status)));
-    operating
-        .chain(pipeline)
-        .fold((0.0, 0.0), |(china, total), (country, amount)| {
+        .map(|row| {
             (
-                china + amount * china_controlled_fraction(r, values, country),
-                total + amount,
+                row.country,
+                values[row.slot] * status_weight(row.status),
+                false,
             )
-        })
+        });
+    operating.chain(pipeline).fold(
+        CapacitySplit::default(),
+        |split, (country, amount, is_operating)| {
+            let controlled = china_controlled_fraction(r, values, country);
+            CapacitySplit {
+                china: split.china + amount * controlled,
+                total: split.total + amount,
+                operating_outside: split.operating_outside
+                    + if is_operating {
+                        amount * (1.0 - controlled)
+                    } else {
+                        0.0
+                    },
+                reports_china: split.reports_china || controlled > 0.0,
+            }
+        },
+    )
 }
 
-/// China's share of current plus pipeline capacity; China's share of supply
-/// stands in when no capacity is recorded.
+/// What the scale component was computed from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ScaleBasis {
+    /// Capacity that includes China's: China's share of it.
+    Capacity(CapacitySplit),
+    /// Capacity recorded only outside China: China's own inferred from its
+    /// share of supply `g` as `g/(1−g)` times the operating capacity outside.
+    Inferred {
+        split: CapacitySplit,
+        china: f64,
+    },
+    /// No usable capacity: China's share of supply stands in.
+    Supply,
+    None,
+}
+
+pub(crate) fn scale_basis(
+    r: &Resolved,
+    values: &[f64],
+    supply: &Supply,
+    horizon_year: i32,
+) -> ScaleBasis {
+    let split = capacity_split(r, values, horizon_year);
+    if split.total > 0.0 && split.reports_china {
+        return ScaleBasis::Capacity(split);
+    }
+    if supply.basis == ShareBasis::None {
+        return ScaleBasis::None;
+    }
+    if split.operating_outside > 0.0 && supply.share < 1.0 {
+        let china = supply.share / (1.0 - supply.share) * split.operating_outside;
+        return ScaleBasis::Inferred { split, china };
+    }
+    ScaleBasis::Supply
+}
+
+/// China's share of current plus pipeline capacity; see [`ScaleBasis`].
 fn scale_component(
     r: &Resolved,
     values: &[f64],
     supply: &Supply,
     horizon_year: i32,
 ) -> ComponentValue {
-    let (china, total) = capacity_split(r, values, horizon_year);
-    if total > 0.0 {
-        let share = china / total;
-        ComponentValue::facts(share, share)
-    } else if supply.basis != ShareBasis::None {
-        ComponentValue::facts(supply.share, supply.share)
-    } else {
-        ComponentValue::MISSING
-    }
+    let share = match scale_basis(r, values, supply, horizon_year) {
+        ScaleBasis::Capacity(split) => split.china / split.total,
+        ScaleBasis::Inferred { split, china } => china / (china + split.total),
+        ScaleBasis::Supply => supply.share,
+        ScaleBasis::None => return ComponentValue::MISSING,
+    };
+    ComponentValue::facts(share, share)
 }
 
 /// Tonnes per year to replace: the buyer's demand times its exposure, or

@@ -69,7 +69,7 @@ pub struct EuCrmResult {
     pub as_of: OffsetDateTime,
     #[schema(example = "eu_crm_2023")]
     pub method: String,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
     /// The maximum stage supply risk over the product and its upstream chain.
     #[schema(example = 1.6)]

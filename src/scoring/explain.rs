@@ -11,7 +11,7 @@ use super::dependency::{
     china_controlled_fraction, country_share, scaled_wgi, supply_rows, trade_restriction,
     ShareBasis, DEFAULT_IMPORT_RELIANCE, DEFAULT_WGI_SCALED,
 };
-use super::difficulty::{capacity_split, volume_to_replace, Origin, MATERIAL_DEPENDENCY};
+use super::difficulty::{scale_basis, volume_to_replace, Origin, ScaleBasis, MATERIAL_DEPENDENCY};
 use super::engine::{binding_path, Node, Visit};
 use super::params::{Chain, Params, COMPONENT_NAMES};
 use super::resolve::{ControlValue, Resolved};
@@ -270,7 +270,7 @@ pub struct ProductScore {
     pub buyer: Buyer,
     #[serde(with = "time::serde::rfc3339")]
     pub as_of: OffsetDateTime,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
     pub dependency: DependencyScore,
     pub difficulty: DifficultyScore,
@@ -779,15 +779,23 @@ impl Explanation<'_, '_> {
         match k {
             0 => "lead_time_years / 20, capped at 1".into(),
             1 => {
-                let (china, total) = capacity_split(r, &r.values, self.params.horizon_year());
-                if total > 0.0 {
-                    format!(
-                        "Chinese {china:.0} of {total:.0} t/yr: operating plus status-weighted pipeline online by {}",
-                        self.params.horizon_year()
+                let horizon = self.params.horizon_year();
+                match scale_basis(r, &r.values, &local.supply, horizon) {
+                    ScaleBasis::Capacity(split) => format!(
+                        "Chinese {:.0} of {:.0} t/yr: operating plus status-weighted pipeline online by {horizon}",
+                        split.china, split.total
                     )
-                    .into()
-                } else {
-                    "no capacity recorded: China's share of supply stands in".into()
+                    .into(),
+                    ScaleBasis::Inferred { split, china } => format!(
+                        "capacity recorded only outside China ({:.0} t/yr operating, {:.0} t/yr with the \
+                         status-weighted pipeline online by {horizon}); China's inferred from its share of \
+                         supply as g/(1-g) x operating outside = {china:.0} t/yr",
+                        split.operating_outside, split.total
+                    )
+                    .into(),
+                    ScaleBasis::Supply | ScaleBasis::None => {
+                        "no capacity that can be set against China's: China's share of supply stands in".into()
+                    }
                 }
             }
             2 => {

@@ -38,7 +38,7 @@ pub struct Intervals {
     pub draws: u32,
     #[schema(example = 42)]
     pub seed: u64,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub methodology_version: String,
     pub dependency: Interval,
     pub difficulty: Interval,

@@ -311,6 +311,28 @@ fn difficulty_is_the_weighted_mean_of_its_components() {
 }
 
 #[test]
+fn capacity_recorded_only_outside_china_infers_chinas_from_its_share() {
+    let mut kit = Kit::new();
+    kit.product("oxide", Stage::Smelting, &[]);
+    kit.fact("oxide", "CN", Metric::MarketShare, 0.92);
+    kit.fact("oxide", "MY", Metric::Capacity, 9_000.0).status = FactStatus::Operating;
+    kit.fact("oxide", "US", Metric::Capacity, 6_000.0).status = FactStatus::Operating;
+    let scale_of = |kit: &Kit| kit.score("oxide", &params()).difficulty.components[1].normalised;
+    // Without a pipeline China's inferred capacity holds exactly its share.
+    assert_close(scale_of(&kit), 0.92);
+
+    let plant = kit.fact("oxide", "US", Metric::Capacity, 10_000.0);
+    (plant.status, plant.expected_online, plant.facility) = (
+        FactStatus::UnderConstruction,
+        Some(2027),
+        Some("new plant".into()),
+    );
+    // China: 0.92 / 0.08 × 15,000 = 172,500 t/yr; the plant counts 0.8 × 10,000.
+    let china = 0.92 / (1.0 - 0.92) * 15_000.0;
+    assert_close(scale_of(&kit), china / (china + 15_000.0 + 0.8 * 10_000.0));
+}
+
+#[test]
 fn weights_can_be_overridden_and_missing_components_are_dropped() {
     let time_only = Params {
         weights: Weights::new(1.0, 0.0, 0.0, 0.0, 0.0, 0.0).unwrap(),
@@ -639,7 +661,7 @@ fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_pro
     }
     assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
     let json = serde_json::to_value(&all[3]).unwrap();
-    assert_eq!(json["methodology_version"], "2026.1");
+    assert_eq!(json["methodology_version"], "2026.2");
     assert_eq!(json["params"]["chain"], "bottleneck");
     assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
 }
