@@ -436,35 +436,7 @@ fn csv_items(body: &[u8]) -> Result<Vec<Received>, ApiError> {
 }
 
 fn csv_header(cells: &[&[u8]]) -> Result<Vec<&'static str>, ApiError> {
-    let mut header = Vec::with_capacity(cells.len());
-    for cell in cells {
-        let name = std::str::from_utf8(cell)
-            .map_err(|_| malformed_csv("the header is not valid UTF-8".to_owned()))?
-            .trim()
-            .trim_start_matches('\u{feff}');
-        let column = CSV_COLUMNS.iter().find(|c| **c == name).ok_or_else(|| {
-            malformed_csv(format!(
-                "unknown column `{name}`; the columns are {}",
-                CSV_COLUMNS.join(", ")
-            ))
-        })?;
-        if header.contains(column) {
-            return Err(malformed_csv(format!("column `{name}` appears twice")));
-        }
-        header.push(*column);
-    }
-    let missing: Vec<&str> = REQUIRED_CSV_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !header.contains(c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(malformed_csv(format!(
-            "missing column(s) {}",
-            missing.join(", ")
-        )));
-    }
-    Ok(header)
+    super::csv::header(cells, &CSV_COLUMNS, &REQUIRED_CSV_COLUMNS).map_err(malformed_csv)
 }
 
 fn csv_row(header: &[&'static str], cells: &[&[u8]], line: usize) -> Received {

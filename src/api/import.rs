@@ -338,7 +338,7 @@ struct Rows {
 
 struct CsvState {
     reader: csv_core::Reader,
-    header: Option<Vec<String>>,
+    header: Option<Vec<&'static str>>,
 }
 
 impl Rows {
@@ -461,12 +461,13 @@ impl Rows {
             match std::str::from_utf8(cell) {
                 Ok(text) => {
                     if let Err(message) = set_csv_field(&mut fact, column, text) {
-                        problems.push((column.clone(), message));
+                        problems.push(((*column).to_owned(), message));
                     }
                 }
-                Err(_) => {
-                    problems.push((column.clone(), format!("line {line} is not valid UTF-8")))
-                }
+                Err(_) => problems.push((
+                    (*column).to_owned(),
+                    format!("line {line} is not valid UTF-8"),
+                )),
             }
         }
         if !problems.is_empty() {
@@ -507,39 +508,8 @@ fn ndjson_row(bytes: &[u8], line: u64) -> Option<Row> {
     Some(Row { line, fact })
 }
 
-fn csv_header(cells: &[&[u8]]) -> Result<Vec<String>, StreamError> {
-    let mut header = Vec::with_capacity(cells.len());
-    for cell in cells {
-        let name = std::str::from_utf8(cell)
-            .map_err(|_| StreamError::BadHeader("the header is not valid UTF-8".into()))?
-            .trim()
-            .trim_start_matches('\u{feff}')
-            .to_owned();
-        if !CSV_COLUMNS.contains(&name.as_str()) {
-            return Err(StreamError::BadHeader(format!(
-                "unknown column `{name}`; the columns are {}",
-                CSV_COLUMNS.join(", ")
-            )));
-        }
-        if header.contains(&name) {
-            return Err(StreamError::BadHeader(format!(
-                "column `{name}` appears twice"
-            )));
-        }
-        header.push(name);
-    }
-    let missing: Vec<&str> = REQUIRED_CSV_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !header.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(StreamError::BadHeader(format!(
-            "missing column(s) {}",
-            missing.join(", ")
-        )));
-    }
-    Ok(header)
+fn csv_header(cells: &[&[u8]]) -> Result<Vec<&'static str>, StreamError> {
+    super::csv::header(cells, &CSV_COLUMNS, &REQUIRED_CSV_COLUMNS).map_err(StreamError::BadHeader)
 }
 
 fn set_csv_field(fact: &mut NewFact, column: &str, text: &str) -> Result<(), String> {

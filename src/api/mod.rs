@@ -2,6 +2,7 @@
 //! both), extractors, middleware and the error catalogue.
 
 mod auth;
+mod csv;
 mod docs;
 pub mod error;
 mod exposure;
