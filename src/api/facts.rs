@@ -222,19 +222,7 @@ pub async fn list_facts(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = pagination::limit(q.limit)?;
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            pagination::decode("facts", c)?.parse::<i64>().map_err(|_| {
-                ApiError::invalid_parameter(
-                    "cursor",
-                    "query",
-                    "is not a cursor this listing returned",
-                )
-            })
-        })
-        .transpose()?;
+    let after: Option<i64> = pagination::after("facts", q.cursor.as_deref())?;
     let filter = store::facts::FactFilter {
         product: q.product,
         country: q.country.map(|c| c.to_ascii_uppercase()),

@@ -160,19 +160,7 @@ pub async fn list_audit(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = pagination::limit(q.limit)?;
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            pagination::decode("audit", c)?.parse::<i64>().map_err(|_| {
-                ApiError::invalid_parameter(
-                    "cursor",
-                    "query",
-                    "is not a cursor this listing returned",
-                )
-            })
-        })
-        .transpose()?;
+    let before: Option<i64> = pagination::after("audit", q.cursor.as_deref())?;
     let filter = AuditFilter {
         key_id: q.key_id,
         route: q.route,

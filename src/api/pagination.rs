@@ -39,8 +39,7 @@ pub fn encode(kind: &str, key: &str) -> String {
 }
 
 pub fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
-    let invalid =
-        || ApiError::invalid_parameter("cursor", "query", "is not a cursor this listing returned");
+    let invalid = invalid_cursor;
     if cursor.len() % 2 != 0 || cursor.len() > 512 {
         return Err(invalid());
     }
@@ -52,6 +51,21 @@ pub fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
     text.strip_prefix(&format!("{kind}:"))
         .map(str::to_owned)
         .ok_or_else(invalid)
+}
+
+/// The key a `cursor` parameter carries, parsed; `None` without a cursor.
+pub fn after<K: std::str::FromStr>(
+    kind: &str,
+    cursor: Option<&str>,
+) -> Result<Option<K>, ApiError> {
+    cursor
+        .map(|cursor| decode(kind, cursor)?.parse().map_err(|_| invalid_cursor()))
+        .transpose()
+}
+
+/// The problem for a cursor this listing did not hand out.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::invalid_parameter("cursor", "query", "is not a cursor this listing returned")
 }
 
 pub fn page<T: ToSchema>(

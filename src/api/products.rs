@@ -138,11 +138,7 @@ pub async fn list_products(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
     let limit = pagination::limit(query.limit)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| pagination::decode("products", c))
-        .transpose()?;
+    let after: Option<String> = pagination::after("products", query.cursor.as_deref())?;
     let client = pool.get().await.map_err(StoreError::from)?;
     let page = store::products::list(&client, query.stage, after.as_deref(), limit).await?;
     Ok(

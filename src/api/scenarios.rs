@@ -759,13 +759,7 @@ pub async fn list_scenarios(
         .cursor
         .as_deref()
         .map(|cursor| {
-            let invalid = || {
-                ApiError::invalid_parameter(
-                    "cursor",
-                    "query",
-                    "is not a cursor this listing returned",
-                )
-            };
+            let invalid = pagination::invalid_cursor;
             let key = pagination::decode("scenarios", cursor)?;
             let (nanos, id) = key.split_once('|').ok_or_else(invalid)?;
             let at = nanos

@@ -484,20 +484,10 @@ pub async fn list_scores(
         let start = match &after {
             None => 0,
             Some(cursor) => {
-                let (value, id) = cursor.split_once('|').ok_or_else(|| {
-                    ApiError::invalid_parameter(
-                        "cursor",
-                        "query",
-                        "is not a cursor this listing returned",
-                    )
-                })?;
-                let value: f64 = value.parse().map_err(|_| {
-                    ApiError::invalid_parameter(
-                        "cursor",
-                        "query",
-                        "is not a cursor this listing returned",
-                    )
-                })?;
+                let (value, id) = cursor
+                    .split_once('|')
+                    .ok_or_else(pagination::invalid_cursor)?;
+                let value: f64 = value.parse().map_err(|_| pagination::invalid_cursor())?;
                 rows.iter()
                     .position(|(v, i, _)| {
                         let order = v.total_cmp(&value).then_with(|| i.as_str().cmp(id));

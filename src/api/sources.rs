@@ -77,11 +77,7 @@ pub async fn list_sources(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
     let limit = pagination::limit(query.limit)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| pagination::decode("sources", c))
-        .transpose()?;
+    let after: Option<String> = pagination::after("sources", query.cursor.as_deref())?;
     let client = pool.get().await.map_err(store::StoreError::from)?;
     let page = store::sources::list(&client, query.kind, after.as_deref(), limit).await?;
     Ok(
