@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::LiveScores;
-use crate::store::CHANGES_CHANNEL;
+use crate::store;
 
 /// The listening connection's `application_name`, to find it in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "chokepoint-listener";
@@ -84,9 +84,7 @@ async fn listen(
             }
         }
     });
-    client
-        .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
-        .await?;
+    store::listen_for_changes(&client).await?;
     if reconnecting {
         // Anything written while we were not listening is picked up here.
         let _ = sender.send(Change::Everything);

@@ -118,6 +118,15 @@ pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
 /// limited to 8000 bytes).
 pub const CHANGES_CHANNEL: &str = "chokepoint_changes";
 
+/// Subscribes a dedicated connection to change notifications.
+pub async fn listen_for_changes(
+    client: &tokio_postgres::Client,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+        .await
+}
+
 /// Queues a change notification; PostgreSQL delivers it when (and only if)
 /// the transaction commits.
 pub async fn notify_changed<'a>(
