@@ -11,7 +11,21 @@ use chokepoint::store::embedded::EmbeddedCluster;
 /// The service's log lines, collected as it writes them.
 type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
-fn start_service(data_dir: &Path) -> (Child, String, Log) {
+/// The service process. A test that fails midway still stops it (with
+/// SIGTERM, so it stops its database too) when this drops.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: sends SIGTERM to our own child.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start_service(data_dir: &Path) -> (Service, String, Log) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .args([
             "serve",
@@ -50,10 +64,10 @@ fn start_service(data_dir: &Path) -> (Child, String, Log) {
             sink.lock().unwrap().push(line);
         }
     });
-    (child, address, collected)
+    (Service(child), address, collected)
 }
 
-fn terminate(child: &mut Child) {
+fn terminate(Service(child): &mut Service) {
     // SAFETY: sends SIGTERM to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(60);
