@@ -36,6 +36,17 @@ pub fn header(
     Ok(header)
 }
 
+/// The problem with a row whose cell count differs from the header's, as
+/// (field, message) with an empty field: it concerns the whole row.
+pub fn cell_count_problem(cells: usize, columns: usize) -> Option<(String, String)> {
+    (cells != columns).then(|| {
+        (
+            String::new(),
+            format!("{cells} cells where the header names {columns}"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::header;

@@ -442,16 +442,7 @@ fn csv_header(cells: &[&[u8]]) -> Result<Vec<&'static str>, ApiError> {
 fn csv_row(header: &[&'static str], cells: &[&[u8]], line: usize) -> Received {
     let mut item = ExposureItem::default();
     let mut problems = Vec::new();
-    if cells.len() != header.len() {
-        problems.push((
-            String::new(),
-            format!(
-                "{} cells where the header names {}",
-                cells.len(),
-                header.len()
-            ),
-        ));
-    }
+    problems.extend(super::csv::cell_count_problem(cells.len(), header.len()));
     for (column, cell) in header.iter().zip(cells) {
         let Ok(text) = std::str::from_utf8(cell) else {
             problems.push((column.to_string(), "not valid UTF-8".to_owned()));

@@ -447,16 +447,7 @@ impl Rows {
         };
         let mut fact = NewFact::default();
         let mut problems = Vec::new();
-        if cells.len() != header.len() {
-            problems.push((
-                String::new(),
-                format!(
-                    "{} cells where the header names {}",
-                    cells.len(),
-                    header.len()
-                ),
-            ));
-        }
+        problems.extend(super::csv::cell_count_problem(cells.len(), header.len()));
         for (column, cell) in header.iter().zip(cells) {
             match std::str::from_utf8(cell) {
                 Ok(text) => {
