@@ -218,6 +218,13 @@ impl ApiError {
         )
     }
 
+    /// A bad parameter that can only be located, not named (the raw path).
+    pub fn invalid_parameter_at(pointer: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError::new(ErrorCode::InvalidParameter, format!("{pointer}: {message}"))
+            .with_errors(vec![FieldError::new(pointer, message)])
+    }
+
     pub fn internal(cause: impl Into<anyhow::Error>) -> ApiError {
         ApiError {
             cause: Some(cause.into()),

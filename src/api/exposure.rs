@@ -16,6 +16,7 @@ use super::facts::{BATCH_BODY_LIMIT, MAX_REPORTED_ERRORS};
 use super::scenarios::not_a_buyer;
 use super::scores::{as_of_instant, not_an_instant};
 use crate::domain::{Buyer, CountryCode, ProductId, Stage};
+use crate::ingest::csv;
 use crate::live::{LiveScores, State};
 use crate::scoring::exposure::{self, Advice, Item, WeightBasis};
 use crate::scoring::{Params, METHODOLOGY_VERSION};
@@ -34,8 +35,6 @@ pub const CSV_COLUMNS: [&str; 6] = [
     "supplier",
 ];
 const REQUIRED_CSV_COLUMNS: [&str; 2] = ["ref", "product"];
-/// More cells than this in a CSV record is not a bill of materials.
-const MAX_CSV_CELLS: usize = 64;
 const MAX_REF_CHARS: usize = 200;
 const MAX_SUPPLIER_CHARS: usize = 300;
 
@@ -212,7 +211,7 @@ enum Format {
 struct Received {
     reference: Option<String>,
     /// For CSV, the line the row starts on (problem pointers name it).
-    line: Option<usize>,
+    line: Option<u64>,
     item: Result<ExposureItem, Vec<(String, String)>>,
 }
 
@@ -374,81 +373,36 @@ fn malformed_csv(message: String) -> ApiError {
 
 /// The rows of a CSV bill of materials after its header.
 fn csv_items(body: &[u8]) -> Result<Vec<Received>, ApiError> {
-    let mut reader = csv_core::Reader::new();
-    // A record's unescaped cells are never longer than the body.
-    let mut output = vec![0u8; body.len() + 1];
-    let mut ends = [0usize; MAX_CSV_CELLS];
-    let (mut written, mut ended) = (0, 0);
-    let mut input = body;
-    let mut line = 1;
-    let mut record_line = 1;
-    let mut header: Option<Vec<&'static str>> = None;
-    let mut rows = Vec::new();
-    loop {
-        if written == 0 && ended == 0 {
-            record_line = line;
-        }
-        let (result, read, out, end) =
-            reader.read_record(input, &mut output[written..], &mut ends[ended..]);
-        line += input[..read].iter().filter(|b| **b == b'\n').count();
-        input = &input[read..];
-        (written, ended) = (written + out, ended + end);
-        match result {
-            // An empty input next tells the reader the data has ended.
-            csv_core::ReadRecordResult::InputEmpty => continue,
-            csv_core::ReadRecordResult::OutputFull => {
-                return Err(malformed_csv(format!(
-                    "line {record_line} could not be read"
-                )))
-            }
-            csv_core::ReadRecordResult::OutputEndsFull => {
-                return Err(malformed_csv(format!(
-                    "line {record_line} has more than {MAX_CSV_CELLS} cells"
-                )))
-            }
-            csv_core::ReadRecordResult::Record => {
-                let mut cells = Vec::with_capacity(ended);
-                let mut start = 0;
-                for &end in &ends[..ended] {
-                    cells.push(&output[start..end]);
-                    start = end;
-                }
-                (written, ended) = (0, 0);
-                if cells.iter().all(|cell| cell.is_empty()) {
-                    continue;
-                }
-                match &header {
-                    None => header = Some(csv_header(&cells)?),
-                    Some(columns) => rows.push(csv_row(columns, &cells, record_line)),
-                }
-            }
-            csv_core::ReadRecordResult::End => break,
-        }
-    }
-    if header.is_none() {
-        return Err(malformed_csv(format!(
+    let mut reader = csv::Reader::default();
+    let framing = |error: csv::FramingError| malformed_csv(error.to_string());
+    let mut records = reader.feed(body).map_err(framing)?;
+    records.extend(reader.finish().map_err(framing)?);
+    let mut records = records.into_iter().filter(|record| !record.is_blank());
+    let header = records.next().ok_or_else(|| {
+        malformed_csv(format!(
             "no header row: name the columns, among {}",
             CSV_COLUMNS.join(", ")
-        )));
-    }
+        ))
+    })?;
+    let header =
+        csv::header(&header, &CSV_COLUMNS, &REQUIRED_CSV_COLUMNS).map_err(malformed_csv)?;
+    let rows: Vec<Received> = records.map(|record| csv_row(&header, &record)).collect();
     check_count(rows.len())?;
     Ok(rows)
 }
 
-fn csv_header(cells: &[&[u8]]) -> Result<Vec<&'static str>, ApiError> {
-    super::csv::header(cells, &CSV_COLUMNS, &REQUIRED_CSV_COLUMNS).map_err(malformed_csv)
-}
-
-fn csv_row(header: &[&'static str], cells: &[&[u8]], line: usize) -> Received {
+fn csv_row(header: &[&'static str], record: &csv::Record) -> Received {
     let mut item = ExposureItem::default();
     let mut problems = Vec::new();
-    problems.extend(super::csv::cell_count_problem(cells.len(), header.len()));
-    for (column, cell) in header.iter().zip(cells) {
-        let Ok(text) = std::str::from_utf8(cell) else {
-            problems.push((column.to_string(), "not valid UTF-8".to_owned()));
-            continue;
+    problems.extend(csv::cell_count_problem(record.len(), header.len()));
+    for (column, cell) in header.iter().zip(record.cells()) {
+        let text = match csv::cell_text(cell) {
+            Ok(text) => text,
+            Err(message) => {
+                problems.push((column.to_string(), message));
+                continue;
+            }
         };
-        let text = text.trim();
         let optional = || (!text.is_empty()).then(|| text.to_owned());
         let number = || -> Result<Option<f64>, (String, String)> {
             if text.is_empty() {
@@ -475,7 +429,7 @@ fn csv_row(header: &[&'static str], cells: &[&[u8]], line: usize) -> Received {
     }
     Received {
         reference: (!item.reference.is_empty()).then(|| item.reference.clone()),
-        line: Some(line),
+        line: Some(record.line),
         item: if problems.is_empty() {
             Ok(item)
         } else {

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode, FieldError};
+use crate::domain::text;
 
 /// The largest request body the service accepts, in bytes (configurable).
 #[derive(Debug, Clone, Copy)]
@@ -95,8 +96,20 @@ pub async fn read_json_body(
     read_body(payload, limit).await
 }
 
-/// Parses a JSON document, mapping failures to problems.
+/// Parses a JSON document, mapping failures to problems. U+0000 in any
+/// string is refused with a pointer to it (PostgreSQL cannot store it).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // In JSON a NUL can only be written as this escape: a cheap test first.
+    if body.windows(6).any(|w| w == br"\u0000") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+            if let Some(pointer) = text::nul_pointer(&value) {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    pointer,
+                    text::NUL_MESSAGE,
+                )]));
+            }
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let pointer = json_pointer(error.path());

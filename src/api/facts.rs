@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
 use super::write::{self, AuditContext, IdempotencyKeyHeader};
-use crate::domain::{FactRecord, FactStatus, Metric, NewFact, Period};
+use crate::domain::{Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period};
 use crate::ingest::{parse_fact, FactError, References};
 use crate::store::{self, idempotency, StoreError};
 
@@ -168,10 +168,10 @@ pub async fn create_facts(
 pub struct FactListQuery {
     #[param(example = "ndpr-oxide")]
     product: Option<String>,
-    #[param(example = "CN")]
-    country: Option<String>,
-    #[param(example = "US")]
-    buyer: Option<String>,
+    #[param(value_type = Option<String>, pattern = "^[A-Z]{2}$", example = "CN")]
+    country: Option<CountryCode>,
+    #[param(value_type = Option<String>, pattern = "^[A-Z]{2}$", example = "US")]
+    buyer: Option<Buyer>,
     #[param(value_type = Option<Metric>)]
     metric: Option<Metric>,
     /// Source id.
@@ -225,8 +225,8 @@ pub async fn list_facts(
     let after: Option<i64> = pagination::after("facts", q.cursor.as_deref())?;
     let filter = store::facts::FactFilter {
         product: q.product,
-        country: q.country.map(|c| c.to_ascii_uppercase()),
-        buyer: q.buyer.map(|b| b.to_ascii_uppercase()),
+        country: q.country.map(|c| c.to_string()),
+        buyer: q.buyer.map(|b| b.to_string()),
         metric: q.metric.map(|m| m.as_str().to_owned()),
         source: q.source,
         status: q.status.map(|s| s.as_str().to_owned()),

@@ -16,35 +16,11 @@ use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{media_type, Query, RequestDigest};
 use super::facts::MAX_REPORTED_ERRORS;
 use super::write::{self, AuditContext, IdempotencyKeyHeader};
-use crate::domain::{Fact, NewFact};
-use crate::ingest::{parse_fact, References};
+use crate::ingest::csv::FramingError;
+use crate::ingest::rows::{FactRows, Format, StreamError, MAX_LINE_BYTES};
+use crate::ingest::References;
 use crate::store::idempotency::{self, Outcome};
 use crate::store::{self, StoreError};
-
-/// Longest accepted line (NDJSON) or record (CSV).
-const MAX_LINE_BYTES: usize = 1 << 20;
-
-/// The CSV columns, in any order; the header row must name only these, and
-/// at least metric, period, status and source_id. Empty cells are nulls.
-pub const CSV_COLUMNS: [&str; 16] = [
-    "product",
-    "country",
-    "buyer",
-    "facility",
-    "metric",
-    "value",
-    "unit",
-    "period",
-    "status",
-    "controlled_by",
-    "expected_online",
-    "source_id",
-    "confidence",
-    "quote",
-    "locator",
-    "note",
-];
-const REQUIRED_CSV_COLUMNS: [&str; 4] = ["metric", "period", "status", "source_id"];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -154,7 +130,7 @@ pub async fn import_facts(
     let tx = client.transaction().await.map_err(StoreError::from)?;
     let references = References::load(&tx).await?;
     let mut copy = Some(store::facts::FactCopy::start(&tx).await?);
-    let mut rows = Rows::new(format);
+    let mut rows = FactRows::new(format);
     let mut summary = ImportSummary {
         rows_read: 0,
         rows_written: 0,
@@ -181,7 +157,7 @@ pub async fn import_facts(
             Some(chunk) => rows.feed(&chunk),
             None => rows.finish(),
         };
-        for row in parsed.map_err(|e| e.into_problem())? {
+        for row in parsed.map_err(stream_problem)? {
             summary.rows_read += 1;
             let checked = row.fact.and_then(|fact| match references.check(&fact) {
                 Ok(confidence) => Ok((fact, confidence)),
@@ -289,258 +265,20 @@ fn read_error(error: actix_web::error::PayloadError) -> ApiError {
     )
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Format {
-    Ndjson,
-    Csv,
-}
-
-/// One row read from the stream.
-struct Row {
-    line: u64,
-    fact: Result<Fact, Vec<(String, String)>>,
-}
-
 /// A problem with the stream itself (not one row): it stops the import.
-enum StreamError {
-    LineTooLong(u64),
-    BadHeader(String),
-}
-
-impl StreamError {
-    fn into_problem(self) -> ApiError {
-        match self {
-            StreamError::LineTooLong(line) => ApiError::new(
-                ErrorCode::ValidationFailed,
-                format!("line {line} is longer than {MAX_LINE_BYTES} bytes"),
-            )
-            .with_errors(vec![FieldError::new(
-                format!("/line/{line}"),
-                "line too long",
-            )]),
-            StreamError::BadHeader(message) => ApiError::new(
-                ErrorCode::ValidationFailed,
-                format!("CSV header: {message}"),
-            )
-            .with_errors(vec![FieldError::new("/line/1", message)]),
-        }
-    }
-}
-
-/// Splits a byte stream into rows, whatever the chunk boundaries.
-struct Rows {
-    format: Format,
-    pending: Vec<u8>,
-    /// Line number of the first byte of `pending`.
-    line: u64,
-    csv: CsvState,
-}
-
-struct CsvState {
-    reader: csv_core::Reader,
-    header: Option<Vec<&'static str>>,
-}
-
-impl Rows {
-    fn new(format: Format) -> Rows {
-        Rows {
-            format,
-            pending: Vec::new(),
-            line: 1,
-            csv: CsvState {
-                reader: csv_core::Reader::new(),
-                header: None,
-            },
-        }
-    }
-
-    fn feed(&mut self, chunk: &[u8]) -> Result<Vec<Row>, StreamError> {
-        self.pending.extend_from_slice(chunk);
-        self.drain(false)
-    }
-
-    fn finish(&mut self) -> Result<Vec<Row>, StreamError> {
-        self.drain(true)
-    }
-
-    fn drain(&mut self, at_end: bool) -> Result<Vec<Row>, StreamError> {
-        match self.format {
-            Format::Ndjson => self.drain_ndjson(at_end),
-            Format::Csv => self.drain_csv(at_end),
-        }
-    }
-
-    fn drain_ndjson(&mut self, at_end: bool) -> Result<Vec<Row>, StreamError> {
-        let mut rows = Vec::new();
-        let mut start = 0;
-        while let Some(end) = self.pending[start..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map(|i| start + i)
-        {
-            if let Some(row) = ndjson_row(&self.pending[start..end], self.line) {
-                rows.push(row);
+fn stream_problem(error: StreamError) -> ApiError {
+    let (line, message) = match error {
+        StreamError::LineTooLong(line) => (
+            line,
+            format!("line {line} is longer than {MAX_LINE_BYTES} bytes"),
+        ),
+        StreamError::Framing(error) => match error {
+            FramingError::RecordTooLong { line } | FramingError::TooManyCells { line } => {
+                (line, error.to_string())
             }
-            self.line += 1;
-            start = end + 1;
-        }
-        self.pending.drain(..start);
-        if at_end && !self.pending.is_empty() {
-            let rest = std::mem::take(&mut self.pending);
-            rows.extend(ndjson_row(&rest, self.line));
-        } else if self.pending.len() > MAX_LINE_BYTES {
-            return Err(StreamError::LineTooLong(self.line));
-        }
-        Ok(rows)
-    }
-
-    fn drain_csv(&mut self, at_end: bool) -> Result<Vec<Row>, StreamError> {
-        let mut rows = Vec::new();
-        let mut output = vec![0u8; MAX_LINE_BYTES];
-        let mut ends = [0usize; CSV_COLUMNS.len() + 8];
-        let mut consumed = 0;
-        loop {
-            let input = &self.pending[consumed..];
-            if input.is_empty() && !at_end {
-                break;
-            }
-            let (result, read, _, fields) =
-                self.csv.reader.read_record(input, &mut output, &mut ends);
-            let record_line = self.line;
-            self.line += input[..read].iter().filter(|b| **b == b'\n').count() as u64;
-            consumed += read;
-            match result {
-                csv_core::ReadRecordResult::InputEmpty => break,
-                csv_core::ReadRecordResult::OutputFull => {
-                    return Err(StreamError::LineTooLong(record_line))
-                }
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    return Err(StreamError::BadHeader(format!(
-                        "line {record_line} has more cells than there are columns"
-                    )))
-                }
-                csv_core::ReadRecordResult::Record => {
-                    let mut cells = Vec::with_capacity(fields);
-                    let mut start = 0;
-                    for end in &ends[..fields] {
-                        cells.push(&output[start..*end]);
-                        start = *end;
-                    }
-                    if let Some(row) = self.csv_record(&cells, record_line)? {
-                        rows.push(row);
-                    }
-                }
-                csv_core::ReadRecordResult::End => break,
-            }
-        }
-        self.pending.drain(..consumed);
-        Ok(rows)
-    }
-
-    fn csv_record(&mut self, cells: &[&[u8]], line: u64) -> Result<Option<Row>, StreamError> {
-        if cells.iter().all(|c| c.is_empty()) {
-            return Ok(None);
-        }
-        let Some(header) = &self.csv.header else {
-            self.csv.header = Some(csv_header(cells)?);
-            return Ok(None);
-        };
-        let mut fact = NewFact::default();
-        let mut problems = Vec::new();
-        problems.extend(super::csv::cell_count_problem(cells.len(), header.len()));
-        for (column, cell) in header.iter().zip(cells) {
-            match std::str::from_utf8(cell) {
-                Ok(text) => {
-                    if let Err(message) = set_csv_field(&mut fact, column, text) {
-                        problems.push(((*column).to_owned(), message));
-                    }
-                }
-                Err(_) => problems.push((
-                    (*column).to_owned(),
-                    format!("line {line} is not valid UTF-8"),
-                )),
-            }
-        }
-        if !problems.is_empty() {
-            return Ok(Some(Row {
-                line,
-                fact: Err(problems),
-            }));
-        }
-        let fact = fact.validate().map_err(|problems| {
-            problems
-                .into_iter()
-                .map(|p| (p.field.to_owned(), p.message))
-                .collect()
-        });
-        Ok(Some(Row { line, fact }))
-    }
-}
-
-fn ndjson_row(bytes: &[u8], line: u64) -> Option<Row> {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
-    let fact = match std::str::from_utf8(bytes).map(serde_json::from_str::<serde_json::Value>) {
-        Err(_) => Err(vec![(
-            String::new(),
-            format!("line {line} is not valid UTF-8"),
-        )]),
-        Ok(Ok(value @ serde_json::Value::Object(_))) => {
-            parse_fact(value).map_err(|e| e.into_problems())
-        }
-        Ok(Ok(_)) => Err(vec![(
-            String::new(),
-            "the line is JSON but not a fact object".to_owned(),
-        )]),
-        Ok(Err(e)) => Err(vec![(String::new(), format!("the line is not JSON: {e}"))]),
+        },
+        StreamError::BadHeader { line, message } => (line, format!("CSV header: {message}")),
     };
-    Some(Row { line, fact })
-}
-
-fn csv_header(cells: &[&[u8]]) -> Result<Vec<&'static str>, StreamError> {
-    super::csv::header(cells, &CSV_COLUMNS, &REQUIRED_CSV_COLUMNS).map_err(StreamError::BadHeader)
-}
-
-fn set_csv_field(fact: &mut NewFact, column: &str, text: &str) -> Result<(), String> {
-    let optional = || (!text.trim().is_empty()).then(|| text.to_owned());
-    let number = || -> Result<Option<f64>, String> {
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Ok(None);
-        }
-        trimmed
-            .parse::<f64>()
-            .map(Some)
-            .map_err(|_| format!("`{trimmed}` is not a number"))
-    };
-    match column {
-        "product" => fact.product = optional(),
-        "country" => fact.country = optional().map(|c| c.trim().to_owned()),
-        "buyer" => fact.buyer = optional(),
-        "facility" => fact.facility = optional(),
-        "metric" => fact.metric = text.trim().to_owned(),
-        "value" => fact.value = number()?,
-        "unit" => fact.unit = optional(),
-        "period" => fact.period = text.trim().to_owned(),
-        "status" => fact.status = text.trim().to_owned(),
-        "controlled_by" => fact.controlled_by = optional(),
-        "expected_online" => {
-            fact.expected_online = match text.trim() {
-                "" => None,
-                year => Some(
-                    year.parse()
-                        .map_err(|_| format!("`{year}` is not a year"))?,
-                ),
-            }
-        }
-        "source_id" => fact.source_id = text.trim().to_owned(),
-        "confidence" => fact.confidence = number()?,
-        "quote" => fact.quote = optional(),
-        "locator" => fact.locator = optional(),
-        "note" => fact.note = optional(),
-        _ => unreachable!("the header was checked against CSV_COLUMNS"),
-    }
-    Ok(())
+    ApiError::new(ErrorCode::ValidationFailed, message.clone())
+        .with_errors(vec![FieldError::new(format!("/line/{line}"), message)])
 }

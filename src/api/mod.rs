@@ -2,7 +2,7 @@
 //! both), extractors, middleware and the error catalogue.
 
 mod auth;
-mod csv;
+mod conventions;
 mod docs;
 pub mod error;
 mod exposure;
@@ -147,6 +147,7 @@ pub fn app_with_routes() -> (
     OpenApiDocument,
 ) {
     let app = App::new()
+        .wrap(actix_web::middleware::from_fn(conventions::reject_nul))
         .wrap(actix_web::middleware::from_fn(limits::rate_limit))
         .wrap(actix_web::middleware::from_fn(limits::security_headers))
         .wrap(actix_web::middleware::from_fn(middleware::observe))

@@ -18,10 +18,11 @@ pub const EU_MEMBERS: [&str; 27] = [
 impl CountryCode {
     pub const CN: CountryCode = CountryCode(*b"CN");
 
+    /// Exactly two upper-case letters of an assigned code: no other case,
+    /// no surrounding whitespace (one rule for bodies and queries alike).
     pub fn parse(s: &str) -> Option<CountryCode> {
-        let upper = s.trim().to_ascii_uppercase();
         let index = COUNTRIES
-            .binary_search_by(|(code, _)| (*code).cmp(upper.as_str()))
+            .binary_search_by(|(code, _)| (*code).cmp(s))
             .ok()?;
         let bytes = COUNTRIES[index].0.as_bytes();
         Some(CountryCode([bytes[0], bytes[1]]))
@@ -53,8 +54,9 @@ impl CountryCode {
 impl TryFrom<String> for CountryCode {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        CountryCode::parse(&value)
-            .ok_or_else(|| format!("`{value}` is not an ISO 3166-1 alpha-2 country code"))
+        CountryCode::parse(&value).ok_or_else(|| {
+            format!("`{value}` is not an ISO 3166-1 alpha-2 country code: write two upper-case letters, such as `CN`")
+        })
     }
 }
 
@@ -80,7 +82,7 @@ pub enum Buyer {
 
 impl Buyer {
     pub fn parse(s: &str) -> Option<Buyer> {
-        if s.trim().eq_ignore_ascii_case("EU") {
+        if s == "EU" {
             Some(Buyer::Eu)
         } else {
             CountryCode::parse(s).map(Buyer::Country)
@@ -122,7 +124,7 @@ impl TryFrom<String> for Buyer {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Buyer::parse(&value).ok_or_else(|| {
-            format!("`{value}` is neither an ISO 3166-1 alpha-2 country code nor `EU`")
+            format!("`{value}` is neither an ISO 3166-1 alpha-2 country code nor `EU`: write two upper-case letters, such as `US` or `EU`")
         })
     }
 }
@@ -406,10 +408,14 @@ mod tests {
     }
 
     #[test]
-    fn parses_case_insensitively_and_rejects_unknown_codes() {
-        assert_eq!(CountryCode::parse("cn"), Some(CountryCode::CN));
-        assert_eq!(CountryCode::parse("XX"), None);
-        assert_eq!(Buyer::parse("eu"), Some(Buyer::Eu));
+    fn parses_exact_upper_case_codes_only() {
+        assert_eq!(CountryCode::parse("CN"), Some(CountryCode::CN));
+        for near_miss in ["cn", "Cn", "cn ", " CN", "CN\n", "XX", "CHN", ""] {
+            assert_eq!(CountryCode::parse(near_miss), None, "{near_miss:?}");
+        }
+        assert_eq!(Buyer::parse("EU"), Some(Buyer::Eu));
+        assert_eq!(Buyer::parse("eu"), None);
+        assert_eq!(Buyer::parse("US "), None);
         assert!(Buyer::Eu.contains(CountryCode::parse("DE").unwrap()));
         assert!(!Buyer::Eu.contains(CountryCode::parse("GB").unwrap()));
     }

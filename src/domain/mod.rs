@@ -11,6 +11,7 @@ mod records;
 mod source;
 mod stage;
 mod status;
+pub mod text;
 
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
 pub use fact::{Fact, FieldProblem, NewFact, MAX_QUOTE_CHARS};

@@ -26,7 +26,6 @@ impl Period {
     }
 
     pub fn parse(s: &str) -> Result<Period, String> {
-        let s = s.trim();
         let bad = || {
             format!("`{s}` is not a period: use a year (2024), a date (2024-05-01) or a range (2024-01-01/2024-06-30, 2025-04-04/..)")
         };

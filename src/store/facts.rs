@@ -318,10 +318,11 @@ fn field(buffer: &mut String, value: Option<&str>) {
     buffer.push('\t');
 }
 
-/// Resolves each fact's confidence: its own, else its source's reliability.
+/// Resolves a fact's confidence: its own, else its source's reliability;
+/// `None` when the source does not exist, even if the fact has its own.
 pub fn resolve_confidence(fact: &Fact, reliabilities: &HashMap<String, f64>) -> Option<f64> {
-    fact.confidence
-        .or_else(|| reliabilities.get(fact.source_id.as_str()).copied())
+    let reliability = reliabilities.get(fact.source_id.as_str())?;
+    Some(fact.confidence.unwrap_or(*reliability))
 }
 
 #[cfg(test)]

@@ -278,7 +278,7 @@ async fn filters_select_by_each_field() {
     let count = |body: serde_json::Value| body["items"].as_array().unwrap().len();
     for (query, expected) in [
         ("country=US", 1),
-        ("country=cn", 2),
+        ("country=CN", 2),
         ("product=ndpr-oxide", 1),
         ("metric=production", 2),
         ("status=actual", 1),
@@ -294,6 +294,21 @@ async fn filters_select_by_each_field() {
             .await
             .unwrap();
         assert_eq!(count(body), expected, "{query}");
+    }
+    for near_miss in ["country=cn", "country=CN%20", "buyer=us"] {
+        let problem = assert_problem(
+            app.get(&format!("/v1/facts?{near_miss}")).await,
+            422,
+            "invalid_parameter",
+        )
+        .await;
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("upper-case"),
+            "{near_miss}: {problem}"
+        );
     }
     assert_problem(
         app.get("/v1/facts?metric=vibes").await,

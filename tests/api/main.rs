@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod import;
+mod integrity;
 mod migrations;
 mod openapi;
 mod products;

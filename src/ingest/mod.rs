@@ -1,11 +1,14 @@
 //! The write path shared by the API and the `seed` command: parsing and
 //! validating submitted facts and products against what is stored, so a
 //! fact loaded from the baseline passes exactly the checks an API client's
-//! would.
+//! would; and the framing of streamed uploads (`csv`, `rows`).
+
+pub mod csv;
+pub mod rows;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{find_cycle, Fact, NewFact, Product};
+use crate::domain::{find_cycle, text, Fact, NewFact, Product};
 use crate::store::{self, StoreError};
 
 /// A write refused: the problems as (JSON Pointer, message), or the store failed.
@@ -80,6 +83,13 @@ impl FactError {
 
 /// Parses and validates one submitted fact.
 pub fn parse_fact(value: serde_json::Value) -> Result<Fact, FactError> {
+    if let Some(pointer) = text::nul_pointer(&value) {
+        let field = pointer.trim_start_matches('/').replace('/', ".");
+        return Err(FactError::Invalid(vec![(
+            field,
+            text::NUL_MESSAGE.to_owned(),
+        )]));
+    }
     let new: NewFact = serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
         let message = error.into_inner().to_string();

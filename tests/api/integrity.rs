@@ -1,0 +1,331 @@
+//! Regression tests for defects found by testing the service from the
+//! outside: data lost or corrupted on the write paths, crashes and 500s.
+
+use futures_util::stream;
+use serde_json::json;
+
+use crate::helpers::{assert_problem, production_fact, spawn_app, table_counts, TestApp};
+
+const WIDE_HEADER: &str =
+    "product,country,metric,value,unit,period,status,source_id,confidence,quote,note";
+
+/// `rows` valid CSV facts with quoted text, eleven columns each.
+fn wide_csv(rows: usize, line_end: &str) -> String {
+    let mut csv = format!("{WIDE_HEADER}{line_end}");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "rare-earth-concentrate,CN,production,{}.5,kt,2024,estimate,usgs-mcs-2025,0.{},\"row {i}, \"\"quoted\"\"\nsecond line\",\"note {i}\"{line_end}",
+            200 + i % 97,
+            1 + i % 9
+        ));
+    }
+    csv
+}
+
+/// Sends `body` in chunks of the given sizes (cycled), so records straddle
+/// chunk boundaries the way a slow client's body does.
+async fn post_in_chunks(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    sizes: &'static [usize],
+) -> reqwest::Response {
+    let mut chunks = Vec::new();
+    let mut rest = body.as_slice();
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, tail) = rest.split_at((*size).min(rest.len()));
+        chunks.push(Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(
+            chunk,
+        )));
+        rest = tail;
+    }
+    app.post_raw(
+        path,
+        content_type,
+        reqwest::Body::wrap_stream(stream::iter(chunks)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_large_csv_import_keeps_every_row_whatever_the_chunking() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let body = wide_csv(50_000, "\n").into_bytes();
+    let response = post_in_chunks(
+        &app,
+        "/v1/facts/import",
+        "text/csv",
+        body.clone(),
+        &[8191, 1, 4093, 65536],
+    )
+    .await;
+    let summary: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(summary["rows_written"], 50_000, "{summary}");
+    assert_eq!(summary["rows_rejected"], 0);
+
+    let response = post_in_chunks(
+        &app,
+        "/v1/facts/import?on_error=skip",
+        "text/csv",
+        body,
+        &[777, 3],
+    )
+    .await;
+    let summary: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(summary["rows_written"], 50_000, "{summary}");
+    assert_eq!(app.count("facts").await, 100_000);
+    let stored = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM facts WHERE quote LIKE 'row %, \"quoted\"' || chr(10) || 'second line' AND note LIKE 'note %'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.get::<_, i64>(0), 100_000, "every quoted cell intact");
+}
+
+#[tokio::test]
+async fn crlf_and_lf_files_report_the_same_lines() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    for line_end in ["\n", "\r\n"] {
+        let mut csv = wide_csv(3, line_end);
+        csv.push_str(&format!(
+            "rare-earth-concentrate,CN,production,lots,kt,2024,estimate,usgs-mcs-2025,,,{line_end}"
+        ));
+        let csv = csv.replacen(
+            "rare-earth-concentrate,CN,production,200.5",
+            "rare-earth-concentrate,CN,production,-1",
+            1,
+        );
+        let problem = assert_problem(
+            app.post_raw("/v1/facts/import", "text/csv", csv).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        let pointers: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        // The header is line 1; each row's quote spans two lines.
+        assert_eq!(
+            pointers,
+            ["/line/2/value", "/line/8/value"],
+            "{line_end:?}: {problem}"
+        );
+    }
+    assert_eq!(app.count("facts").await, 0);
+}
+
+#[tokio::test]
+async fn records_and_lines_over_a_mebibyte_are_refused_not_crashed_on() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let before = table_counts(&app).await;
+    let mut csv = wide_csv(2, "\n").into_bytes();
+    csv.extend(b"rare-earth-concentrate,CN,production,1,kt,2024,estimate,usgs-mcs-2025,,\"");
+    csv.extend(std::iter::repeat_n(b'x', (1 << 20) + 100));
+    csv.extend(b"\",\n");
+    let problem = assert_problem(
+        post_in_chunks(&app, "/v1/facts/import", "text/csv", csv, &[65536]).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/line/6", "{problem}");
+
+    let mut ndjson = format!("{}\n", production_fact()).into_bytes();
+    let mut long = production_fact();
+    long["quote"] = json!("y".repeat((1 << 20) + 100));
+    ndjson.extend(format!("{long}\n").into_bytes());
+    let problem = assert_problem(
+        post_in_chunks(
+            &app,
+            "/v1/facts/import",
+            "application/x-ndjson",
+            ndjson,
+            &[65536],
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/line/2", "{problem}");
+    assert_eq!(table_counts(&app).await, before);
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "the worker lives on"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_source_is_refused_even_with_an_explicit_confidence() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let before = table_counts(&app).await;
+    let mut fact = production_fact();
+    fact["source_id"] = json!("no-such-source");
+    fact["confidence"] = json!(0.8);
+    let problem = assert_problem(
+        app.post_json("/v1/facts", &fact).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/source_id");
+    let problem = assert_problem(
+        app.post_json("/v1/facts", &json!([production_fact(), fact]))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/1/source_id");
+    let problem = assert_problem(
+        app.post_raw(
+            "/v1/facts/import",
+            "application/x-ndjson",
+            format!("{fact}\n"),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/line/1/source_id");
+    let csv = "product,country,metric,value,unit,period,status,source_id,confidence\n\
+               rare-earth-concentrate,CN,production,270,kt,2024,estimate,no-such-source,0.8\n";
+    let problem = assert_problem(
+        app.post_raw("/v1/facts/import", "text/csv", csv).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/line/2/source_id");
+    assert_eq!(table_counts(&app).await, before);
+}
+
+/// Every text field of every write, and query and path values, with U+0000.
+#[tokio::test]
+async fn nul_characters_are_refused_with_a_pointer_and_nothing_is_written() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let nul = "bad\u{0}text";
+    let before = table_counts(&app).await;
+    let audit_before = app.count("audit_log").await;
+    let mut bodies: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "/v1/sources",
+            json!({"id": "s-nul", "title": nul, "publisher": "p", "kind": "government_statistics"}),
+            "/title",
+        ),
+        (
+            "/v1/products",
+            json!({"id": "p-nul", "name": nul, "stage": "mining"}),
+            "/name",
+        ),
+        (
+            "/v1/products",
+            json!({"id": "p-nul", "name": "ok", "stage": "mining", "description": nul}),
+            "/description",
+        ),
+        (
+            "/v1/keys",
+            json!({"name": nul, "scopes": ["read"]}),
+            "/name",
+        ),
+        (
+            "/v1/scenarios",
+            json!({"name": nul, "changes": []}),
+            "/name",
+        ),
+    ];
+    for field in ["quote", "note", "facility"] {
+        let mut fact = production_fact();
+        fact[field] = json!(nul);
+        bodies.push(("/v1/facts", fact, ""));
+    }
+    for (path, body, pointer) in bodies {
+        let problem =
+            assert_problem(app.post_json(path, &body).await, 422, "validation_failed").await;
+        let expected = if pointer.is_empty() {
+            body.as_object()
+                .unwrap()
+                .iter()
+                .find(|(_, v)| *v == nul)
+                .map(|(k, _)| format!("/{k}"))
+                .unwrap()
+        } else {
+            pointer.to_owned()
+        };
+        assert_eq!(
+            problem["errors"][0]["pointer"],
+            expected.as_str(),
+            "{path}: {problem}"
+        );
+        assert!(problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+0000"));
+    }
+    let mut fact = production_fact();
+    fact["note"] = json!(nul);
+    let problem = assert_problem(
+        app.post_raw(
+            "/v1/facts/import",
+            "application/x-ndjson",
+            format!("{fact}\n"),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/line/1/note");
+    let csv = "product,country,metric,value,unit,period,status,source_id,note\n\
+               rare-earth-concentrate,CN,production,270,kt,2024,estimate,usgs-mcs-2025,a\0b\n";
+    let problem = assert_problem(
+        app.post_raw("/v1/facts/import", "text/csv", csv).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/line/2/note");
+
+    let retract = app
+        .client
+        .delete(app.url("/v1/facts/1?reason=a%00b"))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(retract, 422, "invalid_parameter").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/reason");
+    let problem = assert_problem(
+        app.get("/v1/facts?source=a%00b").await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/source");
+    for path in [
+        "/v1/sources/a%00b",
+        "/v1/products/a%00b",
+        "/v1/scores/a%00b?buyer=US",
+    ] {
+        let problem = assert_problem(app.get(path).await, 422, "invalid_parameter").await;
+        assert_eq!(problem["errors"][0]["pointer"], "/path", "{path}");
+    }
+    assert_eq!(table_counts(&app).await, before);
+    assert_eq!(app.count("audit_log").await, audit_before);
+}
