@@ -101,8 +101,7 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
         report.facts_added = facts.len();
     }
     if report.sources_added + report.products_added + report.facts_added > 0 {
-        // No product list: everything may have moved.
-        store::notify_changed(&tx, []).await?;
+        store::notify_changed(&tx, &store::Affected::everything()).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(report)

@@ -25,4 +25,24 @@ pub fn init(settings: &LogSettings) {
             .with_span_list(false)
             .try_init()
     };
+    log_panics_as_one_line();
+}
+
+/// A panic is logged as one structured line (message and location, inside
+/// the request's span) instead of the default multi-line report; the HTTP
+/// layer turns it into a 500 problem and the worker carries on.
+fn log_panics_as_one_line() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        tracing::error!(panic = %message, location = %location, "panicked");
+    }));
 }

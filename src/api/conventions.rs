@@ -1,12 +1,39 @@
 //! Rules every route follows, enforced once in front of all of them.
 
+use std::panic::AssertUnwindSafe;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::ResponseError;
+use futures_util::FutureExt;
 
 use super::error::ApiError;
 use crate::domain::text;
+
+/// A panic in a handler or middleware inside this one becomes a 500
+/// problem with the request id; the connection and the worker survive.
+/// (The panic hook has logged the message and location by then.)
+pub async fn catch_panic(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    // The request cannot be kept (routing needs it unshared) and unwinding
+    // drops it: the response is attached to a stand-in with its method and
+    // path, which is all the access log reads.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(response) => response.map(ServiceResponse::map_into_left_body),
+        Err(_) => {
+            let error = ApiError::internal(anyhow::anyhow!("a handler panicked"));
+            let request = actix_web::test::TestRequest::default()
+                .method(method)
+                .uri(&uri.to_string())
+                .to_http_request();
+            Ok(ServiceResponse::new(request, error.error_response()).map_into_right_body())
+        }
+    }
+}
 
 /// Refuses U+0000 anywhere in the path or the query string: PostgreSQL
 /// cannot store or compare it, and no identifier holds it.
@@ -34,4 +61,47 @@ fn nul_in_url(req: &ServiceRequest) -> Option<ApiError> {
         .map(|(name, _)| {
             ApiError::invalid_parameter(&name.replace('\0', ""), "query", text::NUL_MESSAGE)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::catch_panic;
+
+    #[actix_web::test]
+    async fn a_panicking_handler_gets_a_500_problem_and_the_service_lives_on() {
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(catch_panic))
+                .route(
+                    "/panic",
+                    web::get().to(|| async {
+                        let cells: Vec<u8> = Vec::new();
+                        HttpResponse::Ok().body(vec![cells[3]])
+                    }),
+                )
+                .route(
+                    "/fine",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                ),
+        )
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/panic").to_request()).await;
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "application/problem+json"
+        );
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["code"], "internal");
+        assert!(
+            !body["detail"].as_str().unwrap().contains("index"),
+            "the cause is not leaked"
+        );
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+        assert_eq!(response.status(), 200);
+    }
 }

@@ -138,13 +138,11 @@ pub async fn create_facts(
             audit
                 .record(tx, serde_json::json!({ "facts": ids }))
                 .await?;
-            store::notify_changed(
-                tx,
-                records
-                    .iter()
-                    .filter_map(|r| r.product.as_ref().map(|p| p.as_str())),
-            )
-            .await?;
+            let mut affected = store::Affected::default();
+            for record in &records {
+                affected.add_fact(record.product.as_ref().map(|p| p.as_str()));
+            }
+            store::notify_changed(tx, &affected).await?;
             if single {
                 write::reply(StatusCode::CREATED, &records[0])
             } else {
@@ -332,7 +330,9 @@ pub async fn retract_fact(
     AuditContext::new(&caller.0, &req)
         .record(&tx, serde_json::json!({ "facts": [id] }))
         .await?;
-    store::notify_changed(&tx, retracted.product.as_ref().map(|p| p.as_str())).await?;
+    let mut affected = store::Affected::default();
+    affected.add_fact(retracted.product.as_ref().map(|p| p.as_str()));
+    store::notify_changed(&tx, &affected).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(retracted))
 }

@@ -1,8 +1,6 @@
 //! `POST /v1/facts/import`: bulk facts streamed as NDJSON or CSV, validated
 //! row by row and written through PostgreSQL's COPY, in bounded memory.
 
-use std::collections::HashSet;
-
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
@@ -138,7 +136,7 @@ pub async fn import_facts(
         rejected: Vec::new(),
         rejected_truncated: false,
     };
-    let mut affected: HashSet<String> = HashSet::new();
+    let mut affected = store::Affected::default();
     let mut digest = digest;
     let mut finished = false;
     while !finished {
@@ -170,11 +168,7 @@ pub async fn import_facts(
                 Ok((fact, confidence)) => {
                     if let Some(copy) = copy.as_mut() {
                         copy.push(&fact, confidence).await?;
-                        if let Some(product) = &fact.product {
-                            if !affected.contains(product.as_str()) {
-                                affected.insert(product.as_str().to_owned());
-                            }
-                        }
+                        affected.add_fact(fact.product.as_ref().map(|p| p.as_str()));
                     }
                 }
                 Err(problems) => {
@@ -237,7 +231,7 @@ pub async fn import_facts(
             serde_json::json!({ "facts_imported": summary.rows_written }),
         )
         .await?;
-    store::notify_changed(&tx, affected.iter().map(String::as_str)).await?;
+    store::notify_changed(&tx, &affected).await?;
     let reply = write::reply(StatusCode::CREATED, &summary)?;
     let outcome = match key_header {
         None => {

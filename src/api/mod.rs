@@ -150,6 +150,7 @@ pub fn app_with_routes() -> (
         .wrap(actix_web::middleware::from_fn(conventions::reject_nul))
         .wrap(actix_web::middleware::from_fn(limits::rate_limit))
         .wrap(actix_web::middleware::from_fn(limits::security_headers))
+        .wrap(actix_web::middleware::from_fn(conventions::catch_panic))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi());

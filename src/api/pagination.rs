@@ -43,9 +43,16 @@ pub fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
     if cursor.len() % 2 != 0 || cursor.len() > 512 {
         return Err(invalid());
     }
-    let bytes: Option<Vec<u8>> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16).ok())
+    // By bytes: a client may send anything, multibyte characters included.
+    let bytes: Option<Vec<u8>> = cursor
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let hex = std::str::from_utf8(pair).ok()?;
+            hex.bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| u8::from_str_radix(hex, 16).ok())?
+        })
         .collect();
     let text = String::from_utf8(bytes.ok_or_else(invalid)?).map_err(|_| invalid())?;
     text.strip_prefix(&format!("{kind}:"))
@@ -94,5 +101,8 @@ mod tests {
         assert_eq!(decode("facts", &cursor).unwrap(), "42");
         assert!(decode("sources", &cursor).is_err());
         assert!(decode("facts", "zz").is_err());
+        for hostile in ["aéa", "é", "€€", "+1", ""] {
+            assert!(decode("facts", hostile).is_err(), "{hostile}");
+        }
     }
 }

@@ -154,8 +154,11 @@ pub async fn save_product(
         "name": product.name, "stage": product.stage, "description": product.description, "inputs": product.inputs,
     });
     let created = store::products::upsert(tx, product, &body).await?;
-    let mut affected: Vec<&str> = vec![product.id.as_str()];
-    affected.extend(product.inputs.iter().map(|i| i.product.as_str()));
-    store::notify_changed(tx, affected).await?;
+    let mut affected = store::Affected::default();
+    affected.add_product(product.id.as_str());
+    for input in &product.inputs {
+        affected.add_product(input.product.as_str());
+    }
+    store::notify_changed(tx, &affected).await?;
     Ok(created)
 }

@@ -127,21 +127,61 @@ pub async fn listen_for_changes(
         .await
 }
 
+/// What a write changed, as the replicas' refresh needs to know it: the
+/// products whose facts or definition changed, or everything (a fact
+/// without a product, such as a country's governance, can move any score).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Affected {
+    products: std::collections::BTreeSet<String>,
+    everything: bool,
+}
+
+impl Affected {
+    pub fn everything() -> Affected {
+        Affected {
+            products: Default::default(),
+            everything: true,
+        }
+    }
+
+    pub fn add_product(&mut self, product: &str) {
+        if !self.everything && !self.products.contains(product) {
+            self.products.insert(product.to_owned());
+        }
+    }
+
+    /// A written or retracted fact: its product, or everything without one.
+    pub fn add_fact(&mut self, product: Option<&str>) {
+        match product {
+            Some(product) => self.add_product(product),
+            None => {
+                self.everything = true;
+                self.products.clear();
+            }
+        }
+    }
+
+    fn payload(&self) -> String {
+        let products = serde_json::json!({ "products": self.products }).to_string();
+        if self.everything || self.products.is_empty() || products.len() > 7000 {
+            serde_json::json!({ "all": true }).to_string()
+        } else {
+            products
+        }
+    }
+}
+
 /// Queues a change notification; PostgreSQL delivers it when (and only if)
 /// the transaction commits.
-pub async fn notify_changed<'a>(
+pub async fn notify_changed(
     tx: &deadpool_postgres::Transaction<'_>,
-    products: impl IntoIterator<Item = &'a str>,
+    affected: &Affected,
 ) -> Result<(), StoreError> {
-    let mut products: Vec<&str> = products.into_iter().collect();
-    products.sort_unstable();
-    products.dedup();
-    let mut payload = serde_json::json!({ "products": products }).to_string();
-    if payload.len() > 7000 {
-        payload = serde_json::json!({ "all": true }).to_string();
-    }
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANGES_CHANNEL, &payload])
-        .await?;
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANGES_CHANNEL, &affected.payload()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -159,5 +199,21 @@ impl<T> Page<T> {
         let has_more = items.len() > limit;
         items.truncate(limit);
         Page { items, has_more }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Affected;
+
+    #[test]
+    fn a_fact_without_a_product_means_everything() {
+        let mut affected = Affected::default();
+        affected.add_fact(Some("ndpr-oxide"));
+        assert_eq!(affected.payload(), r#"{"products":["ndpr-oxide"]}"#);
+        affected.add_fact(None);
+        affected.add_fact(Some("gallium"));
+        assert_eq!(affected.payload(), r#"{"all":true}"#);
+        assert_eq!(Affected::default().payload(), r#"{"all":true}"#);
     }
 }

@@ -329,3 +329,92 @@ async fn nul_characters_are_refused_with_a_pointer_and_nothing_is_written() {
     assert_eq!(table_counts(&app).await, before);
     assert_eq!(app.count("audit_log").await, audit_before);
 }
+
+#[tokio::test]
+async fn a_cursor_with_multibyte_characters_is_a_422_on_every_listing() {
+    let app = spawn_app().await;
+    for listing in [
+        "/v1/facts",
+        "/v1/sources",
+        "/v1/products",
+        "/v1/scores",
+        "/v1/scenarios",
+        "/v1/audit",
+    ] {
+        for cursor in ["a%C3%A9a", "%E2%82%AC%E2%82%AC", "%2B1"] {
+            let response = app.get(&format!("{listing}?cursor={cursor}")).await;
+            let problem = assert_problem(response, 422, "invalid_parameter").await;
+            assert_eq!(
+                problem["errors"][0]["pointer"], "/query/cursor",
+                "{listing}"
+            );
+        }
+    }
+    // Anonymous callers reach the same code.
+    let anonymous = reqwest::get(app.url("/v1/facts?cursor=a%C3%A9a"))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 422);
+}
+
+/// Facts without a product (a country's governance) arriving in the same
+/// batch as product facts reach the live scores with them.
+#[tokio::test]
+async fn country_facts_in_a_mixed_batch_reach_the_live_scores() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let mut australia = production_fact();
+    australia["country"] = json!("AU");
+    australia["value"] = json!(30);
+    let governance = json!({"country": "CN", "metric": "governance_wgi", "value": -0.55,
+        "unit": "index", "period": "2023", "status": "actual", "source_id": "usgs-mcs-2025"});
+    let response = app
+        .post_json(
+            "/v1/facts",
+            &json!([production_fact(), australia, governance]),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let china = wait_for(
+        &app,
+        "/v1/scores/rare-earth-concentrate/eu-crm?buyer=EU",
+        |crm| {
+            crm["stages"][0]["global_countries"]
+                .as_array()
+                .and_then(|countries| countries.iter().find(|c| c["country"] == "CN"))
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(china["wgi_origin"], "facts", "{china}");
+    // WGI -0.55 on the EU's 0..10 scale (10 worst): (2.5 - (-0.55)) / 0.5.
+    let expected = (2.5 + 0.55) / 0.5;
+    assert!(
+        (china["wgi_scaled"].as_f64().unwrap() - expected).abs() < 1e-6,
+        "{china}"
+    );
+}
+
+/// Polls `path` until `found` picks something out of its JSON (the write
+/// has propagated), for at most ten seconds.
+async fn wait_for<T>(
+    app: &TestApp,
+    path: &str,
+    found: impl Fn(&serde_json::Value) -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let response = app.get(path).await;
+        if response.status() == 200 {
+            let body: serde_json::Value = response.json().await.unwrap();
+            if let Some(value) = found(&body) {
+                return value;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never showed the change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
