@@ -1,6 +1,7 @@
 //! API keys on requests: `Authorization: Bearer <key>`, checked against the
 //! store on every request (so a revocation holds at once on every replica),
-//! compared in constant time, never logged.
+//! compared in constant time, never logged. A header that names no live key
+//! is a 401 whatever the route.
 //!
 //! Handlers declare what they need by their arguments: [`Ingest`] or
 //! [`Admin`] for writes and key management, [`Reader`] for reads (which
@@ -10,9 +11,10 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use std::future::{ready, Ready};
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use deadpool_postgres::Pool;
-use futures_util::future::LocalBoxFuture;
 
 use super::error::{ApiError, ErrorCode};
 use crate::domain::{constant_time_eq, KeySecret, Scope};
@@ -41,16 +43,11 @@ fn unauthorized(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, detail).with_header(header::WWW_AUTHENTICATE, "Bearer")
 }
 
-/// The caller named by the `Authorization` header, if any; a header that
-/// names no live key is a 401 whatever the route.
-async fn authenticate(
-    pool: &Pool,
-    authorization: Option<String>,
-) -> Result<Option<Caller>, ApiError> {
-    let Some(value) = authorization else {
-        return Ok(None);
-    };
-    let token = value
+/// The caller an `Authorization` header names: a live key, or a 401.
+/// Run once per request, by the middleware that also counts the request
+/// against the key (`limits`); routes read the caller from the request.
+pub async fn authenticate(pool: &Pool, authorization: &str) -> Result<Caller, ApiError> {
+    let token = authorization
         .strip_prefix("Bearer ")
         .map(str::trim)
         .ok_or_else(|| unauthorized("use `Authorization: Bearer <key>`"))?;
@@ -63,10 +60,15 @@ async fn authenticate(
     if !constant_time_eq(&stored_hash, &KeySecret::hash(token)) {
         return Err(unauthorized("unknown or revoked API key"));
     }
-    Ok(Some(Caller {
+    Ok(Caller {
         key_id: record.id,
         scopes: record.scopes,
-    }))
+    })
+}
+
+/// The authenticated caller of this request, if it sent a key.
+fn caller_of(req: &HttpRequest) -> Option<Caller> {
+    req.extensions().get::<Caller>().cloned()
 }
 
 fn require(caller: Option<Caller>, needed: Scope) -> Result<Caller, ApiError> {
@@ -88,17 +90,6 @@ fn require(caller: Option<Caller>, needed: Scope) -> Result<Caller, ApiError> {
             ),
         ))
     }
-}
-
-fn parts(req: &HttpRequest) -> (Option<Pool>, Option<String>) {
-    let pool = req
-        .app_data::<web::Data<Pool>>()
-        .map(|pool| pool.get_ref().clone());
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default().to_owned());
-    (pool, authorization)
 }
 
 /// A scope a route needs.
@@ -126,16 +117,10 @@ pub type Admin = Authorized<AdminScope>;
 
 impl<S: Needs + 'static> FromRequest for Authorized<S> {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (pool, authorization) = parts(req);
-        Box::pin(async move {
-            let pool =
-                pool.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no pool configured")))?;
-            let caller = authenticate(&pool, authorization).await?;
-            require(caller, S::SCOPE).map(|caller| Authorized(caller, PhantomData))
-        })
+        ready(require(caller_of(req), S::SCOPE).map(|caller| Authorized(caller, PhantomData)))
     }
 }
 
@@ -144,24 +129,15 @@ pub struct Reader;
 
 impl FromRequest for Reader {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (pool, authorization) = parts(req);
         let needs_key = req
             .app_data::<ReadAccess>()
             .is_some_and(|access| access.needs_key);
-        Box::pin(async move {
-            if authorization.is_none() && !needs_key {
-                return Ok(Reader);
-            }
-            let pool =
-                pool.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no pool configured")))?;
-            let caller = authenticate(&pool, authorization).await?;
-            if needs_key {
-                require(caller, Scope::Read)?;
-            }
-            Ok(Reader)
-        })
+        if needs_key {
+            return ready(require(caller_of(req), Scope::Read).map(|_| Reader));
+        }
+        ready(Ok(Reader))
     }
 }

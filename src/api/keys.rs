@@ -25,15 +25,20 @@ use crate::store::{self, idempotency, StoreError};
 pub struct NewKey {
     /// What the key is for (1 to 200 characters).
     pub name: String,
-    /// At least one of `read`, `ingest`, `admin` (each includes the ones before it).
+    /// One to three of `read`, `ingest`, `admin` (each includes the ones
+    /// before it); a scope named twice counts once.
+    #[schema(min_items = 1, max_items = 3)]
     pub scopes: Vec<Scope>,
 }
 
-/// A created key. `key` is shown this once: only its hash is kept.
+/// A created key. `key`, the secret, is in this one response only: the
+/// service keeps its SHA-256, and a replay of the request (the same
+/// `Idempotency-Key`) answers the key's record without it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKey {
     #[schema(example = "ck_3fa85f64_9c1e…")]
-    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     #[serde(flatten)]
     pub record: KeyRecord,
 }
@@ -55,8 +60,15 @@ pub async fn create_key(
     if new.name.trim().is_empty() || new.name.chars().count() > 200 {
         errors.push(FieldError::new("/name", "must be 1 to 200 characters"));
     }
-    if new.scopes.is_empty() {
-        errors.push(FieldError::new("/scopes", "name at least one scope"));
+    let named = new.scopes.len();
+    let mut scopes = new.scopes;
+    scopes.sort_unstable();
+    scopes.dedup();
+    if !(1..=Scope::ALL.len()).contains(&named) {
+        errors.push(FieldError::new(
+            "/scopes",
+            "name one to three scopes of read, ingest, admin",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -70,7 +82,7 @@ pub async fn create_key(
             let record = store::keys::insert(
                 tx,
                 new.name.trim(),
-                &new.scopes,
+                &scopes,
                 &secret.prefix,
                 &KeySecret::hash(&secret.full),
                 Some(creator),
@@ -79,13 +91,17 @@ pub async fn create_key(
             audit
                 .record(tx, serde_json::json!({ "keys": [record.id] }))
                 .await?;
-            write::reply(
+            let mut reply = write::reply(
                 StatusCode::CREATED,
                 &CreatedKey {
-                    key: secret.full,
-                    record,
+                    key: Some(secret.full),
+                    record: record.clone(),
                 },
-            )
+            )?;
+            let without_secret = CreatedKey { key: None, record };
+            reply.replay_body =
+                Some(serde_json::to_vec(&without_secret).map_err(ApiError::internal)?);
+            Ok::<_, ApiError>(reply)
         })
     })
     .await?;

@@ -1,6 +1,13 @@
-//! Abuse protection: a token bucket per API key (or per client address for
-//! anonymous callers), `RateLimit-*` headers on every response and 429
-//! problems with `Retry-After`; and security headers on every response.
+//! Abuse protection: authentication of the bearer key, then a token bucket
+//! per authenticated API key (or per client address for anonymous callers),
+//! `RateLimit-*` headers on every response and 429 problems with
+//! `Retry-After`; and security headers on every response.
+//!
+//! A request is counted against a key only once the key is authenticated,
+//! so nobody can drain another client's bucket by sending its prefix.
+//! Failed authentications count against the client address in a stricter
+//! bucket; once that is empty, bearer requests from the address are refused
+//! without a database lookup until it refills.
 //!
 //! Buckets live in each replica's memory: with N replicas behind a load
 //! balancer a client gets at most N times the configured rate.
@@ -13,16 +20,20 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, ResponseError};
+use actix_web::{web, HttpMessage, ResponseError};
+use deadpool_postgres::Pool;
 
+use super::auth;
 use super::error::{ApiError, ErrorCode};
-use crate::domain::KeySecret;
 
 /// Buckets kept before idle (full) ones are swept.
 const MAX_BUCKETS: usize = 100_000;
+/// Failed authentications get this fraction of the request rate and burst.
+const FAILED_AUTHENTICATION_SHARE: u32 = 10;
 
+/// Token buckets, one per client.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct Buckets {
     /// Tokens added per second.
     rate: f64,
     /// Bucket size: the largest burst.
@@ -43,45 +54,95 @@ pub enum Decision {
     Limited { retry_after_secs: u64 },
 }
 
-impl RateLimiter {
-    pub fn new(per_second: u32, burst: u32) -> RateLimiter {
-        RateLimiter {
+impl Buckets {
+    pub fn new(per_second: u32, burst: u32) -> Buckets {
+        Buckets {
             rate: per_second.max(1) as f64,
             burst: burst.max(1) as f64,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn limit(&self) -> u64 {
-        self.burst as u64
+    /// Takes a token from `client`'s bucket if it has one.
+    pub fn take(&self, client: &str, now: Instant) -> Decision {
+        self.with_bucket(client, now, |bucket, rate, burst| {
+            if bucket.tokens >= 1.0 {
+                bucket.tokens -= 1.0;
+                Decision::Allowed {
+                    remaining: bucket.tokens.floor() as u64,
+                    reset_secs: ((burst - bucket.tokens) / rate).ceil() as u64,
+                }
+            } else {
+                Decision::Limited {
+                    retry_after_secs: ((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64,
+                }
+            }
+        })
     }
 
-    pub fn take(&self, client: &str, now: Instant) -> Decision {
+    /// Whether `client` has a token left, without taking it.
+    pub fn check(&self, client: &str, now: Instant) -> Decision {
+        self.with_bucket(client, now, |bucket, rate, _| {
+            if bucket.tokens >= 1.0 {
+                Decision::Allowed {
+                    remaining: bucket.tokens.floor() as u64,
+                    reset_secs: 0,
+                }
+            } else {
+                Decision::Limited {
+                    retry_after_secs: ((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64,
+                }
+            }
+        })
+    }
+
+    fn with_bucket(
+        &self,
+        client: &str,
+        now: Instant,
+        decide: impl FnOnce(&mut Bucket, f64, f64) -> Decision,
+    ) -> Decision {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let (rate, burst) = (self.rate, self.burst);
         if buckets.len() >= MAX_BUCKETS {
-            let (rate, burst) = (self.rate, self.burst);
             buckets.retain(|_, b| {
                 b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
             });
         }
         let bucket = buckets.entry(client.to_owned()).or_insert(Bucket {
-            tokens: self.burst,
+            tokens: burst,
             updated: now,
         });
-        let refilled = bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * self.rate;
-        bucket.tokens = refilled.min(self.burst);
+        let refilled = bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate;
+        bucket.tokens = refilled.min(burst);
         bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Decision::Allowed {
-                remaining: bucket.tokens.floor() as u64,
-                reset_secs: ((self.burst - bucket.tokens) / self.rate).ceil() as u64,
-            }
-        } else {
-            Decision::Limited {
-                retry_after_secs: ((1.0 - bucket.tokens) / self.rate).ceil().max(1.0) as u64,
-            }
+        decide(bucket, rate, burst)
+    }
+}
+
+/// The service's limits: requests per client, and failed authentications
+/// per address.
+#[derive(Debug)]
+pub struct RateLimiter {
+    requests: Buckets,
+    failed_authentications: Buckets,
+    rate: u32,
+    burst: u32,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+        let share = |n: u32| (n / FAILED_AUTHENTICATION_SHARE).max(1);
+        RateLimiter {
+            requests: Buckets::new(per_second, burst),
+            failed_authentications: Buckets::new(share(per_second), share(burst)),
+            rate: per_second.max(1),
+            burst: burst.max(1),
         }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.burst as u64
     }
 }
 
@@ -90,26 +151,23 @@ fn exempt(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-/// Whom a request is counted against: the key's public prefix, else the
-/// peer address (not a forwarded header, which a client could forge).
-fn client_of(req: &ServiceRequest) -> String {
-    let key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|token| KeySecret::prefix_of(token.trim()));
-    match key {
-        Some(prefix) => format!("key:{prefix}"),
-        None => format!(
-            "ip:{}",
-            req.peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
-        ),
-    }
+fn limited(limiter: &RateLimiter, retry_after_secs: u64, detail: String) -> ApiError {
+    ApiError::new(ErrorCode::RateLimited, detail)
+        .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
+        .with_header(
+            HeaderName::from_static("ratelimit-limit"),
+            limiter.limit().to_string(),
+        )
+        .with_header(HeaderName::from_static("ratelimit-remaining"), "0")
+        .with_header(
+            HeaderName::from_static("ratelimit-reset"),
+            retry_after_secs.to_string(),
+        )
 }
 
+/// Authenticates the bearer key (the caller is left in the request's
+/// extensions for the route's extractors), then takes a token from the
+/// caller's bucket.
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -121,7 +179,54 @@ pub async fn rate_limit(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    match limiter.take(&client_of(&req), Instant::now()) {
+    let refuse = |req: ServiceRequest, error: ApiError| {
+        let response = error.error_response();
+        Ok(req.into_response(response).map_into_right_body())
+    };
+    // The peer address, not a forwarded header, which a client could forge.
+    let address = format!(
+        "ip:{}",
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
+    );
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let client = match authorization {
+        None => address,
+        Some(authorization) => {
+            let now = Instant::now();
+            let failures = &limiter.failed_authentications;
+            if let Decision::Limited { retry_after_secs } = failures.check(&address, now) {
+                let detail = format!(
+                    "too many failed authentications from this address; retry in {retry_after_secs} s"
+                );
+                return refuse(req, limited(&limiter, retry_after_secs, detail));
+            }
+            let Some(pool) = req.app_data::<web::Data<Pool>>().cloned() else {
+                return refuse(
+                    req,
+                    ApiError::internal(anyhow::anyhow!("no pool configured")),
+                );
+            };
+            match auth::authenticate(&pool, &authorization).await {
+                Ok(caller) => {
+                    let client = format!("key:{}", caller.key_id);
+                    req.extensions_mut().insert(caller);
+                    client
+                }
+                Err(error) => {
+                    if error.code == ErrorCode::Unauthorized {
+                        failures.take(&address, now);
+                    }
+                    return refuse(req, error);
+                }
+            }
+        }
+    };
+    match limiter.requests.take(&client, Instant::now()) {
         Decision::Allowed {
             remaining,
             reset_secs,
@@ -138,25 +243,11 @@ pub async fn rate_limit(
             Ok(response.map_into_left_body())
         }
         Decision::Limited { retry_after_secs } => {
-            let error = ApiError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "more than {} requests in a burst; retry in {retry_after_secs} s",
-                    limiter.limit()
-                ),
-            )
-            .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
-            .with_header(
-                HeaderName::from_static("ratelimit-limit"),
-                limiter.limit().to_string(),
-            )
-            .with_header(HeaderName::from_static("ratelimit-remaining"), "0")
-            .with_header(
-                HeaderName::from_static("ratelimit-reset"),
-                retry_after_secs.to_string(),
+            let detail = format!(
+                "more than {} requests in a burst ({} a second on average); retry in {retry_after_secs} s",
+                limiter.burst, limiter.rate
             );
-            let response = error.error_response();
-            Ok(req.into_response(response).map_into_right_body())
+            refuse(req, limited(&limiter, retry_after_secs, detail))
         }
     }
 }
@@ -199,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_bucket_drains_then_refills_at_the_rate() {
-        let limiter = RateLimiter::new(2, 3);
+        let limiter = Buckets::new(2, 3);
         let start = Instant::now();
         for remaining in [2, 1, 0] {
             assert!(
@@ -215,6 +306,10 @@ mod tests {
         assert!(
             matches!(limiter.take("other", start), Decision::Allowed { .. }),
             "buckets are per client"
+        );
+        assert!(
+            matches!(limiter.check("k", start), Decision::Limited { .. }),
+            "checking an empty bucket does not take a token"
         );
         let later = start + Duration::from_millis(600);
         assert!(

@@ -60,6 +60,7 @@ pub fn reply(status: StatusCode, body: &impl Serialize) -> Result<Reply, ApiErro
     Ok(Reply {
         status: status.as_u16(),
         body: serde_json::to_vec(body).map_err(ApiError::internal)?,
+        replay_body: None,
     })
 }
 

@@ -19,11 +19,14 @@ pub struct Idempotency {
     pub digest: [u8; 32],
 }
 
-/// A response as stored for replay (always JSON).
+/// A response (always JSON), and what a replay of it answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// Stored for replays instead of `body` when `body` holds something
+    /// that must never be stored, such as a new key's secret.
+    pub replay_body: Option<Vec<u8>>,
 }
 
 /// What became of a write that carried an idempotency key.
@@ -94,6 +97,7 @@ pub async fn replay(
         Some(row) if row.get::<_, &[u8]>(0) == idempotency.digest => Outcome::Replayed(Reply {
             status: row.get::<_, i16>(1) as u16,
             body: row.get(2),
+            replay_body: None,
         }),
         _ => Outcome::KeyReused,
     })
@@ -121,7 +125,7 @@ pub async fn commit(
                 &idempotency.key,
                 &idempotency.digest.as_slice(),
                 &(reply.status as i16),
-                &reply.body,
+                reply.replay_body.as_ref().unwrap_or(&reply.body),
             ],
         )
         .await?;

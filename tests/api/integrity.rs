@@ -418,3 +418,147 @@ async fn wait_for<T>(
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+#[tokio::test]
+async fn a_key_secret_exists_only_in_the_response_that_creates_it() {
+    let app = spawn_app().await;
+    let create = || {
+        app.client
+            .post(app.url("/v1/keys"))
+            .header("Idempotency-Key", "create-nightly-key")
+            .json(&json!({"name": "nightly import", "scopes": ["ingest"]}))
+            .send()
+    };
+    let first = create().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: serde_json::Value = first.json().await.unwrap();
+    let secret = first["key"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("ck_"));
+
+    let replay = create().await.unwrap();
+    assert_eq!(replay.status(), 201);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let replay: serde_json::Value = replay.json().await.unwrap();
+    assert!(
+        replay.get("key").is_none(),
+        "a replay never hands the secret out: {replay}"
+    );
+    assert_eq!(replay["id"], first["id"]);
+    assert_eq!(replay["scopes"], json!(["ingest"]));
+
+    // No row of any table holds the secret, in text or as bytes.
+    let tables = app
+        .db
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(tables.len() >= 5);
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    for table in tables {
+        let table: String = table.get(0);
+        let found: i64 = app
+            .db
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {table} AS t WHERE strpos(t::text, $1) > 0 OR strpos(t::text, $2) > 0"
+                ),
+                &[&secret, &hex],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(found, 0, "table {table} holds the secret");
+    }
+    let works = crate::helpers::client_with_key(&secret)
+        .get(app.url("/v1/facts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(works.status(), 200, "the secret itself works");
+}
+
+#[tokio::test]
+async fn scopes_are_deduplicated_and_bounded() {
+    let app = spawn_app().await;
+    let created: serde_json::Value = app
+        .post_json(
+            "/v1/keys",
+            &json!({"name": "twice", "scopes": ["read", "read", "ingest"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["scopes"], json!(["read", "ingest"]), "{created}");
+    let keys_before = app.count("api_keys").await;
+    let many = vec!["read"; 100_000];
+    let problem = assert_problem(
+        app.post_json("/v1/keys", &json!({"name": "many", "scopes": many}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/scopes");
+    assert_eq!(app.count("api_keys").await, keys_before);
+}
+
+/// Bogus tokens are limited per address; a key's bucket is only spent by
+/// requests that authenticate as that key.
+#[tokio::test]
+async fn failed_authentications_are_limited_and_never_spend_a_real_keys_bucket() {
+    let database = crate::helpers::fresh_database().await;
+    let mut settings =
+        chokepoint::config::ServeSettings::for_database(crate::helpers::database_url(&database));
+    // Refills so slowly that a drained key bucket would show for minutes.
+    settings.rate_limit = 1;
+    settings.rate_burst = 200;
+    let app = crate::helpers::spawn_with(settings, &database).await;
+    let real =
+        crate::helpers::create_key(&database, "real", &[chokepoint::domain::Scope::Read]).await;
+    let prefix = real.rsplit_once('_').map(|(p, _)| p).unwrap().to_owned();
+
+    let mut statuses = std::collections::BTreeMap::new();
+    let started = std::time::Instant::now();
+    for i in 0..260 {
+        let token = if i % 2 == 0 {
+            format!("{prefix}_{}", "0".repeat(real.len() - prefix.len() - 1))
+        } else {
+            format!("ck_{:08x}_{}", i, "f".repeat(64))
+        };
+        let status = crate::helpers::client_with_key(&token)
+            .get(app.url("/v1/facts"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses.keys().copied().collect::<Vec<_>>(),
+        [401, 429],
+        "{statuses:?}"
+    );
+    // A burst of 20 (a tenth of the requests' burst) refilled at 1 a second.
+    let allowed = 20 + started.elapsed().as_secs() as usize + 1;
+    assert!(statuses[&401] <= allowed, "a stricter bucket: {statuses:?}");
+
+    // Once the address's failure bucket refills, the real key's own bucket
+    // turns out untouched: full but for this request.
+    let real_client = crate::helpers::client_with_key(&real);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let response = loop {
+        let response = real_client.get(app.url("/v1/facts")).send().await.unwrap();
+        if response.status() == 200 {
+            break response;
+        }
+        assert_eq!(response.status(), 429);
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(response.headers()["ratelimit-remaining"], "199");
+}
