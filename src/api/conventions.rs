@@ -5,10 +5,11 @@ use std::panic::AssertUnwindSafe;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::ResponseError;
+use actix_web::{web, ResponseError};
 use futures_util::FutureExt;
 
 use super::error::ApiError;
+use super::RouteTable;
 use crate::domain::text;
 
 /// A panic in a handler or middleware inside this one becomes a 500
@@ -35,19 +36,37 @@ pub async fn catch_panic(
     }
 }
 
-/// Refuses U+0000 anywhere in the path or the query string: PostgreSQL
-/// cannot store or compare it, and no identifier holds it.
-pub async fn reject_nul(
+/// Refuses U+0000 anywhere in the path or the query string (PostgreSQL
+/// cannot store or compare it, and no identifier holds it), and query
+/// parameters the operation does not declare: reads and writes alike.
+pub async fn check_url(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Some(error) = nul_in_url(&req) {
+    if let Some(error) = nul_in_url(&req).or_else(|| unknown_query_parameter(&req)) {
         let response = error.error_response();
         return Ok(req.into_response(response).map_into_right_body());
     }
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+fn unknown_query_parameter(req: &ServiceRequest) -> Option<ApiError> {
+    let query = req.uri().query()?;
+    let table = req.app_data::<web::Data<RouteTable>>()?;
+    let declared = table.query_parameters(req.method(), req.path())?;
+    let (name, _) = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| !declared.iter().any(|d| d == name))?;
+    let message = if declared.is_empty() {
+        "unknown parameter: this operation takes no query parameters".to_owned()
+    } else {
+        format!(
+            "unknown parameter: this operation takes {}",
+            declared.join(", ")
+        )
+    };
+    Some(ApiError::invalid_parameter(&name, "query", message))
 }
 
 fn nul_in_url(req: &ServiceRequest) -> Option<ApiError> {

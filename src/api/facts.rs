@@ -256,7 +256,7 @@ pub async fn list_facts(
 #[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1)),
     security((), ("bearer" = ["read"])),
     responses((status = 200, body = FactRecord), NotFound, AccessErrors))]
-#[get("/facts/{id}")]
+#[get("/facts/{id:[0-9]+}")]
 pub async fn get_fact(
     pool: web::Data<Pool>,
     _reader: Reader,
@@ -289,7 +289,7 @@ pub struct RetractQuery {
 #[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1), RetractQuery),
     security(("bearer" = ["ingest"])),
     responses((status = 200, description = "Retracted", body = FactRecord), NotFound, Conflict, AccessErrors, QueryErrors))]
-#[delete("/facts/{id}")]
+#[delete("/facts/{id:[0-9]+}")]
 pub async fn retract_fact(
     req: HttpRequest,
     pool: web::Data<Pool>,

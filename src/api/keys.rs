@@ -122,7 +122,7 @@ pub async fn list_keys(pool: web::Data<Pool>, _admin: Admin) -> Result<HttpRespo
 #[utoipa::path(tag = "access", security(("bearer" = ["admin"])),
     params(("id" = i64, Path, description = "Key id", example = 2)),
     responses((status = 200, description = "Revoked", body = KeyRecord), NotFound, AccessErrors))]
-#[delete("/keys/{id}")]
+#[delete("/keys/{id:[0-9]+}")]
 pub async fn revoke_key(
     req: HttpRequest,
     pool: web::Data<Pool>,

@@ -34,6 +34,7 @@ pub async fn observe(
     let route = response
         .request()
         .match_pattern()
+        .map(|pattern| super::fallback::documented_pattern(&pattern))
         .unwrap_or_else(|| "unmatched".to_owned());
     let seconds = started.elapsed().as_secs_f64();
     if let Some(metrics) = metrics {

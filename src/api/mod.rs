@@ -147,7 +147,7 @@ pub fn app_with_routes() -> (
     OpenApiDocument,
 ) {
     let app = App::new()
-        .wrap(actix_web::middleware::from_fn(conventions::reject_nul))
+        .wrap(actix_web::middleware::from_fn(conventions::check_url))
         .wrap(actix_web::middleware::from_fn(limits::rate_limit))
         .wrap(actix_web::middleware::from_fn(limits::security_headers))
         .wrap(actix_web::middleware::from_fn(conventions::catch_panic))

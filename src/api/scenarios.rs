@@ -798,10 +798,10 @@ async fn load(pool: &Pool, id: &str) -> Result<store::scenarios::StoredScenario,
 
 /// One saved scenario.
 #[utoipa::path(tag = "scenarios",
-    params(("id" = String, Path, description = "Scenario id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Scenario id (a UUID)")),
     security((), ("bearer" = ["read"])),
     responses((status = 200, body = SavedScenario), NotFound, AccessErrors))]
-#[get("/scenarios/{id}")]
+#[get("/scenarios/{id:[0-9a-fA-F-]+}")]
 pub async fn get_scenario(
     pool: web::Data<Pool>,
     _reader: Reader,
@@ -813,10 +813,10 @@ pub async fn get_scenario(
 
 /// Deletes a saved scenario for good: scenarios are notes, not facts.
 #[utoipa::path(tag = "scenarios",
-    params(("id" = String, Path, description = "Scenario id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Scenario id (a UUID)")),
     security(("bearer" = ["ingest"])),
     responses((status = 204, description = "Deleted"), NotFound, AccessErrors))]
-#[delete("/scenarios/{id}")]
+#[delete("/scenarios/{id:[0-9a-fA-F-]+}")]
 pub async fn delete_scenario(
     req: HttpRequest,
     pool: web::Data<Pool>,
@@ -839,10 +839,10 @@ pub async fn delete_scenario(
 /// Evaluates a saved scenario against the facts as they are now (or at
 /// `as_of`), optionally for another buyer. Nothing is stored.
 #[utoipa::path(tag = "scenarios",
-    params(("id" = String, Path, description = "Scenario id (a UUID)"), EvaluateQuery),
+    params(("id" = uuid::Uuid, Path, description = "Scenario id (a UUID)"), EvaluateQuery),
     security((), ("bearer" = ["read"])),
     responses((status = 200, body = ScenarioEvaluation), NotFound, AccessErrors, QueryErrors))]
-#[post("/scenarios/{id}/evaluate")]
+#[post("/scenarios/{id:[0-9a-fA-F-]+}/evaluate")]
 pub async fn evaluate_saved_scenario(
     pool: web::Data<Pool>,
     live: web::Data<LiveScores>,

@@ -529,7 +529,8 @@ pub struct DetailQuery {
     #[param(minimum = 100, maximum = 10000)]
     draws: Option<u32>,
     /// Monte Carlo seed (default 42): the same seed gives the same intervals.
-    seed: Option<u64>,
+    #[param(minimum = 0)]
+    seed: Option<i64>,
 }
 
 /// One product's full result for a buyer: both scores with their components
@@ -565,7 +566,9 @@ pub async fn get_score(
             "must be between 100 and 10000",
         ));
     }
-    let seed = detail.seed.unwrap_or(42);
+    let seed = u64::try_from(detail.seed.unwrap_or(42)).map_err(|_| {
+        ApiError::invalid_parameter("seed", "query", "must be between 0 and 2^63 - 1")
+    })?;
     let with_uncertainty = detail.uncertainty.unwrap_or(false);
     let extra = format!("{with_uncertainty}|{draws}|{seed}");
     let tag = etag(&state, "one", product.as_str(), &request.canonical, &extra);

@@ -100,7 +100,10 @@ impl AuditContext {
         AuditContext {
             key_id: caller.key_id,
             method: req.method().to_string(),
-            route: req.match_pattern().unwrap_or_else(|| req.path().to_owned()),
+            route: req
+                .match_pattern()
+                .map(|pattern| super::fallback::documented_pattern(&pattern))
+                .unwrap_or_else(|| req.path().to_owned()),
             request_id: super::request_id::current(),
         }
     }

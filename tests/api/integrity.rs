@@ -562,3 +562,79 @@ async fn failed_authentications_are_limited_and_never_spend_a_real_keys_bucket()
     };
     assert_eq!(response.headers()["ratelimit-remaining"], "199");
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_refused_on_writes_as_on_reads() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let before = table_counts(&app).await;
+    let source = json!({"id": "extra", "title": "t", "publisher": "p", "kind": "news"});
+    let problem = assert_problem(
+        app.post_json("/v1/sources?foo=bar", &source).await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/foo");
+    let problem = assert_problem(
+        app.post_json("/v1/facts?foo=bar", &production_fact()).await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/foo");
+    assert_problem(
+        app.get("/v1/scores?foo=bar").await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    let response = app
+        .post_json("/v1/facts/import?on_error=skip&colour=red", &json!({}))
+        .await;
+    assert_problem(response, 422, "invalid_parameter").await;
+    assert_eq!(table_counts(&app).await, before);
+    assert_eq!(
+        app.post_json("/v1/sources", &source).await.status(),
+        201,
+        "without the stray parameter the same write goes through"
+    );
+}
+
+#[tokio::test]
+async fn methods_and_options_follow_the_declared_routes() {
+    let app = spawn_app().await;
+    for (path, allow) in [
+        ("/v1/facts/import", "POST, OPTIONS"),
+        ("/v1/scenarios/evaluate", "POST, OPTIONS"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+        assert_problem(response, 405, "method_not_allowed").await;
+        let response = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{path}");
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+    }
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/facts/7"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, DELETE, HEAD, OPTIONS");
+    assert_problem(app.get("/v1/facts/seven").await, 404, "route_not_found").await;
+    assert_problem(app.get("/v1/facts/7").await, 404, "not_found").await;
+    let problem = assert_problem(
+        app.get("/v1/scores/ndpr-oxide?seed=9223372036854775808")
+            .await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/seed");
+}

@@ -320,7 +320,12 @@ async fn saved_scenarios_are_kept_re_evaluated_against_newer_facts_and_deleted()
         .await
         .unwrap();
     assert_problem(again, 404, "not_found").await;
-    assert_problem(app.get("/v1/scenarios/not-a-uuid").await, 404, "not_found").await;
+    assert_problem(
+        app.get("/v1/scenarios/not-a-uuid").await,
+        404,
+        "route_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
