@@ -73,14 +73,13 @@ impl Application {
         let cors_origins = settings.cors_origins.clone();
 
         let mut server = HttpServer::new(move || {
-            let (app, document) = api::app_with_routes();
+            let (app, document) = api::app_with_routes(&cors_origins);
             app.app_data(pool.clone())
                 .app_data(live.clone())
                 .app_data(metrics.clone())
                 .app_data(route_table.clone())
                 .app_data(read_access)
                 .app_data(rate_limiter.clone())
-                .wrap(cors(&cors_origins))
                 .app_data(body_limit)
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
@@ -108,30 +107,4 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-/// CORS: off unless origins are configured; then those origins may call
-/// the API with the methods and headers it uses.
-fn cors(origins: &[String]) -> actix_cors::Cors {
-    let mut cors = actix_cors::Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
-        .allowed_headers([
-            actix_web::http::header::AUTHORIZATION,
-            actix_web::http::header::CONTENT_TYPE,
-            actix_web::http::header::IF_NONE_MATCH,
-        ])
-        .allowed_header("idempotency-key")
-        .expose_headers([
-            "etag",
-            "x-request-id",
-            "retry-after",
-            "ratelimit-limit",
-            "ratelimit-remaining",
-            "ratelimit-reset",
-        ])
-        .max_age(3600);
-    for origin in origins {
-        cors = cors.allowed_origin(origin);
-    }
-    cors
 }

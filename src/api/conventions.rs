@@ -4,11 +4,12 @@ use std::panic::AssertUnwindSafe;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 use futures_util::FutureExt;
 
-use super::error::ApiError;
+use super::error::{ApiError, PROBLEM_JSON};
 use super::RouteTable;
 use crate::domain::text;
 
@@ -50,6 +51,34 @@ pub async fn check_url(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// Every error the service answers is a problem document: responses that
+/// layers below the routes produce themselves (CORS refusals, Swagger UI's
+/// missing files) are rewritten with their status's catalogue code, keeping
+/// their headers.
+pub async fn problem_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let response = next.call(req).await?;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return Ok(response.map_into_left_body());
+    }
+    let error = ApiError::for_status(status);
+    let (request, original) = response.into_parts();
+    let mut problem = error.error_response();
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(request, problem).map_into_right_body())
 }
 
 fn unknown_query_parameter(req: &ServiceRequest) -> Option<ApiError> {

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    BadRequest,
     MalformedJson,
     InvalidBody,
     InvalidParameter,
@@ -30,7 +31,8 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidParameter,
@@ -51,6 +53,7 @@ impl ErrorCode {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            ErrorCode::BadRequest => "bad_request",
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::InvalidBody => "invalid_body",
             ErrorCode::InvalidParameter => "invalid_parameter",
@@ -72,7 +75,7 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest | ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
             ErrorCode::InvalidBody
             | ErrorCode::InvalidParameter
             | ErrorCode::ValidationFailed
@@ -92,6 +95,7 @@ impl ErrorCode {
 
     pub fn title(self) -> &'static str {
         match self {
+            ErrorCode::BadRequest => "The request is malformed",
             ErrorCode::MalformedJson => "The request body is not valid JSON",
             ErrorCode::InvalidBody => "The request body does not match the schema",
             ErrorCode::InvalidParameter => "A path or query parameter is invalid",
@@ -223,6 +227,26 @@ impl ApiError {
         let message = message.into();
         ApiError::new(ErrorCode::InvalidParameter, format!("{pointer}: {message}"))
             .with_errors(vec![FieldError::new(pointer, message)])
+    }
+
+    /// The problem for a bare error status some lower layer answered with.
+    pub fn for_status(status: StatusCode) -> ApiError {
+        let code = ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.status() == status && *code != ErrorCode::NotFound)
+            .unwrap_or(if status.is_server_error() {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::BadRequest
+            });
+        let detail = match code {
+            ErrorCode::BadRequest => format!(
+                "the request was refused ({}): check its headers and syntax",
+                status.canonical_reason().unwrap_or("client error")
+            ),
+            other => other.title().to_owned(),
+        };
+        ApiError::new(code, detail)
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> ApiError {

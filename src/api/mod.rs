@@ -133,8 +133,13 @@ pub fn openapi() -> OpenApiDocument {
     document
 }
 
-/// Builds the application's routes and returns them with the document.
-pub fn app_with_routes() -> (
+/// Builds the application's routes and middleware and returns them with
+/// the document. Requests pass, outermost first: request id and access log,
+/// panic guard, problem bodies for bare errors, security headers,
+/// authentication and rate limit, CORS, URL rules; then routing.
+pub fn app_with_routes(
+    cors_origins: &[String],
+) -> (
     App<
         impl ServiceFactory<
             ServiceRequest,
@@ -148,13 +153,41 @@ pub fn app_with_routes() -> (
 ) {
     let app = App::new()
         .wrap(actix_web::middleware::from_fn(conventions::check_url))
+        .wrap(cors(cors_origins))
         .wrap(actix_web::middleware::from_fn(limits::rate_limit))
         .wrap(actix_web::middleware::from_fn(limits::security_headers))
+        .wrap(actix_web::middleware::from_fn(conventions::problem_errors))
         .wrap(actix_web::middleware::from_fn(conventions::catch_panic))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi());
     routes(app).split_for_parts()
+}
+
+/// CORS: off unless origins are configured; then those origins may call
+/// the API with the methods and headers it uses.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::IF_NONE_MATCH,
+        ])
+        .allowed_header("idempotency-key")
+        .expose_headers([
+            "etag",
+            "x-request-id",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// The spec as pretty JSON with a trailing newline: the committed form.

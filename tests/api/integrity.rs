@@ -638,3 +638,41 @@ async fn methods_and_options_follow_the_declared_routes() {
     .await;
     assert_eq!(problem["errors"][0]["pointer"], "/query/seed");
 }
+
+/// Errors that layers below the routes answer themselves are problems too.
+#[tokio::test]
+async fn errors_from_lower_layers_are_problem_documents() {
+    let database = crate::helpers::fresh_database().await;
+    let mut settings =
+        chokepoint::config::ServeSettings::for_database(crate::helpers::database_url(&database));
+    settings.cors_origins = vec!["https://tools.example".to_owned()];
+    let app = crate::helpers::spawn_with(settings, &database).await;
+    let refused = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/products"))
+        .header("Origin", "https://elsewhere.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(refused, 400, "bad_request").await;
+    assert!(problem["request_id"].is_string(), "{problem}");
+    let allowed = app
+        .client
+        .get(app.url("/v1/products"))
+        .header("Origin", "https://tools.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://tools.example"
+    );
+    assert_problem(
+        app.get("/docs/no-such-file.js").await,
+        404,
+        "route_not_found",
+    )
+    .await;
+}
