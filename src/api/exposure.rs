@@ -43,14 +43,15 @@ const MAX_SUPPLIER_CHARS: usize = 300;
 #[serde(deny_unknown_fields)]
 pub struct ExposureRequest {
     /// Whom for: an ISO 3166-1 alpha-2 country code or `EU`.
-    #[schema(example = "US")]
+    #[schema(value_type = Buyer, example = "US")]
     buyer: String,
     /// The facts as known at this instant (RFC 3339, or a date meaning the
     /// end of that day UTC). Default: now.
+    #[schema(schema_with = super::scores::nullable_as_of_schema)]
     as_of: Option<String>,
     /// 1 to 10,000 items. An item that does not fit is reported in
     /// `rejected` with its index, and the others are scored.
-    #[schema(value_type = Vec<ExposureItem>)]
+    #[schema(value_type = Vec<ExposureItem>, min_items = 1, max_items = 10000)]
     items: Vec<serde_json::Value>,
 }
 
@@ -61,9 +62,12 @@ pub struct ExposureItem {
     /// The buyer's reference for the line (a part number), 1 to 200
     /// characters; need not be unique.
     #[serde(rename = "ref")]
-    #[schema(example = "MAG-0032")]
+    #[schema(example = "MAG-0032", min_length = 1, max_length = 200)]
     reference: String,
-    #[schema(example = "sintered-ndfeb-magnet")]
+    #[schema(
+        example = "sintered-ndfeb-magnet",
+        pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
+    )]
     product: String,
     /// What is spent on the item a year, in any one currency.
     #[schema(minimum = 0.0, example = 850000)]
@@ -73,9 +77,10 @@ pub struct ExposureItem {
     quantity: Option<f64>,
     /// The country the item's own stage is made in (ISO 3166-1 alpha-2).
     /// Default: the buyer's market as a whole.
-    #[schema(example = "JP")]
+    #[schema(value_type = Option<CountryCode>, example = "JP")]
     supplier_country: Option<String>,
     /// The supplier's name, echoed back; at most 300 characters.
+    #[schema(max_length = 300)]
     supplier: Option<String>,
 }
 
@@ -85,9 +90,10 @@ pub struct ExposureItem {
 #[serde(deny_unknown_fields)]
 pub struct ExposureQuery {
     /// For a CSV upload: whom for, an ISO country code or `EU` (required).
-    #[param(example = "US")]
+    #[param(value_type = Option<Buyer>, example = "US")]
     buyer: Option<String>,
     /// For a CSV upload: the facts as known at this instant (default now).
+    #[param(schema_with = super::scores::as_of_schema)]
     as_of: Option<String>,
 }
 
@@ -450,7 +456,7 @@ fn validate(
     if !(1..=MAX_REF_CHARS).contains(&reference.chars().count()) {
         problem("ref", format!("must be 1 to {MAX_REF_CHARS} characters"));
     }
-    let product = ProductId::parse(item.product.trim())
+    let product = ProductId::parse(&item.product)
         .ok()
         .and_then(|id| state.snapshot.product(&id).map(|p| (id, p.stage)));
     if product.is_none() {

@@ -144,7 +144,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
             .map_err(|error| {
                 let name = error.path().to_string();
                 let message = error.into_inner().to_string();
-                if name == "." {
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.strip_suffix('`'));
+                if let Some(missing) = missing {
+                    ApiError::invalid_parameter(missing, "query", "is required")
+                } else if name == "." {
                     ApiError::new(ErrorCode::InvalidParameter, message.clone())
                         .with_errors(vec![FieldError::new("/query", message)])
                 } else {

@@ -14,7 +14,9 @@ use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
 use super::write::{self, AuditContext, IdempotencyKeyHeader};
-use crate::domain::{Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period};
+use crate::domain::{
+    Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
+};
 use crate::ingest::{parse_fact, FactError, References};
 use crate::store::{self, idempotency, StoreError};
 
@@ -164,32 +166,36 @@ pub async fn create_facts(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FactListQuery {
-    #[param(example = "ndpr-oxide")]
-    product: Option<String>,
-    #[param(value_type = Option<String>, pattern = "^[A-Z]{2}$", example = "CN")]
+    #[param(value_type = Option<String>, example = "ndpr-oxide", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+    product: Option<ProductId>,
+    #[param(value_type = Option<CountryCode>, example = "CN")]
     country: Option<CountryCode>,
-    #[param(value_type = Option<String>, pattern = "^[A-Z]{2}$", example = "US")]
+    #[param(value_type = Option<Buyer>, example = "US")]
     buyer: Option<Buyer>,
     #[param(value_type = Option<Metric>)]
     metric: Option<Metric>,
     /// Source id.
-    source: Option<String>,
+    #[param(value_type = Option<String>, pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+    source: Option<SourceId>,
     #[param(value_type = Option<FactStatus>)]
     status: Option<FactStatus>,
-    /// Facts whose period ends on or after this period's start.
-    #[param(value_type = Option<String>, example = "2023")]
+    /// Facts whose period ends on or after this year's or date's start.
+    #[param(schema_with = year_or_date_schema, example = "2023")]
     period_from: Option<String>,
-    /// Facts whose period starts on or before this period's end.
-    #[param(value_type = Option<String>, example = "2025")]
+    /// Facts whose period starts on or before this year's or date's end.
+    #[param(schema_with = year_or_date_schema, example = "2025")]
     period_to: Option<String>,
-    /// The facts as the service knew them at this instant (RFC 3339):
-    /// recorded by then and not retracted then.
-    #[param(value_type = Option<String>, format = DateTime, example = "2026-01-01T00:00:00Z")]
+    /// The facts as the service knew them at this instant (RFC 3339, or a
+    /// date meaning the end of that day UTC): recorded by then and not
+    /// retracted then.
+    #[param(schema_with = super::scores::as_of_schema)]
     as_of: Option<String>,
     /// Also list facts retracted since (default false).
     include_retracted: Option<bool>,
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
 }
 
@@ -201,6 +207,23 @@ pub fn parse_instant(name: &str, value: &str) -> Result<OffsetDateTime, ApiError
             format!("`{value}` is not an RFC 3339 date-time such as 2026-01-01T00:00:00Z"),
         )
     })
+}
+
+/// A year (`2023`) or a date (`2023-06-30`).
+fn year_or_date_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]{4}$")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .into()
 }
 
 fn parse_period(name: &str, value: &str) -> Result<Period, ApiError> {
@@ -222,11 +245,11 @@ pub async fn list_facts(
     let limit = pagination::limit(q.limit)?;
     let after: Option<i64> = pagination::after("facts", q.cursor.as_deref())?;
     let filter = store::facts::FactFilter {
-        product: q.product,
+        product: q.product.map(|p| p.to_string()),
         country: q.country.map(|c| c.to_string()),
         buyer: q.buyer.map(|b| b.to_string()),
         metric: q.metric.map(|m| m.as_str().to_owned()),
-        source: q.source,
+        source: q.source.map(|s| s.to_string()),
         status: q.status.map(|s| s.as_str().to_owned()),
         period_from: q
             .period_from
@@ -243,7 +266,7 @@ pub async fn list_facts(
         as_of: q
             .as_of
             .as_deref()
-            .map(|t| parse_instant("as_of", t))
+            .map(super::scores::parse_as_of)
             .transpose()?,
         include_retracted: q.include_retracted.unwrap_or(false),
     };
@@ -279,9 +302,14 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RetractQuery {
-    /// Why the fact is withdrawn (1 to 1000 characters).
-    #[param(example = "superseded by the USGS 2026 revision")]
-    reason: Option<String>,
+    /// Why the fact is withdrawn: 1 to 1000 characters, not all blank.
+    #[param(
+        example = "superseded by the USGS 2026 revision",
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"\S"
+    )]
+    reason: String,
 }
 
 /// Retracts a fact: it stays stored with `retracted_at` and the reason, so
@@ -298,11 +326,8 @@ pub async fn retract_fact(
     query: Query<RetractQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let reason = query
-        .0
-        .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty() && r.chars().count() <= 1000)
+    let reason = Some(query.0.reason.trim().to_owned())
+        .filter(|r| !r.is_empty() && query.0.reason.chars().count() <= 1000)
         .ok_or_else(|| {
             ApiError::invalid_parameter(
                 "reason",

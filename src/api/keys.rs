@@ -23,7 +23,8 @@ use crate::store::{self, idempotency, StoreError};
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "nightly USGS import", "scopes": ["ingest"]}))]
 pub struct NewKey {
-    /// What the key is for (1 to 200 characters).
+    /// What the key is for: 1 to 200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// One to three of `read`, `ingest`, `admin` (each includes the ones
     /// before it); a scope named twice counts once.
@@ -152,6 +153,7 @@ pub struct AuditQuery {
     /// Only writes by this key.
     key_id: Option<i64>,
     /// Only writes through this route pattern, e.g. `/v1/facts`.
+    #[param(pattern = "^[^\\x00]*$")]
     route: Option<String>,
     /// From this instant (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -161,6 +163,8 @@ pub struct AuditQuery {
     to: Option<String>,
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
 }
 

@@ -42,7 +42,10 @@ pub use fallback::RouteTable;
 product passes through Chinese-controlled capacity (dependency) and how hard it would be to replace \
 (displacement difficulty), computed from sourced facts by a published, versioned method.\n\n\
 Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
-`GET /problems` lists every code.",
+`GET /problems` lists every code.\n\n\
+Rules that hold for every operation: no string (in a body, a query or a path) may contain \
+U+0000; query parameters an operation does not list are refused; country and buyer codes are \
+upper case.",
         license(name = "Apache-2.0")
     ),
     tags(
@@ -56,7 +59,7 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
         (name = "operations", description = "Health, readiness, metrics and the error catalogue"),
     ),
     modifiers(&BearerAuth),
-    components(schemas(error::Problem, error::ErrorCode, error::FieldError))
+    components(schemas(error::Problem, error::ErrorCode, error::FieldError, import::OnError, scores::Step))
 )]
 struct ApiDoc;
 

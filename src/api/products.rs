@@ -124,6 +124,8 @@ pub struct ProductListQuery {
     stage: Option<Stage>,
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
 }
 

@@ -44,12 +44,12 @@ pub const MAX_PRODUCTS: usize = 1000;
 }))]
 pub struct ScenarioRequest {
     /// Whom for: an ISO 3166-1 alpha-2 country code or `EU`.
-    #[schema(example = "US")]
+    #[schema(value_type = Buyer, example = "US")]
     pub buyer: String,
     /// The facts as known at this instant (RFC 3339, or a date meaning the
     /// end of that day UTC); hypothetical facts are taken as known then.
     /// Default: now.
-    #[schema(example = "2026-11-28")]
+    #[schema(schema_with = super::scores::nullable_as_of_schema)]
     pub as_of: Option<String>,
     /// `bottleneck` (default) or `independent`.
     pub chain: Option<Chain>,
@@ -60,10 +60,11 @@ pub struct ScenarioRequest {
     /// all are renormalised to sum to 1.
     pub weights: Option<WeightOverrides>,
     /// 1 to 1,000 changes, applied together.
+    #[schema(min_items = 1, max_items = 1000)]
     pub changes: Vec<ChangeInput>,
     /// Products to report (at most 1,000). Default: every product whose own
     /// facts change, and every product made from them.
-    #[schema(value_type = Option<Vec<String>>, example = json!(["sintered-ndfeb-magnet", "ev-traction-motor"]))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 1000, example = json!(["sintered-ndfeb-magnet", "ev-traction-motor"]))]
     pub products: Option<Vec<String>>,
 }
 
@@ -614,10 +615,12 @@ pub async fn evaluate_scenario(
         "product": "sintered-ndfeb-magnet", "level": "ban", "status": "in_force"}}]}
 }))]
 pub struct NewScenario {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     /// At most 4,000 characters.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     description: String,
     scenario: ScenarioRequest,
 }
@@ -741,6 +744,8 @@ pub struct ScenarioListQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
 }
 

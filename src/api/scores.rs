@@ -92,25 +92,67 @@ impl ScoreDetail<'_> {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ScoreParams {
-    /// Whom for: an ISO country code or `EU` (default `US`).
-    #[param(example = "US")]
-    buyer: Option<String>,
-    /// The facts as known at this instant (RFC 3339, or a date meaning the
-    /// end of that day UTC). Default: now.
-    #[param(example = "2025-06-30")]
-    as_of: Option<String>,
+    /// Whom for: an ISO 3166-1 alpha-2 country code or `EU` (default `US`;
+    /// `EU` for the EU CRM cross-check).
+    #[param(value_type = Option<Buyer>)]
+    buyer: Option<Buyer>,
     /// `bottleneck` (default) or `independent`.
     #[param(value_type = Option<Chain>)]
     chain: Option<Chain>,
     /// Difficulty weights to override, e.g. `time:0.4,scale:0.3` (others keep
     /// their defaults; all are renormalised to sum to 1). Names: time, scale,
     /// capital, cost, know_how, substitution.
-    #[param(example = "time:0.4,scale:0.3")]
+    #[param(
+        example = "time:0.4,scale:0.3",
+        pattern = r"^((time|scale|capital|cost|know_how|substitution):[0-9]{1,6}(\.[0-9]{1,6})?(,(time|scale|capital|cost|know_how|substitution):[0-9]{1,6}(\.[0-9]{1,6})?){0,5})?$"
+    )]
     weights: Option<String>,
     /// Years ahead within which pipeline capacity counts (1..30, default 5).
     #[param(minimum = 1, maximum = 30, example = 5)]
     horizon: Option<u32>,
 }
+
+/// The instant a read is made as of.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// The facts as known at this instant: an RFC 3339 date-time, or a date
+    /// meaning the end of that day UTC. Default: now.
+    #[param(schema_with = as_of_schema)]
+    as_of: Option<String>,
+}
+
+/// `as_of`'s two accepted forms, so clients and validators know both.
+pub(super) fn as_of_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    let form = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    OneOfBuilder::new()
+        .item(form(KnownFormat::DateTime))
+        .item(form(KnownFormat::Date))
+        .description(Some(
+            "An RFC 3339 date-time, or a YYYY-MM-DD date meaning the end of that day UTC",
+        ))
+        .examples([serde_json::json!("2025-06-30")])
+        .into()
+}
+
+/// `as_of` in a body, where it may also be null (now).
+pub(super) fn nullable_as_of_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let utoipa::openapi::schema::Schema::OneOf(forms) = as_of_schema() else {
+        unreachable!("as_of_schema is a oneOf")
+    };
+    let mut nullable = OneOfBuilder::from(forms);
+    nullable = nullable.item(ObjectBuilder::new().schema_type(Type::Null));
+    nullable.into()
+}
+
+/// The buyer of score reads that name none.
+const US: Buyer = Buyer::Country(crate::domain::CountryCode::US);
 
 struct Request {
     params: Params,
@@ -122,18 +164,12 @@ struct Request {
 
 fn parse_params(
     query: &ScoreParams,
+    as_of: Option<&str>,
     state: &State,
-    default_buyer: &str,
+    default_buyer: Buyer,
 ) -> Result<Request, ApiError> {
-    let buyer_text = query.buyer.as_deref().unwrap_or(default_buyer);
-    let buyer = Buyer::parse(buyer_text).ok_or_else(|| {
-        ApiError::invalid_parameter(
-            "buyer",
-            "query",
-            format!("`{buyer_text}` is neither an ISO 3166-1 alpha-2 country code nor `EU`"),
-        )
-    })?;
-    let as_of = query.as_of.as_deref().map(parse_as_of).transpose()?;
+    let buyer = query.buyer.unwrap_or(default_buyer);
+    let as_of = as_of.map(parse_as_of).transpose()?;
     let mut params = Params::new(buyer, as_of.unwrap_or(state.computed_at));
     if let Some(chain) = query.chain {
         params.chain = chain;
@@ -173,7 +209,7 @@ fn parse_params(
 }
 
 /// RFC 3339, or a date meaning the end of that day (UTC).
-fn parse_as_of(value: &str) -> Result<OffsetDateTime, ApiError> {
+pub(super) fn parse_as_of(value: &str) -> Result<OffsetDateTime, ApiError> {
     as_of_instant(value)
         .ok_or_else(|| ApiError::invalid_parameter("as_of", "query", not_an_instant(value)))
 }
@@ -318,25 +354,6 @@ fn is_past(request: &Request, state: &State) -> bool {
     request.params.as_of < state.computed_at
 }
 
-const SCORE_PARAMS: [&str; 5] = ["buyer", "as_of", "chain", "weights", "horizon"];
-
-/// Refuses query parameters a route does not know (a typo would otherwise
-/// silently give default results).
-fn only_params(req: &HttpRequest, extra: &[&str]) -> Result<(), ApiError> {
-    for (name, _) in form_urlencoded::parse(req.query_string().as_bytes()) {
-        if !SCORE_PARAMS.contains(&name.as_ref()) && !extra.contains(&name.as_ref()) {
-            let mut known: Vec<&str> = SCORE_PARAMS.to_vec();
-            known.extend(extra);
-            return Err(ApiError::invalid_parameter(
-                &name,
-                "query",
-                format!("unknown parameter; this route takes {}", known.join(", ")),
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -344,10 +361,15 @@ pub struct ListQuery {
     #[param(value_type = Option<Stage>)]
     stage: Option<Stage>,
     /// `product` (default), `dependency`, `difficulty`; prefix `-` for descending.
-    #[param(example = "-dependency")]
+    #[param(
+        example = "-dependency",
+        pattern = "^-?(product|dependency|difficulty)$"
+    )]
     sort: Option<String>,
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
 }
 
@@ -399,7 +421,7 @@ fn sort_position(summary: &ScoreSummary, key: SortKey, descending: bool) -> (f64
 /// Every product's dependency and displacement difficulty for a buyer,
 /// filterable by stage, sortable, a page at a time. Without `as_of` or
 /// custom parameters this reads the precomputed current scores.
-#[utoipa::path(tag = "scores", params(ScoreParams, ListQuery),
+#[utoipa::path(tag = "scores", params(ScoreParams, AsOfQuery, ListQuery),
     responses(
         (status = 200, body = Paged<ScoreSummary>, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
@@ -411,11 +433,11 @@ pub async fn list_scores(
     live: web::Data<LiveScores>,
     _reader: Reader,
     score: super::extract::Query<ScoreParams>,
+    as_of: super::extract::Query<AsOfQuery>,
     list: super::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    only_params(&req, &["stage", "sort", "limit", "cursor"])?;
     let state = live.state();
-    let request = parse_params(&score.0, &state, "US")?;
+    let request = parse_params(&score.0, as_of.0.as_of.as_deref(), &state, US)?;
     let list = list.0;
     let limit = pagination::limit(list.limit)?;
     let (key, descending) = parse_sort(list.sort.as_deref())?;
@@ -538,7 +560,7 @@ pub struct DetailQuery {
 /// export-control pressure, coverage, conflicts, the facts used with their
 /// sources, the parameters and the methodology version.
 #[utoipa::path(tag = "scores",
-    params(("product" = String, Path, example = "sintered-ndfeb-magnet"), ScoreParams, DetailQuery),
+    params(("product" = String, Path, example = "sintered-ndfeb-magnet"), ScoreParams, AsOfQuery, DetailQuery),
     responses(
         (status = 200, body = ScoreDetail, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
@@ -551,12 +573,12 @@ pub async fn get_score(
     _reader: Reader,
     product: web::Path<String>,
     score: super::extract::Query<ScoreParams>,
+    as_of: super::extract::Query<AsOfQuery>,
     detail: super::extract::Query<DetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    only_params(&req, &["uncertainty", "draws", "seed"])?;
     let state = live.state();
     let product = product_id(&product)?;
-    let request = parse_params(&score.0, &state, "US")?;
+    let request = parse_params(&score.0, as_of.0.as_of.as_deref(), &state, US)?;
     let detail = detail.0;
     let draws = detail.draws.unwrap_or(DEFAULT_DRAWS);
     if !(100..=10_000).contains(&draws) {
@@ -645,7 +667,7 @@ pub async fn get_score(
 /// 2023 CRM list) on the same facts, as a cross-check, with every component.
 /// The buyer defaults to `EU`.
 #[utoipa::path(tag = "scores",
-    params(("product" = String, Path, example = "ndpr-oxide"), ScoreParams),
+    params(("product" = String, Path, example = "ndpr-oxide"), ScoreParams, AsOfQuery),
     responses(
         (status = 200, body = EuCrmResult, headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
@@ -658,11 +680,11 @@ pub async fn get_eu_crm(
     _reader: Reader,
     product: web::Path<String>,
     score: super::extract::Query<ScoreParams>,
+    as_of: super::extract::Query<AsOfQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    only_params(&req, &[])?;
     let state = live.state();
     let product = product_id(&product)?;
-    let request = parse_params(&score.0, &state, "EU")?;
+    let request = parse_params(&score.0, as_of.0.as_of.as_deref(), &state, Buyer::Eu)?;
     let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
     let past = is_past(&request, &state);
     let snapshot = state.snapshot.clone();
@@ -695,10 +717,10 @@ pub enum Step {
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// First date (YYYY-MM-DD); default five years before `to`.
-    #[param(example = "2023-01-01")]
+    #[param(value_type = Option<String>, format = Date, example = "2023-01-01")]
     from: Option<String>,
     /// Last date (YYYY-MM-DD); default today.
-    #[param(example = "2026-11-28")]
+    #[param(value_type = Option<String>, format = Date, example = "2026-11-28")]
     to: Option<String>,
     /// `year` (default), `quarter` or `month`.
     #[param(value_type = Option<Step>)]
@@ -749,17 +771,9 @@ pub async fn get_history(
     score: super::extract::Query<ScoreParams>,
     history: super::extract::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    only_params(&req, &["from", "to", "step"])?;
-    if score.0.as_of.is_some() {
-        return Err(ApiError::invalid_parameter(
-            "as_of",
-            "query",
-            "history takes from and to instead",
-        ));
-    }
     let state = live.state();
     let product = product_id(&product)?;
-    let request = parse_params(&score.0, &state, "US")?;
+    let request = parse_params(&score.0, None, &state, US)?;
     let history = history.0;
     let date = |name: &str, value: &Option<String>| -> Result<Option<Date>, ApiError> {
         value

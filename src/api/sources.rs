@@ -63,6 +63,8 @@ pub struct SourceListQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
 }
 

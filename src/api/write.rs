@@ -26,7 +26,9 @@ pub struct IdempotencyKeyHeader {
     #[param(
         rename = "Idempotency-Key",
         example = "3f5e1c2a-import-2026-11-28",
-        max_length = 255
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]{1,255}$"
     )]
     idempotency_key: Option<String>,
 }
@@ -42,7 +44,7 @@ pub fn idempotency(
     let key = value
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ApiError::invalid_parameter(
                 IDEMPOTENCY_HEADER,

@@ -2,12 +2,36 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// An ISO 3166-1 alpha-2 country code that is known to exist.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "CN", pattern = "^[A-Z]{2}$")]
 pub struct CountryCode([u8; 2]);
+
+/// A string schema listing every accepted code, so that the document says
+/// exactly what the parser takes (two upper-case letters of an assigned code).
+fn code_schema(
+    description: &str,
+    codes: impl Iterator<Item = &'static str>,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .enum_values(Some(codes.collect::<Vec<_>>()))
+        .examples([serde_json::json!(example)])
+        .into()
+}
+
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        code_schema(
+            "An ISO 3166-1 alpha-2 country code, in upper case",
+            COUNTRIES.iter().map(|(code, _)| *code),
+            "CN",
+        )
+    }
+}
+
+impl ToSchema for CountryCode {}
 
 /// The 27 member states of the European Union.
 pub const EU_MEMBERS: [&str; 27] = [
@@ -17,6 +41,7 @@ pub const EU_MEMBERS: [&str; 27] = [
 
 impl CountryCode {
     pub const CN: CountryCode = CountryCode(*b"CN");
+    pub const US: CountryCode = CountryCode(*b"US");
 
     /// Exactly two upper-case letters of an assigned code: no other case,
     /// no surrounding whitespace (one rule for bodies and queries alike).
@@ -107,14 +132,11 @@ impl Buyer {
 
 impl utoipa::PartialSchema for Buyer {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some(
-                "An ISO 3166-1 alpha-2 country code, or `EU` for the 27 member states",
-            ))
-            .pattern(Some("^[A-Z]{2}$"))
-            .examples([serde_json::json!("US")])
-            .into()
+        code_schema(
+            "An ISO 3166-1 alpha-2 country code in upper case, or `EU` for the 27 member states",
+            COUNTRIES.iter().map(|(code, _)| *code).chain(["EU"]),
+            "US",
+        )
     }
 }
 

@@ -80,12 +80,17 @@ pub struct ProductInput {
     ]
 }))]
 pub struct NewProduct {
-    #[schema(value_type = Option<String>, example = "sintered-ndfeb-magnet")]
+    /// 2 to 64 lower-case letters, digits and inner hyphens.
+    #[schema(value_type = Option<String>, example = "sintered-ndfeb-magnet", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
     pub id: Option<String>,
+    /// 1 to 200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[schema(value_type = super::Stage)]
     pub stage: String,
+    /// At most 4000 characters.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub description: String,
     #[serde(default)]
     pub inputs: Vec<NewProductInput>,
@@ -95,7 +100,7 @@ pub struct NewProduct {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProductInput {
-    #[schema(value_type = String, example = "ndpr-metal")]
+    #[schema(value_type = String, example = "ndpr-metal", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
     pub product: String,
     #[schema(minimum = 0.0, maximum = 1.0, example = 0.9)]
     pub share: f64,

@@ -113,12 +113,19 @@ impl SourceKind {
     "notes": "The source itself says its figures should be verified independently."
 }))]
 pub struct NewSource {
-    #[schema(value_type = String, example = "usgs-mcs-2025")]
+    /// 2 to 64 lower-case letters, digits and inner hyphens.
+    #[schema(value_type = String, example = "usgs-mcs-2025", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
     pub id: String,
+    /// 1 to 500 characters, not all blank.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: String,
+    /// 1 to 500 characters, not all blank.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub publisher: String,
     #[schema(value_type = SourceKind)]
     pub kind: String,
+    /// An http(s) URL of at most 2000 characters.
+    #[schema(max_length = 2000, pattern = "^https?://")]
     pub url: Option<String>,
     /// Publication date, `YYYY-MM-DD`.
     #[schema(value_type = Option<String>, format = Date, example = "2025-01-31")]
@@ -126,6 +133,8 @@ pub struct NewSource {
     /// When the source was consulted, `YYYY-MM-DD`.
     #[schema(value_type = Option<String>, format = Date, example = "2026-11-20")]
     pub accessed_on: Option<String>,
+    /// At most 4000 characters.
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
     /// Overrides the kind's default reliability (0..1).
     #[schema(minimum = 0.0, maximum = 1.0)]

@@ -54,3 +54,32 @@ async fn the_served_spec_is_the_committed_one() {
         "GET /openapi.json differs from openapi/openapi.json"
     );
 }
+
+/// Every `$ref` points at something the document defines (an undefined
+/// schema makes Swagger UI show a plain text box and validators fail).
+#[test]
+fn every_reference_in_the_spec_resolves() {
+    fn refs<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                if let Some(serde_json::Value::String(target)) = fields.get("$ref") {
+                    found.push(target);
+                }
+                fields.values().for_each(|v| refs(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    let spec: serde_json::Value = serde_json::from_str(COMMITTED).unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    let mut found = Vec::new();
+    refs(&spec, &mut found);
+    assert!(found.len() > 50, "the document uses references");
+    for target in found {
+        let pointer = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{target} is not a local reference"));
+        assert!(spec.pointer(pointer).is_some(), "{target} is not defined");
+    }
+}
