@@ -3,12 +3,15 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::{web, HttpServer};
+use actix_http::{error::DispatchError, HttpService};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server};
+use actix_web::web;
 use std::sync::Arc;
 
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::api::head_guard::GuardedStream;
 use crate::api::limits::RateLimiter;
 use crate::api::ReadAccess;
 use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
@@ -72,7 +75,7 @@ impl Application {
             web::Data::new(RateLimiter::new(settings.rate_limit, settings.rate_burst));
         let cors_origins = settings.cors_origins.clone();
 
-        let mut server = HttpServer::new(move || {
+        let app = move || {
             let (app, document) = api::app_with_routes(&cors_origins);
             app.app_data(pool.clone())
                 .app_data(live.clone())
@@ -84,11 +87,39 @@ impl Application {
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
                 .default_service(api::default_service())
-        })
-        .listen(listener)?
-        .shutdown_timeout(30)
-        .client_request_timeout(Duration::from_secs(10))
-        .keep_alive(Duration::from_secs(30));
+        };
+        // actix-web's HttpServer, but with each connection's bytes passing
+        // through the head guard, so malformed heads get problem answers.
+        let local_addr = listener.local_addr()?;
+        let builder = actix_server::Server::build();
+        // Idle keep-alive connections close as soon as shutdown starts.
+        let shutting_down = builder.graceful_shutdown_signal();
+        let mut server =
+            builder
+                .shutdown_timeout(30)
+                .listen("chokepoint", listener, move || {
+                    let app = app();
+                    let shutting_down = shutting_down.clone();
+                    fn_service(|stream: actix_web::rt::net::TcpStream| async move {
+                        let peer = stream.peer_addr().ok();
+                        Ok::<_, DispatchError>((GuardedStream::new(stream), peer))
+                    })
+                    .and_then(
+                        HttpService::build()
+                            .graceful_shutdown_signal(move || {
+                                let signal = shutting_down.clone();
+                                async move { signal.notified().await }
+                            })
+                            .keep_alive(Duration::from_secs(30))
+                            .client_request_timeout(Duration::from_secs(10))
+                            .local_addr(local_addr)
+                            .h1(map_config(
+                                app.into_factory()
+                                    .map_err(|error: actix_web::Error| error.error_response()),
+                                |_| AppConfig::default(),
+                            )),
+                    )
+                })?;
         if let Some(workers) = settings.workers {
             server = server.workers(workers.into());
         }

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     RouteNotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    UriTooLong,
+    HeadersTooLarge,
     UnsupportedMediaType,
     Conflict,
     IdempotencyKeyReused,
@@ -31,7 +33,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidBody,
@@ -41,6 +43,8 @@ impl ErrorCode {
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Conflict,
         ErrorCode::IdempotencyKeyReused,
@@ -62,6 +66,8 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Conflict => "conflict",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
@@ -83,6 +89,8 @@ impl ErrorCode {
             ErrorCode::NotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
+            ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -104,6 +112,8 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "No such route",
             ErrorCode::MethodNotAllowed => "The route does not accept this method",
             ErrorCode::PayloadTooLarge => "The request body is too large",
+            ErrorCode::UriTooLong => "The request URI is too long",
+            ErrorCode::HeadersTooLarge => "The request headers are too many or too large",
             ErrorCode::UnsupportedMediaType => "The request body's media type is not accepted",
             ErrorCode::Conflict => "The resource already exists or changed meanwhile",
             ErrorCode::IdempotencyKeyReused => {

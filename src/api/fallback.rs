@@ -10,6 +10,27 @@ use utoipa::openapi::schema::{KnownFormat, Schema, SchemaFormat, SchemaType, Typ
 use utoipa::openapi::{OpenApi, RefOr};
 
 use super::error::{ApiError, ErrorCode};
+use super::head_guard::{self, Malformed};
+
+/// The problem for a request head `head_guard` refused.
+fn malformed(kind: Malformed) -> ApiError {
+    match kind {
+        Malformed::Syntax => ApiError::new(
+            ErrorCode::BadRequest,
+            "the request head is malformed: a header holds a control character, the request \
+             line or Content-Length cannot be read, or Content-Length comes with chunked \
+             encoding; the connection is closed",
+        ),
+        Malformed::UriTooLong => ApiError::new(
+            ErrorCode::UriTooLong,
+            "the request URI is longer than 65,534 bytes: send large inputs in a body",
+        ),
+        Malformed::HeadersTooLarge => ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            "the request has more than 96 headers or a head over 128 KiB",
+        ),
+    }
+}
 
 /// What a path segment of a route accepts.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +216,11 @@ pub async fn not_found_or_not_allowed(
     req: HttpRequest,
     table: web::Data<RouteTable>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(kind) = req.path().strip_prefix(head_guard::MALFORMED_PATH) {
+        return Err(malformed(
+            Malformed::parse(kind).unwrap_or(Malformed::Syntax),
+        ));
+    }
     let Some(route) = table.route(req.path()) else {
         return Err(ApiError::new(
             ErrorCode::RouteNotFound,

@@ -9,6 +9,7 @@ mod exposure;
 pub mod extract;
 mod facts;
 mod fallback;
+pub mod head_guard;
 mod health;
 mod import;
 mod keys;

@@ -676,3 +676,89 @@ async fn errors_from_lower_layers_are_problem_documents() {
     )
     .await;
 }
+
+/// Sends raw bytes on one connection and reads until the server closes it.
+async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes the connection after a malformed head")
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status line and problem body of each response in a raw answer.
+fn problems_in(answer: &str) -> Vec<(String, serde_json::Value)> {
+    answer
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|response| {
+            let status = response.lines().next().unwrap_or_default().to_owned();
+            let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// Heads that actix-http would answer with an empty 400 or 431 get problem
+/// documents like every other error, after any earlier pipelined answer.
+#[tokio::test]
+async fn malformed_request_heads_are_answered_with_problems() {
+    let app = spawn_app().await;
+    let long_uri = format!(
+        "GET /v1/facts?{} HTTP/1.1\r\nhost: x\r\n\r\n",
+        (0..10_000)
+            .map(|i| format!("p{i}={i}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    let many_headers = (0..120).fold(
+        "GET /v1/facts HTTP/1.1\r\nhost: x\r\n".to_owned(),
+        |head, i| head + &format!("x-h{i}: v\r\n"),
+    ) + "\r\n";
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (long_uri.into_bytes(), "414", "uri_too_long"),
+        (b"POST /v1/facts HTTP/1.1\r\nhost: x\r\nidempotency-key: a\x01b\r\ncontent-length: 2\r\n\r\n{}".to_vec(), "400", "bad_request"),
+        (many_headers.into_bytes(), "431", "headers_too_large"),
+        (b"POST /v1/facts HTTP/1.1\r\nhost: x\r\ncontent-length: 2x\r\n\r\n{}".to_vec(), "400", "bad_request"),
+    ];
+    for (request, status, code) in cases {
+        let answer = raw_exchange(&app, &request).await;
+        let responses = problems_in(&answer);
+        assert_eq!(responses.len(), 1, "{answer}");
+        let (line, problem) = &responses[0];
+        assert!(line.starts_with(status), "{code}: {answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        assert_eq!(problem["code"], code, "{answer}");
+        assert!(problem["request_id"].is_string());
+    }
+
+    // A good request first on the same connection is answered first.
+    let mut pipelined = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
+    pipelined.extend(b"GET /v1/facts HTTP/1.1\r\nhost: x\r\nx-bad: \x7f\r\n\r\n");
+    let responses = problems_in(&raw_exchange(&app, &pipelined).await);
+    assert_eq!(responses.len(), 2);
+    assert!(responses[0].0.starts_with("200"));
+    assert!(responses[1].0.starts_with("400"));
+    assert_eq!(responses[1].1["code"], "bad_request");
+    assert_eq!(
+        app.count("facts").await,
+        0,
+        "nothing of the refused request was written"
+    );
+}
