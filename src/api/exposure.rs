@@ -13,7 +13,6 @@ use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query};
 use super::facts::{BATCH_BODY_LIMIT, MAX_REPORTED_ERRORS};
-use super::scenarios::not_a_buyer;
 use super::scores::{as_of_instant, not_an_instant};
 use crate::domain::{Buyer, CountryCode, ProductId, Stage};
 use crate::ingest::csv;
@@ -296,11 +295,8 @@ pub async fn assess_exposure(
         let (buyer, as_of, received) = match format {
             Format::Json => {
                 let request: ExposureRequest = extract::parse_json(&body)?;
-                let buyer = Buyer::parse(&request.buyer).ok_or_else(|| {
-                    ApiError::validation(vec![FieldError::new(
-                        "/buyer",
-                        not_a_buyer(&request.buyer),
-                    )])
+                let buyer = Buyer::read(&request.buyer).map_err(|message| {
+                    ApiError::validation(vec![FieldError::new("/buyer", message)])
                 })?;
                 let as_of = match request.as_of.as_deref() {
                     Some(text) => as_of_instant(text).ok_or_else(|| {
@@ -314,9 +310,8 @@ pub async fn assess_exposure(
                 let text = query.buyer.as_deref().ok_or_else(|| {
                     ApiError::invalid_parameter("buyer", "query", "required for a CSV upload")
                 })?;
-                let buyer = Buyer::parse(text).ok_or_else(|| {
-                    ApiError::invalid_parameter("buyer", "query", not_a_buyer(text))
-                })?;
+                let buyer = Buyer::read(text)
+                    .map_err(|message| ApiError::invalid_parameter("buyer", "query", message))?;
                 let as_of = match query.as_of.as_deref() {
                     Some(text) => as_of_instant(text).ok_or_else(|| {
                         ApiError::invalid_parameter("as_of", "query", not_an_instant(text))
@@ -474,14 +469,9 @@ fn validate(
         }
     }
     let supplier_country = item.supplier_country.as_deref().and_then(|text| {
-        let parsed = CountryCode::parse(text);
-        if parsed.is_none() {
-            problem(
-                "supplier_country",
-                format!("`{text}` is not an ISO 3166-1 alpha-2 country code"),
-            );
-        }
-        parsed
+        CountryCode::read(text)
+            .map_err(|message| problem("supplier_country", message))
+            .ok()
     });
     if item
         .supplier

@@ -209,16 +209,12 @@ fn prepare(
         |pointer: String, message: String| errors.push(FieldError::new(pointer, message));
     let buyer = match &overrides.buyer {
         Some(text) => Some(
-            Buyer::parse(text)
-                .ok_or_else(|| ApiError::invalid_parameter("buyer", "query", not_a_buyer(text)))?,
+            Buyer::read(text)
+                .map_err(|message| ApiError::invalid_parameter("buyer", "query", message))?,
         ),
-        None => {
-            let parsed = Buyer::parse(&request.buyer);
-            if parsed.is_none() {
-                problem(format!("{prefix}/buyer"), not_a_buyer(&request.buyer));
-            }
-            parsed
-        }
+        None => Buyer::read(&request.buyer)
+            .map_err(|message| problem(format!("{prefix}/buyer"), message))
+            .ok(),
     };
     let as_of =
         match &overrides.as_of {
@@ -321,10 +317,6 @@ fn prepare(
     }
 }
 
-pub(super) fn not_a_buyer(text: &str) -> String {
-    format!("`{text}` is neither an ISO 3166-1 alpha-2 country code nor `EU`")
-}
-
 /// `at` followed by a field path such as `inputs.0.product` or nothing.
 fn pointer(at: &str, field: &str) -> String {
     if field.is_empty() {
@@ -371,20 +363,14 @@ fn parse_change(change: &ChangeInput) -> Result<Change, Vec<(String, String)>> {
                 .ok();
             let country = match &switch.country {
                 None => Some(CountryCode::CN),
-                Some(text) => {
-                    let parsed = CountryCode::parse(text);
-                    if parsed.is_none() {
-                        problems.push((
-                            "country".to_owned(),
-                            format!("`{text}` is not an ISO 3166-1 alpha-2 country code"),
-                        ));
-                    }
-                    parsed
-                }
+                Some(text) => CountryCode::read(text)
+                    .map_err(|message| problems.push(("country".to_owned(), message)))
+                    .ok(),
             };
-            let buyer = switch.buyer.as_deref().map(|text| {
-                Buyer::parse(text).ok_or_else(|| ("buyer".to_owned(), not_a_buyer(text)))
-            });
+            let buyer = switch
+                .buyer
+                .as_deref()
+                .map(|text| Buyer::read(text).map_err(|message| ("buyer".to_owned(), message)));
             let buyer = match buyer.transpose() {
                 Ok(buyer) => buyer,
                 Err(problem) => {

@@ -76,12 +76,20 @@ impl CountryCode {
     }
 }
 
+impl CountryCode {
+    /// [`CountryCode::parse`], or the message every field and parameter
+    /// answers a bad code with, naming the accepted form.
+    pub fn read(text: &str) -> Result<CountryCode, String> {
+        CountryCode::parse(text).ok_or_else(|| {
+            format!("`{text}` is not an ISO 3166-1 alpha-2 country code: write two upper-case letters, such as `CN`")
+        })
+    }
+}
+
 impl TryFrom<String> for CountryCode {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        CountryCode::parse(&value).ok_or_else(|| {
-            format!("`{value}` is not an ISO 3166-1 alpha-2 country code: write two upper-case letters, such as `CN`")
-        })
+        CountryCode::read(&value)
     }
 }
 
@@ -142,12 +150,19 @@ impl utoipa::PartialSchema for Buyer {
 
 impl ToSchema for Buyer {}
 
+impl Buyer {
+    /// [`Buyer::parse`], or the message naming the accepted form.
+    pub fn read(text: &str) -> Result<Buyer, String> {
+        Buyer::parse(text).ok_or_else(|| {
+            format!("`{text}` is neither an ISO 3166-1 alpha-2 country code nor `EU`: write two upper-case letters, such as `US` or `EU`")
+        })
+    }
+}
+
 impl TryFrom<String> for Buyer {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Buyer::parse(&value).ok_or_else(|| {
-            format!("`{value}` is neither an ISO 3166-1 alpha-2 country code nor `EU`: write two upper-case letters, such as `US` or `EU`")
-        })
+        Buyer::read(&value)
     }
 }
 

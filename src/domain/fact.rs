@@ -120,34 +120,19 @@ impl NewFact {
             ));
         }
         let country = self.country.as_deref().and_then(|c| {
-            let parsed = CountryCode::parse(c);
-            if parsed.is_none() {
-                errors.push(problem(
-                    "country",
-                    format!("`{c}` is not an ISO 3166-1 alpha-2 country code"),
-                ));
-            }
-            parsed
+            CountryCode::read(c)
+                .map_err(|message| errors.push(problem("country", message)))
+                .ok()
         });
         let buyer = self.buyer.as_deref().and_then(|b| {
-            let parsed = Buyer::parse(b);
-            if parsed.is_none() {
-                errors.push(problem(
-                    "buyer",
-                    format!("`{b}` is neither a country code nor `EU`"),
-                ));
-            }
-            parsed
+            Buyer::read(b)
+                .map_err(|message| errors.push(problem("buyer", message)))
+                .ok()
         });
         let controlled_by = self.controlled_by.as_deref().and_then(|c| {
-            let parsed = CountryCode::parse(c);
-            if parsed.is_none() {
-                errors.push(problem(
-                    "controlled_by",
-                    format!("`{c}` is not an ISO 3166-1 alpha-2 country code"),
-                ));
-            }
-            parsed
+            CountryCode::read(c)
+                .map_err(|message| errors.push(problem("controlled_by", message)))
+                .ok()
         });
         let product = self.product.as_deref().and_then(|p| {
             ProductId::parse(p)

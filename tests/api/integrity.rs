@@ -762,3 +762,54 @@ async fn malformed_request_heads_are_answered_with_problems() {
         "nothing of the refused request was written"
     );
 }
+
+/// One rule for codes everywhere: exact upper case, no whitespace.
+#[tokio::test]
+async fn country_and_buyer_codes_are_exact_in_bodies_and_queries() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let before = table_counts(&app).await;
+    for near_miss in ["cn ", "cn", " CN", "Cn"] {
+        let mut fact = production_fact();
+        fact["country"] = json!(near_miss);
+        let problem = assert_problem(
+            app.post_json("/v1/facts", &fact).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(
+            problem["errors"][0]["pointer"], "/country",
+            "{near_miss:?}: {problem}"
+        );
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("upper-case"),
+            "{problem}"
+        );
+    }
+    let problem = assert_problem(
+        app.get("/v1/scores?buyer=us").await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/buyer");
+    let problem = assert_problem(
+        app.post_json(
+            "/v1/exposure",
+            &json!({"buyer": "eu", "items": [{"ref": "A", "product": "ndpr-oxide"}]}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/buyer");
+    assert_eq!(table_counts(&app).await, before);
+    let mut fact = production_fact();
+    fact["country"] = json!("CN");
+    assert_eq!(app.post_json("/v1/facts", &fact).await.status(), 201);
+}
