@@ -3,7 +3,7 @@ use clap::Parser;
 
 use chokepoint::config::{Cli, Command, DatabaseSettings, KeysCommand, ServeSettings};
 use chokepoint::domain::{KeySecret, Scope};
-use chokepoint::startup::Application;
+use chokepoint::startup::{self, Application};
 use chokepoint::store::{self, embedded::EmbeddedCluster};
 use chokepoint::{api, seed, telemetry};
 
@@ -48,6 +48,7 @@ fn database(settings: &DatabaseSettings) -> anyhow::Result<(String, Option<Embed
 }
 
 async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let listener = startup::bind(&settings)?;
     // The embedded cluster, if any, stops when this guard drops.
     let (url, cluster) = database(&settings.database)?;
     apply_migrations(&url).await?;
@@ -60,7 +61,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         }
         pool.close();
     }
-    let app = Application::build(&settings, &url).await?;
+    let app = Application::build_on(&settings, &url, listener).await?;
     tracing::info!(
         "serving on http://{}:{}/ (Swagger UI at /docs/)",
         settings.host,

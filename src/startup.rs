@@ -22,16 +22,39 @@ use crate::store;
 pub struct Application {
     port: u16,
     server: Server,
+    change_listener: tokio::task::JoinHandle<()>,
+}
+
+/// Binds the HTTP listener: done first, so a port in use is reported
+/// before any database is started.
+pub fn bind(settings: &ServeSettings) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((settings.host, settings.port)).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {}:{}: {e}; pick another port with --port (or CHOKEPOINT_PORT), \
+             or another address with --host",
+            settings.host,
+            settings.port
+        )
+    })
 }
 
 impl Application {
-    /// Connects to the database, loads the live scores, starts listening for
-    /// changes, binds the listener and builds the server; requests are
-    /// served once [`Application::run_until_stopped`] is awaited. A database
-    /// that is down at start is not fatal: the scores load when it is back.
+    /// Binds the listener, then [`Application::build_on`] it.
     pub async fn build(
         settings: &ServeSettings,
         database_url: &str,
+    ) -> anyhow::Result<Application> {
+        Application::build_on(settings, database_url, bind(settings)?).await
+    }
+
+    /// Connects to the database, loads the live scores, starts listening for
+    /// changes and builds the server on `listener`; requests are served once
+    /// [`Application::run_until_stopped`] is awaited. A database that is
+    /// down at start is not fatal: the scores load when it is back.
+    pub async fn build_on(
+        settings: &ServeSettings,
+        database_url: &str,
+        listener: TcpListener,
     ) -> anyhow::Result<Application> {
         let pool = store::connect_with_timeout(
             database_url,
@@ -49,19 +72,12 @@ impl Application {
             }
         };
         let loaded = !live.state().version.is_empty();
-        tokio::spawn(listener::run(
+        let change_listener = tokio::spawn(listener::run(
             live.clone(),
             pool.clone(),
             database_url.to_owned(),
             !loaded,
         ));
-        let listener = TcpListener::bind((settings.host, settings.port)).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {}:{} (CHOKEPOINT_HOST/CHOKEPOINT_PORT): {e}",
-                settings.host,
-                settings.port
-            )
-        })?;
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);
         let live = web::Data::from(live);
@@ -126,6 +142,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            change_listener,
         })
     }
 
@@ -136,6 +153,9 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then stops accepting connections and
     /// lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let stopped = self.server.await;
+        // Stopping is not a lost connection: the listener goes quietly.
+        self.change_listener.abort();
+        stopped
     }
 }

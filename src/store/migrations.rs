@@ -44,11 +44,14 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
 async fn apply_pending(client: &mut deadpool_postgres::Client) -> anyhow::Result<()> {
     client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
+            // Without the notice that the table exists, logged on every start.
+            "SET client_min_messages TO warning;
+             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY,
                 name text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now()
-            )",
+             );
+             RESET client_min_messages",
         )
         .await
         .context("creating schema_migrations")?;

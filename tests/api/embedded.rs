@@ -117,6 +117,18 @@ async fn the_service_starts_its_own_database_stops_it_and_reuses_it() {
         !log.iter().any(|line| line.contains("0badc0de")),
         "no key material in logs"
     );
+    for noise in [
+        "already exists",
+        "change listener",
+        "WARN",
+        "\"level\":\"WARN\"",
+    ] {
+        assert!(
+            !log.iter().any(|line| line.contains(noise)),
+            "a clean start and stop log no `{noise}`:\n{}",
+            log.join("\n")
+        );
+    }
     assert!(
         !postmaster_running(&data_dir),
         "no postgres left behind after SIGTERM"
@@ -179,4 +191,26 @@ fn missing_binaries_give_an_actionable_error() {
     let error = EmbeddedCluster::start(&empty.join("never-created"), Some(&empty)).unwrap_err();
     let message = format!("{error:#}");
     assert!(message.contains("does not contain initdb"), "{message}");
+}
+
+#[test]
+fn a_port_in_use_is_reported_before_any_database_starts() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data_dir =
+        std::env::temp_dir().join(format!("chokepoint-port-{}", uuid::Uuid::new_v4().simple()));
+    let output = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["serve", "--port", &port, "--log-format", "json"])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--port"), "{stderr}");
+    assert!(
+        !data_dir.join("postgres").exists(),
+        "no database was started"
+    );
 }
