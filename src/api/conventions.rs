@@ -37,6 +37,19 @@ pub async fn catch_panic(
     }
 }
 
+/// `HEAD` is served by the `GET` route: the route sees a `GET`, and
+/// actix-http, which remembers the request was a `HEAD`, sends the head of
+/// the answer without its body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Refuses U+0000 anywhere in the path or the query string (PostgreSQL
 /// cannot store or compare it, and no identifier holds it), and query
 /// parameters the operation does not declare: reads and writes alike.

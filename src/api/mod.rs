@@ -139,8 +139,9 @@ pub fn openapi() -> OpenApiDocument {
 
 /// Builds the application's routes and middleware and returns them with
 /// the document. Requests pass, outermost first: request id and access log,
-/// panic guard, problem bodies for bare errors, security headers,
-/// authentication and rate limit, CORS, URL rules; then routing.
+/// gzip (when the client accepts it), panic guard, problem bodies for bare
+/// errors, security headers, authentication and rate limit, CORS, URL
+/// rules, `HEAD` as `GET`; then routing.
 pub fn app_with_routes(
     cors_origins: &[String],
 ) -> (
@@ -156,12 +157,14 @@ pub fn app_with_routes(
     OpenApiDocument,
 ) {
     let app = App::new()
+        .wrap(actix_web::middleware::from_fn(conventions::head_as_get))
         .wrap(actix_web::middleware::from_fn(conventions::check_url))
         .wrap(cors(cors_origins))
         .wrap(actix_web::middleware::from_fn(limits::rate_limit))
         .wrap(actix_web::middleware::from_fn(limits::security_headers))
         .wrap(actix_web::middleware::from_fn(conventions::problem_errors))
         .wrap(actix_web::middleware::from_fn(conventions::catch_panic))
+        .wrap(actix_web::middleware::Compress::default())
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi());

@@ -813,3 +813,35 @@ async fn country_and_buyer_codes_are_exact_in_bodies_and_queries() {
     fact["country"] = json!("CN");
     assert_eq!(app.post_json("/v1/facts", &fact).await.status(), 201);
 }
+
+#[tokio::test]
+async fn head_is_served_by_every_get_route_and_responses_are_gzipped_on_request() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    for path in [
+        "/v1/products",
+        "/v1/products/ndpr-oxide",
+        "/v1/scores/ndpr-oxide",
+        "/healthz",
+    ] {
+        let get = app.get(path).await;
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers()["content-type"],
+            get.headers()["content-type"],
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+    let compressed = app
+        .client
+        .get(app.url("/v1/products"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    let plain = app.get("/v1/products").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+}
