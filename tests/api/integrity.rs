@@ -818,6 +818,11 @@ async fn country_and_buyer_codes_are_exact_in_bodies_and_queries() {
 async fn head_is_served_by_every_get_route_and_responses_are_gzipped_on_request() {
     let app = spawn_app().await;
     app.seed_chain().await;
+    // The new products reach the live scores asynchronously.
+    wait_for(&app, "/v1/scores/ndpr-oxide", |score| {
+        score["product"].as_str().map(|_| ())
+    })
+    .await;
     for path in [
         "/v1/products",
         "/v1/products/ndpr-oxide",
