@@ -286,11 +286,17 @@ fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &str) 
     format!("\"{:016x}\"", hasher.finish())
 }
 
+/// `If-None-Match` holds `tag`, compared weakly as RFC 9110 says for this
+/// header: `W/"x"` matches `"x"`.
 fn not_modified(req: &HttpRequest, tag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == "*" || opaque(t) == opaque(tag))
+        })
 }
 
 /// A cacheable response: 304 when the client holds this `ETag`. Scores of a

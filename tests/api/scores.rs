@@ -198,6 +198,15 @@ async fn etags_answer_304_until_the_data_changes() {
         .unwrap();
     assert_eq!(again.status(), 304);
     assert_eq!(again.headers()["etag"], tag.as_str());
+    // If-None-Match compares weakly: a weak form of the tag matches too.
+    let weak = app
+        .client
+        .get(app.url(MAGNET))
+        .header("If-None-Match", format!("\"nope\", W/{tag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 304);
     let other = app
         .client
         .get(app.url(&format!("{MAGNET}?buyer=EU")))
