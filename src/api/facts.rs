@@ -44,7 +44,7 @@ pub struct BatchWritten {
     request_body(content = Vec<NewFact>, description = "One fact object, or an array of them"),
     responses(
         (status = 201, description = "Written: the fact for a single object, a summary for an array",
-         body = BatchWritten),
+         body = BatchWritten, headers(("Location" = String, description = "For a single fact, the fact written, e.g. `/v1/facts/101`"))),
         AccessErrors, BodyErrors),
     security(("bearer" = ["ingest"])))]
 #[post("/facts")]
@@ -146,7 +146,7 @@ pub async fn create_facts(
             }
             store::notify_changed(tx, &affected).await?;
             if single {
-                write::reply(StatusCode::CREATED, &records[0])
+                write::created(format!("/v1/facts/{}", records[0].id), &records[0])
             } else {
                 write::reply(
                     StatusCode::CREATED,

@@ -1,6 +1,5 @@
 //! `/v1/keys` and `/v1/audit`: key management and the audit trail (admin).
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
@@ -47,7 +46,7 @@ pub struct CreatedKey {
 /// Creates a key; the response holds its secret, which cannot be shown again.
 #[utoipa::path(tag = "access", request_body = NewKey, params(IdempotencyKeyHeader),
     security(("bearer" = ["admin"])),
-    responses((status = 201, body = CreatedKey), AccessErrors, BodyErrors))]
+    responses((status = 201, description = "Created", body = CreatedKey, headers(("Location" = String, description = "The created resource, e.g. `/v1/keys/7`"))), AccessErrors, BodyErrors))]
 #[post("/keys")]
 pub async fn create_key(
     req: HttpRequest,
@@ -92,8 +91,8 @@ pub async fn create_key(
             audit
                 .record(tx, serde_json::json!({ "keys": [record.id] }))
                 .await?;
-            let mut reply = write::reply(
-                StatusCode::CREATED,
+            let mut reply = write::created(
+                format!("/v1/keys/{}", record.id),
                 &CreatedKey {
                     key: Some(secret.full),
                     record: record.clone(),

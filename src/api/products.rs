@@ -20,7 +20,7 @@ use crate::store::{self, idempotency, StoreError};
 /// stage; the graph must stay acyclic (a cycle is a 422 naming it).
 #[utoipa::path(tag = "products", request_body = NewProduct, params(IdempotencyKeyHeader),
     security(("bearer" = ["ingest"])),
-    responses((status = 201, description = "Created", body = ProductRecord), Conflict, AccessErrors, BodyErrors))]
+    responses((status = 201, description = "Created", body = ProductRecord, headers(("Location" = String, description = "The created resource, e.g. `/v1/products/ndpr-oxide`"))), Conflict, AccessErrors, BodyErrors))]
 #[post("/products")]
 pub async fn create_product(
     req: HttpRequest,
@@ -53,7 +53,7 @@ pub async fn create_product(
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
-            write::reply(StatusCode::CREATED, &record)
+            write::created(format!("/v1/products/{}", record.id), &record)
         })
     })
     .await?;
@@ -66,7 +66,7 @@ pub async fn create_product(
     params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet")),
     responses(
         (status = 200, description = "Replaced", body = ProductRecord),
-        (status = 201, description = "Created", body = ProductRecord),
+        (status = 201, description = "Created", body = ProductRecord, headers(("Location" = String, description = "The created resource, e.g. `/v1/products/ndpr-oxide`"))),
         AccessErrors, BodyErrors),
     security(("bearer" = ["ingest"])))]
 #[put("/products/{id}")]
@@ -90,14 +90,11 @@ pub async fn put_product(
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
-            write::reply(
-                if created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                &record,
-            )
+            if created {
+                write::created(format!("/v1/products/{}", record.id), &record)
+            } else {
+                write::reply(StatusCode::OK, &record)
+            }
         })
     })
     .await?;

@@ -4,7 +4,6 @@
 //! never stored; and saved scenarios, named change sets re-evaluated on
 //! demand against the facts of the day.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
@@ -646,7 +645,7 @@ const MAX_DESCRIPTION_CHARS: usize = 4000;
 /// `POST /v1/scenarios/{id}/evaluate` against the facts of that day.
 #[utoipa::path(tag = "scenarios", request_body = NewScenario, params(IdempotencyKeyHeader),
     security(("bearer" = ["ingest"])),
-    responses((status = 201, description = "Saved", body = SavedScenario), AccessErrors, BodyErrors))]
+    responses((status = 201, description = "Saved", body = SavedScenario, headers(("Location" = String, description = "The created resource, e.g. `/v1/scenarios/0b6f3c1e-58a4-4a8e-9d0c-3f1f0e6d2a71`"))), AccessErrors, BodyErrors))]
 #[post("/scenarios")]
 pub async fn create_scenario(
     req: HttpRequest,
@@ -715,7 +714,8 @@ pub async fn create_scenario(
             audit
                 .record(tx, serde_json::json!({ "scenarios": [stored.id] }))
                 .await?;
-            write::reply(StatusCode::CREATED, &SavedScenario::from(stored))
+            let saved = SavedScenario::from(stored);
+            write::created(format!("/v1/scenarios/{}", saved.id), &saved)
         })
     })
     .await?;

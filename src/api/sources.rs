@@ -1,6 +1,5 @@
 //! `/v1/sources`: the publications facts cite.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
 use serde::Deserialize;
@@ -20,7 +19,7 @@ use crate::store::{self, idempotency};
 /// becomes the default confidence of the facts that cite it.
 #[utoipa::path(tag = "sources", request_body = NewSource, params(IdempotencyKeyHeader),
     security(("bearer" = ["ingest"])),
-    responses((status = 201, description = "Recorded", body = SourceRecord), Conflict, AccessErrors, BodyErrors))]
+    responses((status = 201, description = "Recorded", body = SourceRecord, headers(("Location" = String, description = "The created resource, e.g. `/v1/sources/usgs-mcs-2025`"))), Conflict, AccessErrors, BodyErrors))]
 #[post("/sources")]
 pub async fn create_source(
     req: HttpRequest,
@@ -45,7 +44,7 @@ pub async fn create_source(
             audit
                 .record(tx, serde_json::json!({ "sources": [record.id] }))
                 .await?;
-            write::reply(StatusCode::CREATED, &record)
+            write::created(format!("/v1/sources/{}", record.id), &record)
         })
     })
     .await?;

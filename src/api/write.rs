@@ -63,6 +63,15 @@ pub fn reply(status: StatusCode, body: &impl Serialize) -> Result<Reply, ApiErro
         status: status.as_u16(),
         body: serde_json::to_vec(body).map_err(ApiError::internal)?,
         replay_body: None,
+        location: None,
+    })
+}
+
+/// A 201 for a resource created at `location` (a path under the API).
+pub fn created(location: String, body: &impl Serialize) -> Result<Reply, ApiError> {
+    Ok(Reply {
+        location: Some(location),
+        ..reply(StatusCode::CREATED, body)?
     })
 }
 
@@ -83,6 +92,9 @@ pub fn respond(outcome: Outcome) -> Result<HttpResponse, ApiError> {
     response.content_type("application/json");
     if replayed {
         response.insert_header((REPLAYED_HEADER, "true"));
+    }
+    if let Some(location) = &reply.location {
+        response.insert_header((actix_web::http::header::LOCATION, location.as_str()));
     }
     Ok(response.body(reply.body))
 }

@@ -27,6 +27,8 @@ pub struct Reply {
     /// Stored for replays instead of `body` when `body` holds something
     /// that must never be stored, such as a new key's secret.
     pub replay_body: Option<Vec<u8>>,
+    /// The created resource (`Location`), for a 201.
+    pub location: Option<String>,
 }
 
 /// What became of a write that carried an idempotency key.
@@ -89,7 +91,7 @@ pub async fn replay(
 ) -> Result<Outcome, StoreError> {
     let row = client
         .query_opt(
-            "SELECT request_hash, status, body FROM idempotency_keys WHERE key = $1",
+            "SELECT request_hash, status, body, location FROM idempotency_keys WHERE key = $1",
             &[&idempotency.key],
         )
         .await?;
@@ -98,6 +100,7 @@ pub async fn replay(
             status: row.get::<_, i16>(1) as u16,
             body: row.get(2),
             replay_body: None,
+            location: row.get(3),
         }),
         _ => Outcome::KeyReused,
     })
@@ -119,13 +122,14 @@ pub async fn commit(
     .await?;
     let inserted = tx
         .execute(
-            "INSERT INTO idempotency_keys (key, request_hash, status, content_type, body)
-             VALUES ($1, $2, $3, 'application/json', $4) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO idempotency_keys (key, request_hash, status, content_type, body, location)
+             VALUES ($1, $2, $3, 'application/json', $4, $5) ON CONFLICT (key) DO NOTHING",
             &[
                 &idempotency.key,
                 &idempotency.digest.as_slice(),
                 &(reply.status as i16),
                 reply.replay_body.as_ref().unwrap_or(&reply.body),
+                &reply.location,
             ],
         )
         .await?;

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0003_scenarios.sql",
         include_str!("../../migrations/0003_scenarios.sql"),
     ),
+    (
+        4,
+        "0004_created_location.sql",
+        include_str!("../../migrations/0004_created_location.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: identifies this service's migration lock.

@@ -850,3 +850,72 @@ async fn head_is_served_by_every_get_route_and_responses_are_gzipped_on_request(
     let plain = app.get("/v1/products").await;
     assert!(plain.headers().get("content-encoding").is_none());
 }
+
+/// Every 201 names what it created, on a replay too; the place resolves.
+#[tokio::test]
+async fn created_resources_carry_their_location() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    // Scenarios are checked against the live data, which catches up asynchronously.
+    wait_for(&app, "/v1/scores/ndpr-oxide", |score| {
+        score["product"].as_str().map(|_| ())
+    })
+    .await;
+    let post = |path: &'static str, body: serde_json::Value, key: &'static str| {
+        app.client
+            .post(app.url(path))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let cases = [
+        (
+            "/v1/sources",
+            json!({"id": "iea-2026", "title": "t", "publisher": "p", "kind": "intergovernmental_agency"}),
+            "loc-source",
+            "/v1/sources/iea-2026",
+        ),
+        (
+            "/v1/products",
+            json!({"id": "gallium", "name": "Gallium", "stage": "smelting"}),
+            "loc-product",
+            "/v1/products/gallium",
+        ),
+    ];
+    for (path, body, key, location) in cases {
+        for attempt in ["first", "replay"] {
+            let response = post(path, body.clone(), key).await.unwrap();
+            assert_eq!(response.status(), 201, "{path} {attempt}");
+            assert_eq!(response.headers()["location"], location, "{path} {attempt}");
+        }
+        assert_eq!(app.get(location).await.status(), 200);
+    }
+    let fact = post("/v1/facts", production_fact(), "loc-fact")
+        .await
+        .unwrap();
+    let location = fact.headers()["location"].to_str().unwrap().to_owned();
+    let written: serde_json::Value = fact.json().await.unwrap();
+    assert_eq!(location, format!("/v1/facts/{}", written["id"]));
+    assert_eq!(app.get(&location).await.status(), 200);
+    let scenario = post(
+        "/v1/scenarios",
+        json!({"name": "ban", "scenario": {"buyer": "US", "changes": [{"export_control": {"product": "ndpr-oxide", "level": "ban", "status": "in_force"}}]}}),
+        "loc-scenario",
+    )
+    .await
+    .unwrap();
+    assert_eq!(scenario.status(), 201);
+    let location = scenario.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/v1/scenarios/"));
+    assert_eq!(app.get(&location).await.status(), 200);
+    let key = post(
+        "/v1/keys",
+        json!({"name": "k", "scopes": ["read"]}),
+        "loc-key",
+    )
+    .await
+    .unwrap();
+    let location = key.headers()["location"].to_str().unwrap().to_owned();
+    let created: serde_json::Value = key.json().await.unwrap();
+    assert_eq!(location, format!("/v1/keys/{}", created["id"]));
+}
