@@ -234,16 +234,18 @@ fn parse_period(name: &str, value: &str) -> Result<Period, ApiError> {
 /// service knew them then. Pages never repeat or skip a fact, even while
 /// facts are being added.
 #[utoipa::path(tag = "facts", params(FactListQuery), security((), ("bearer" = ["read"])),
-    responses((status = 200, body = Paged<FactRecord>), AccessErrors, QueryErrors))]
+    responses((status = 200, description = "One page", body = Paged<FactRecord>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
 #[get("/facts")]
 pub async fn list_facts(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _reader: Reader,
     query: Query<FactListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = pagination::limit(q.limit)?;
-    let after: Option<i64> = pagination::after("facts", q.cursor.as_deref())?;
+    let listing = pagination::Listing::new("facts", &req);
+    let after: Option<i64> = listing.after(q.cursor.as_deref())?;
     let filter = store::facts::FactFilter {
         product: q.product.map(|p| p.to_string()),
         country: q.country.map(|c| c.to_string()),
@@ -272,7 +274,7 @@ pub async fn list_facts(
     };
     let client = pool.get().await.map_err(StoreError::from)?;
     let page = store::facts::list(&client, &filter, after, limit).await?;
-    Ok(HttpResponse::Ok().json(pagination::page(page, "facts", |f| f.id.to_string())))
+    Ok(listing.respond(&listing.page(page, |f| f.id.to_string())))
 }
 
 /// One fact, retracted or not.

@@ -170,16 +170,18 @@ pub struct AuditQuery {
 /// The audit trail, newest first: who (key), what (route, object ids),
 /// when, and the request id of every committed write.
 #[utoipa::path(tag = "access", params(AuditQuery), security(("bearer" = ["admin"])),
-    responses((status = 200, body = Paged<AuditRecord>), AccessErrors, QueryErrors))]
+    responses((status = 200, description = "One page", body = Paged<AuditRecord>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
 #[get("/audit")]
 pub async fn list_audit(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _admin: Admin,
     query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let limit = pagination::limit(q.limit)?;
-    let before: Option<i64> = pagination::after("audit", q.cursor.as_deref())?;
+    let listing = pagination::Listing::new("audit", &req);
+    let before: Option<i64> = listing.after(q.cursor.as_deref())?;
     let filter = AuditFilter {
         key_id: q.key_id,
         route: q.route,
@@ -196,9 +198,5 @@ pub async fn list_audit(
     };
     let client = pool.get().await.map_err(StoreError::from)?;
     let page = store::audit::list(&client, &filter, before, limit).await?;
-    Ok(
-        HttpResponse::Ok().json(pagination::page(page, "audit", |entry| {
-            entry.id.to_string()
-        })),
-    )
+    Ok(listing.respond(&listing.page(page, |entry| entry.id.to_string())))
 }

@@ -1,9 +1,88 @@
-//! Cursor pagination: opaque cursors, bounded limits, one page shape.
+//! Cursor pagination: opaque cursors, bounded limits, one page shape, a
+//! `Link: <…>; rel="next"` header. A cursor is bound to the listing and to
+//! the parameters it was issued for (sort, filters; not `limit`), so reusing
+//! it with others is refused instead of silently starting over.
 
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
+
+/// One listing request: its kind of cursor, bound to its parameters, and
+/// where its next page is.
+pub struct Listing {
+    kind: String,
+    path: String,
+    /// The query without `cursor`, as sent.
+    query: Vec<(String, String)>,
+}
+
+impl Listing {
+    pub fn new(kind: &str, req: &HttpRequest) -> Listing {
+        use sha2::Digest;
+        let query: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
+            .filter(|(name, _)| name != "cursor")
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        let mut binding: Vec<&(String, String)> =
+            query.iter().filter(|(name, _)| name != "limit").collect();
+        binding.sort();
+        let digest = sha2::Sha256::digest(format!("{binding:?}"));
+        let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        Listing {
+            kind: format!("{kind}.{tag}"),
+            path: req.path().to_owned(),
+            query,
+        }
+    }
+
+    /// The key a `cursor` parameter carries, parsed; `None` without a cursor.
+    pub fn after<K: std::str::FromStr>(&self, cursor: Option<&str>) -> Result<Option<K>, ApiError> {
+        cursor
+            .map(|cursor| self.decode(cursor)?.parse().map_err(|_| invalid_cursor()))
+            .transpose()
+    }
+
+    pub fn decode(&self, cursor: &str) -> Result<String, ApiError> {
+        decode(&self.kind, cursor)
+    }
+
+    pub fn encode(&self, key: &str) -> String {
+        encode(&self.kind, key)
+    }
+
+    pub fn page<T: ToSchema>(
+        &self,
+        page: crate::store::Page<T>,
+        key: impl Fn(&T) -> String,
+    ) -> Paged<T> {
+        let next_cursor = page
+            .has_more
+            .then(|| page.items.last().map(|last| self.encode(&key(last))))
+            .flatten();
+        Paged {
+            items: page.items,
+            has_more: page.has_more,
+            next_cursor,
+        }
+    }
+
+    /// The page as JSON, with a `Link` to the next one when there is one.
+    pub fn respond<T: ToSchema + Serialize>(&self, page: &Paged<T>) -> HttpResponse {
+        let mut response = HttpResponse::Ok();
+        if let Some(cursor) = &page.next_cursor {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(&self.query);
+            query.append_pair("cursor", cursor);
+            response.insert_header((
+                actix_web::http::header::LINK,
+                format!("<{}?{}>; rel=\"next\"", self.path, query.finish()),
+            ));
+        }
+        response.json(page)
+    }
+}
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -31,14 +110,14 @@ pub fn limit(requested: Option<usize>) -> Result<usize, ApiError> {
 }
 
 /// Cursors are hex of `<kind>:<key>`: opaque to clients, checked on the way in.
-pub fn encode(kind: &str, key: &str) -> String {
+fn encode(kind: &str, key: &str) -> String {
     format!("{kind}:{key}")
         .bytes()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-pub fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
+fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
     let invalid = invalid_cursor;
     if cursor.len() % 2 != 0 || cursor.len() > 512 {
         return Err(invalid());
@@ -60,35 +139,14 @@ pub fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(invalid)
 }
 
-/// The key a `cursor` parameter carries, parsed; `None` without a cursor.
-pub fn after<K: std::str::FromStr>(
-    kind: &str,
-    cursor: Option<&str>,
-) -> Result<Option<K>, ApiError> {
-    cursor
-        .map(|cursor| decode(kind, cursor)?.parse().map_err(|_| invalid_cursor()))
-        .transpose()
-}
-
 /// The problem for a cursor this listing did not hand out.
 pub fn invalid_cursor() -> ApiError {
-    ApiError::invalid_parameter("cursor", "query", "is not a cursor this listing returned")
-}
-
-pub fn page<T: ToSchema>(
-    page: crate::store::Page<T>,
-    kind: &str,
-    key: impl Fn(&T) -> String,
-) -> Paged<T> {
-    let next_cursor = page
-        .has_more
-        .then(|| page.items.last().map(|last| encode(kind, &key(last))))
-        .flatten();
-    Paged {
-        items: page.items,
-        has_more: page.has_more,
-        next_cursor,
-    }
+    ApiError::invalid_parameter(
+        "cursor",
+        "query",
+        "is not a cursor this listing returned for these parameters: \
+         pass the next_cursor of a page with the same sort and filters",
+    )
 }
 
 #[cfg(test)]

@@ -128,23 +128,21 @@ pub struct ProductListQuery {
 
 /// Lists products by id, optionally at one stage.
 #[utoipa::path(tag = "products", params(ProductListQuery), security((), ("bearer" = ["read"])),
-    responses((status = 200, body = Paged<ProductRecord>), AccessErrors, QueryErrors))]
+    responses((status = 200, description = "One page", body = Paged<ProductRecord>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
 #[get("/products")]
 pub async fn list_products(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _reader: Reader,
     query: Query<ProductListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
     let limit = pagination::limit(query.limit)?;
-    let after: Option<String> = pagination::after("products", query.cursor.as_deref())?;
+    let listing = pagination::Listing::new("products", &req);
+    let after: Option<String> = listing.after(query.cursor.as_deref())?;
     let client = pool.get().await.map_err(StoreError::from)?;
     let page = store::products::list(&client, query.stage, after.as_deref(), limit).await?;
-    Ok(
-        HttpResponse::Ok().json(pagination::page(page, "products", |p| {
-            p.id.as_str().to_owned()
-        })),
-    )
+    Ok(listing.respond(&listing.page(page, |p| p.id.as_str().to_owned())))
 }
 
 /// One product with its inputs and the products that use it.

@@ -737,21 +737,23 @@ pub struct ScenarioListQuery {
 
 /// Lists saved scenarios, newest first, a page at a time.
 #[utoipa::path(tag = "scenarios", params(ScenarioListQuery), security((), ("bearer" = ["read"])),
-    responses((status = 200, body = Paged<SavedScenario>), AccessErrors, QueryErrors))]
+    responses((status = 200, description = "One page", body = Paged<SavedScenario>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
 #[get("/scenarios")]
 pub async fn list_scenarios(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _reader: Reader,
     query: Query<ScenarioListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
     let limit = pagination::limit(query.limit)?;
+    let listing = pagination::Listing::new("scenarios", &req);
     let after = query
         .cursor
         .as_deref()
         .map(|cursor| {
             let invalid = pagination::invalid_cursor;
-            let key = pagination::decode("scenarios", cursor)?;
+            let key = listing.decode(cursor)?;
             let (nanos, id) = key.split_once('|').ok_or_else(invalid)?;
             let at = nanos
                 .parse::<i128>()
@@ -768,11 +770,9 @@ pub async fn list_scenarios(
         items: page.items.into_iter().map(SavedScenario::from).collect(),
         has_more: page.has_more,
     };
-    Ok(
-        HttpResponse::Ok().json(pagination::page(page, "scenarios", |s| {
-            format!("{}|{}", s.created_at.unix_timestamp_nanos(), s.id)
-        })),
-    )
+    Ok(listing.respond(&listing.page(page, |s| {
+        format!("{}|{}", s.created_at.unix_timestamp_nanos(), s.id)
+    })))
 }
 
 fn scenario_id(id: &str) -> Result<uuid::Uuid, ApiError> {

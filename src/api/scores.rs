@@ -429,7 +429,7 @@ fn sort_position(summary: &ScoreSummary, key: SortKey, descending: bool) -> (f64
 /// custom parameters this reads the precomputed current scores.
 #[utoipa::path(tag = "scores", params(ScoreParams, AsOfQuery, ListQuery),
     responses(
-        (status = 200, body = Paged<ScoreSummary>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, description = "One page", body = Paged<ScoreSummary>, headers(("ETag" = String), ("Cache-Control" = String), ("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
         AccessErrors, QueryErrors),
     security((), ("bearer" = ["read"])))]
@@ -447,10 +447,11 @@ pub async fn list_scores(
     let list = list.0;
     let limit = pagination::limit(list.limit)?;
     let (key, descending) = parse_sort(list.sort.as_deref())?;
+    let listing = pagination::Listing::new("scores", &req);
     let after = list
         .cursor
         .as_deref()
-        .map(|c| pagination::decode("scores", c))
+        .map(|c| listing.decode(c))
         .transpose()?;
     let tag = etag(&state, "list", "", &request.canonical, req.query_string());
     let immutable = is_past(&request, &state);
@@ -533,14 +534,14 @@ pub async fn list_scores(
         let has_more = page.len() > limit;
         let next_cursor = has_more.then(|| {
             let (value, id, _) = &page[limit - 1];
-            pagination::encode("scores", &format!("{value}|{id}"))
+            listing.encode(&format!("{value}|{id}"))
         });
         let items: Vec<ScoreSummary> = page
             .into_iter()
             .take(limit)
             .map(|(_, _, s)| s.clone())
             .collect();
-        Ok(HttpResponse::Ok().json(Paged {
+        Ok(listing.respond(&Paged {
             items,
             has_more,
             next_cursor,

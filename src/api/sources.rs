@@ -69,23 +69,21 @@ pub struct SourceListQuery {
 
 /// Lists sources by id, a page at a time.
 #[utoipa::path(tag = "sources", params(SourceListQuery), security((), ("bearer" = ["read"])),
-    responses((status = 200, body = Paged<SourceRecord>), AccessErrors, QueryErrors))]
+    responses((status = 200, description = "One page", body = Paged<SourceRecord>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
 #[get("/sources")]
 pub async fn list_sources(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _reader: Reader,
     query: Query<SourceListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
     let limit = pagination::limit(query.limit)?;
-    let after: Option<String> = pagination::after("sources", query.cursor.as_deref())?;
+    let listing = pagination::Listing::new("sources", &req);
+    let after: Option<String> = listing.after(query.cursor.as_deref())?;
     let client = pool.get().await.map_err(store::StoreError::from)?;
     let page = store::sources::list(&client, query.kind, after.as_deref(), limit).await?;
-    Ok(
-        HttpResponse::Ok().json(pagination::page(page, "sources", |s| {
-            s.id.as_str().to_owned()
-        })),
-    )
+    Ok(listing.respond(&listing.page(page, |s| s.id.as_str().to_owned())))
 }
 
 /// One source.

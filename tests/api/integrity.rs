@@ -919,3 +919,58 @@ async fn created_resources_carry_their_location() {
     let created: serde_json::Value = key.json().await.unwrap();
     assert_eq!(location, format!("/v1/keys/{}", created["id"]));
 }
+
+/// A cursor belongs to the sort and filters it was issued for; the next
+/// page is also linked from the response headers.
+#[tokio::test]
+async fn cursors_are_bound_to_their_parameters_and_pages_link_the_next() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    wait_for(&app, "/v1/scores?limit=1000", |page| {
+        (page["items"].as_array()?.len() == 4).then_some(())
+    })
+    .await;
+    let first = app.get("/v1/scores?sort=-dependency&limit=2").await;
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let page: serde_json::Value = first.json().await.unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        link,
+        format!("</v1/scores?sort=-dependency&limit=2&cursor={cursor}>; rel=\"next\"")
+    );
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    let second: serde_json::Value = app.get(next).await.json().await.unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 2);
+    assert_ne!(second["items"][0], page["items"][0]);
+    // Another page size is fine; another sort is not.
+    let wider = app
+        .get(&format!(
+            "/v1/scores?sort=-dependency&limit=3&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(wider.status(), 200);
+    let problem = assert_problem(
+        app.get(&format!("/v1/scores?sort=product&limit=2&cursor={cursor}"))
+            .await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/cursor");
+    let facts: serde_json::Value = app.get("/v1/products?limit=1").await.json().await.unwrap();
+    let cursor = facts["next_cursor"].as_str().unwrap();
+    assert_problem(
+        app.get(&format!(
+            "/v1/products?stage=mining&limit=1&cursor={cursor}"
+        ))
+        .await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    let last = app.get("/v1/products?limit=1000").await;
+    assert!(
+        last.headers().get("link").is_none(),
+        "no next page, no link"
+    );
+}
