@@ -1,6 +1,7 @@
 //! Abuse protection: authentication of the bearer key, then a token bucket
 //! per authenticated API key (or per client address for anonymous callers),
-//! `RateLimit-*` headers on every response and 429 problems with
+//! `RateLimit-Policy` and `RateLimit` headers (the IETF httpapi draft) on
+//! every response and 429 problems with
 //! `Retry-After`; and security headers on every response.
 //!
 //! A request is counted against a key only once the key is authenticated,
@@ -131,6 +132,21 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// `RateLimit-Policy` (IETF draft-ietf-httpapi-ratelimit-headers): the
+    /// bucket as a quota of `burst` requests over the seconds it takes to
+    /// refill from empty.
+    fn policy(&self) -> String {
+        let window = (f64::from(self.burst) / f64::from(self.rate))
+            .ceil()
+            .max(1.0);
+        format!("\"default\";q={};w={window}", self.burst)
+    }
+
+    /// `RateLimit`: what is left of the quota and when it is whole again.
+    fn state(remaining: u64, reset_secs: u64) -> String {
+        format!("\"default\";r={remaining};t={reset_secs}")
+    }
+
     pub fn new(per_second: u32, burst: u32) -> RateLimiter {
         let share = |n: u32| (n / FAILED_AUTHENTICATION_SHARE).max(1);
         RateLimiter {
@@ -139,10 +155,6 @@ impl RateLimiter {
             rate: per_second.max(1),
             burst: burst.max(1),
         }
-    }
-
-    pub fn limit(&self) -> u64 {
-        self.burst as u64
     }
 }
 
@@ -155,13 +167,12 @@ fn limited(limiter: &RateLimiter, retry_after_secs: u64, detail: String) -> ApiE
     ApiError::new(ErrorCode::RateLimited, detail)
         .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
         .with_header(
-            HeaderName::from_static("ratelimit-limit"),
-            limiter.limit().to_string(),
+            HeaderName::from_static("ratelimit-policy"),
+            limiter.policy(),
         )
-        .with_header(HeaderName::from_static("ratelimit-remaining"), "0")
         .with_header(
-            HeaderName::from_static("ratelimit-reset"),
-            retry_after_secs.to_string(),
+            HeaderName::from_static("ratelimit"),
+            RateLimiter::state(0, retry_after_secs),
         )
 }
 
@@ -234,11 +245,12 @@ pub async fn rate_limit(
             let mut response = next.call(req).await?;
             let headers = response.headers_mut();
             for (name, value) in [
-                ("ratelimit-limit", limiter.limit()),
-                ("ratelimit-remaining", remaining),
-                ("ratelimit-reset", reset_secs),
+                ("ratelimit-policy", limiter.policy()),
+                ("ratelimit", RateLimiter::state(remaining, reset_secs)),
             ] {
-                headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(HeaderName::from_static(name), value);
+                }
             }
             Ok(response.map_into_left_body())
         }

@@ -186,9 +186,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             "etag",
             "x-request-id",
             "retry-after",
-            "ratelimit-limit",
-            "ratelimit-remaining",
-            "ratelimit-reset",
+            "ratelimit",
+            "ratelimit-policy",
         ])
         .max_age(3600);
     for origin in origins {
