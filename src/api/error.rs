@@ -32,99 +32,125 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// One entry of the catalogue: everything about a code, declared once.
+pub struct CodeEntry {
+    pub code: ErrorCode,
+    pub name: &'static str,
+    pub status: StatusCode,
+    pub title: &'static str,
+    /// What the problem means and what to do about it.
+    pub advice: &'static str,
+}
+
+const fn entry(
+    code: ErrorCode,
+    name: &'static str,
+    status: StatusCode,
+    title: &'static str,
+    advice: &'static str,
+) -> CodeEntry {
+    CodeEntry {
+        code,
+        name,
+        status,
+        title,
+        advice,
+    }
+}
+
+/// The error catalogue, in the order `GET /problems` lists it.
+pub const CATALOGUE: [CodeEntry; 19] = [
+    entry(ErrorCode::BadRequest, "bad_request", StatusCode::BAD_REQUEST,
+        "The request is malformed",
+        "The HTTP request itself could not be read: a header holds a control character, the request line or Content-Length is unreadable, or Content-Length comes with chunked encoding. Fix the client's request; the connection was closed."),
+    entry(ErrorCode::MalformedJson, "malformed_json", StatusCode::BAD_REQUEST,
+        "The request body is not valid JSON",
+        "The body could not be parsed as JSON; `detail` says where. Send well-formed JSON (UTF-8) with `Content-Type: application/json`."),
+    entry(ErrorCode::InvalidBody, "invalid_body", StatusCode::UNPROCESSABLE_ENTITY,
+        "The request body does not match the schema",
+        "A field is unknown, missing or of the wrong type. `errors[].pointer` is a JSON Pointer to it; compare with the operation's schema in the OpenAPI document."),
+    entry(ErrorCode::InvalidParameter, "invalid_parameter", StatusCode::UNPROCESSABLE_ENTITY,
+        "A path or query parameter is invalid",
+        "`errors[].pointer` names the parameter (`/query/{name}`, `/path`, `/header/{name}`) and the message says what it accepts. Parameters an operation does not list are refused too."),
+    entry(ErrorCode::ValidationFailed, "validation_failed", StatusCode::UNPROCESSABLE_ENTITY,
+        "The request is well-formed but breaks a rule",
+        "Each `errors[]` entry points at a field (or `/line/{n}/{field}` in a stream) and says which rule it breaks, such as a unit that does not fit the metric or a source that does not exist. Nothing was written."),
+    entry(ErrorCode::NotFound, "not_found", StatusCode::NOT_FOUND,
+        "No such resource",
+        "The route exists but the resource it names does not (yet). Check the id; listings show what exists."),
+    entry(ErrorCode::RouteNotFound, "route_not_found", StatusCode::NOT_FOUND,
+        "No such route",
+        "No operation has this path. The OpenAPI document at /openapi.json lists every route."),
+    entry(ErrorCode::MethodNotAllowed, "method_not_allowed", StatusCode::METHOD_NOT_ALLOWED,
+        "The route does not accept this method",
+        "The path exists under other methods; the `Allow` header lists them."),
+    entry(ErrorCode::PayloadTooLarge, "payload_too_large", StatusCode::PAYLOAD_TOO_LARGE,
+        "The request body is too large",
+        "Split the request, or stream large fact sets to POST /v1/facts/import, which takes any size."),
+    entry(ErrorCode::UriTooLong, "uri_too_long", StatusCode::URI_TOO_LONG,
+        "The request URI is too long",
+        "URIs are limited to 65,534 bytes. Send large inputs in a request body."),
+    entry(ErrorCode::HeadersTooLarge, "headers_too_large", StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "The request headers are too many or too large",
+        "A request may carry at most 96 headers and a head of at most 128 KiB."),
+    entry(ErrorCode::UnsupportedMediaType, "unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "The request body's media type is not accepted",
+        "Set `Content-Type` to one the operation lists (for example `application/json`, `application/x-ndjson` or `text/csv`)."),
+    entry(ErrorCode::Conflict, "conflict", StatusCode::CONFLICT,
+        "The resource already exists or changed meanwhile",
+        "The write conflicts with what is stored, such as an id already in use or a fact already retracted. Read the resource and decide."),
+    entry(ErrorCode::IdempotencyKeyReused, "idempotency_key_reused", StatusCode::UNPROCESSABLE_ENTITY,
+        "The Idempotency-Key was already used with a different request",
+        "An `Idempotency-Key` replays only the request it first came with. Use a new key for a new request."),
+    entry(ErrorCode::Unauthorized, "unauthorized", StatusCode::UNAUTHORIZED,
+        "A valid API key is required",
+        "Send `Authorization: Bearer ck_…` with a live key. `keys create` on the command line makes the first one."),
+    entry(ErrorCode::Forbidden, "forbidden", StatusCode::FORBIDDEN,
+        "The API key lacks the scope this route needs",
+        "Scopes nest: admin ⊃ ingest ⊃ read. Use a key with the scope `detail` names."),
+    entry(ErrorCode::RateLimited, "rate_limited", StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests; retry after the given delay",
+        "Wait `Retry-After` seconds. `RateLimit-Policy` states the quota and `RateLimit` what is left."),
+    entry(ErrorCode::DatabaseUnavailable, "database_unavailable", StatusCode::SERVICE_UNAVAILABLE,
+        "The database is unavailable; retry later",
+        "The service cannot reach PostgreSQL for the moment. Retry after `Retry-After` seconds; writes that failed were not applied."),
+    entry(ErrorCode::Internal, "internal", StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "A bug: the cause was logged with the request id. Report the `request_id`."),
+];
+
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
-        ErrorCode::BadRequest,
-        ErrorCode::MalformedJson,
-        ErrorCode::InvalidBody,
-        ErrorCode::InvalidParameter,
-        ErrorCode::ValidationFailed,
-        ErrorCode::NotFound,
-        ErrorCode::RouteNotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::UriTooLong,
-        ErrorCode::HeadersTooLarge,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::Conflict,
-        ErrorCode::IdempotencyKeyReused,
-        ErrorCode::Unauthorized,
-        ErrorCode::Forbidden,
-        ErrorCode::RateLimited,
-        ErrorCode::DatabaseUnavailable,
-        ErrorCode::Internal,
-    ];
+    pub const ALL: [ErrorCode; CATALOGUE.len()] = {
+        let mut all = [ErrorCode::Internal; CATALOGUE.len()];
+        let mut i = 0;
+        while i < CATALOGUE.len() {
+            all[i] = CATALOGUE[i].code;
+            i += 1;
+        }
+        all
+    };
+
+    pub fn entry(self) -> &'static CodeEntry {
+        CATALOGUE
+            .iter()
+            .find(|entry| entry.code == self)
+            .expect("every code has a catalogue entry")
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::MalformedJson => "malformed_json",
-            ErrorCode::InvalidBody => "invalid_body",
-            ErrorCode::InvalidParameter => "invalid_parameter",
-            ErrorCode::ValidationFailed => "validation_failed",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::RouteNotFound => "route_not_found",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::UriTooLong => "uri_too_long",
-            ErrorCode::HeadersTooLarge => "headers_too_large",
-            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::DatabaseUnavailable => "database_unavailable",
-            ErrorCode::Internal => "internal",
-        }
+        self.entry().name
     }
 
     pub fn status(self) -> StatusCode {
-        match self {
-            ErrorCode::BadRequest | ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidBody
-            | ErrorCode::InvalidParameter
-            | ErrorCode::ValidationFailed
-            | ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::NotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
-            ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::Conflict => StatusCode::CONFLICT,
-            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.entry().status
     }
 
     pub fn title(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "The request is malformed",
-            ErrorCode::MalformedJson => "The request body is not valid JSON",
-            ErrorCode::InvalidBody => "The request body does not match the schema",
-            ErrorCode::InvalidParameter => "A path or query parameter is invalid",
-            ErrorCode::ValidationFailed => "The request is well-formed but breaks a rule",
-            ErrorCode::NotFound => "No such resource",
-            ErrorCode::RouteNotFound => "No such route",
-            ErrorCode::MethodNotAllowed => "The route does not accept this method",
-            ErrorCode::PayloadTooLarge => "The request body is too large",
-            ErrorCode::UriTooLong => "The request URI is too long",
-            ErrorCode::HeadersTooLarge => "The request headers are too many or too large",
-            ErrorCode::UnsupportedMediaType => "The request body's media type is not accepted",
-            ErrorCode::Conflict => "The resource already exists or changed meanwhile",
-            ErrorCode::IdempotencyKeyReused => {
-                "The Idempotency-Key was already used with a different request"
-            }
-            ErrorCode::Unauthorized => "A valid API key is required",
-            ErrorCode::Forbidden => "The API key lacks the scope this route needs",
-            ErrorCode::RateLimited => "Too many requests; retry after the given delay",
-            ErrorCode::DatabaseUnavailable => "The database is unavailable; retry later",
-            ErrorCode::Internal => "Internal server error",
-        }
+        self.entry().title
+    }
+
+    pub fn advice(self) -> &'static str {
+        self.entry().advice
     }
 
     /// The problem `type` URI: resolvable against the service, where
@@ -174,6 +200,10 @@ pub struct Problem {
     pub code: ErrorCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The path of the request this problem answers (RFC 9457 `instance`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/v1/facts")]
+    pub instance: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
@@ -279,7 +309,7 @@ impl ApiError {
         }
     }
 
-    pub fn problem(&self, request_id: Option<String>) -> Problem {
+    pub fn problem(&self, request_id: Option<String>, instance: Option<String>) -> Problem {
         Problem {
             type_uri: self.code.type_uri(),
             title: self.code.title(),
@@ -287,6 +317,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code,
             errors: self.errors.clone(),
+            instance,
             request_id,
         }
     }
@@ -320,8 +351,11 @@ impl ResponseError for ApiError {
         for (name, value) in &self.headers {
             response.insert_header((name.clone(), value.clone()));
         }
-        let request_id = super::request_id::current();
-        response.body(serde_json::to_string(&self.problem(request_id)).expect("problems serialise"))
+        let problem = self.problem(
+            super::request_id::current(),
+            super::request_id::current_path(),
+        );
+        response.body(serde_json::to_string(&problem).expect("problems serialise"))
     }
 }
 
@@ -350,5 +384,22 @@ impl From<crate::ingest::Rejected> for ApiError {
             ),
             crate::ingest::Rejected::Store(error) => error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ErrorCode, CATALOGUE};
+
+    #[test]
+    fn each_code_is_catalogued_once_under_its_serialised_name() {
+        for (i, entry) in CATALOGUE.iter().enumerate() {
+            assert_eq!(serde_json::to_value(entry.code).unwrap(), entry.name);
+            assert!(CATALOGUE[i + 1..]
+                .iter()
+                .all(|other| other.code != entry.code));
+            assert!(entry.status.is_client_error() || entry.status.is_server_error());
+        }
+        assert_eq!(ErrorCode::ALL.len(), CATALOGUE.len());
     }
 }

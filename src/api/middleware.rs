@@ -28,7 +28,9 @@ pub async fn observe(
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
 
-    let outcome = request_id::scope(id.clone(), next.call(req).instrument(span.clone())).await;
+    let path = req.path().to_owned();
+    let outcome =
+        request_id::scope(id.clone(), path, next.call(req).instrument(span.clone())).await;
     let mut response = outcome?;
     let status = response.status().as_u16();
     let route = response

@@ -59,6 +59,7 @@ upper case.",
         (name = "access", description = "API keys (scopes `read` ⊂ `ingest` ⊂ `admin`) and the audit trail of every write"),
         (name = "operations", description = "Health, readiness, metrics and the error catalogue"),
     ),
+    external_docs(url = "/methodology", description = "The scoring method: formulas, defaults, parameters and sources"),
     modifiers(&BearerAuth),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError, import::OnError, scores::Step))
 )]
@@ -98,6 +99,7 @@ where
         .service(health::metrics)
         .service(problems::list_problems)
         .service(problems::get_problem)
+        .service(problems::methodology)
         .service(
             scope("/v1")
                 .service(sources::create_source)

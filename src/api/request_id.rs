@@ -3,6 +3,8 @@
 
 tokio::task_local! {
     static REQUEST_ID: String;
+    /// The path of the request, for the `instance` of its problems.
+    static REQUEST_PATH: String;
 }
 
 pub const HEADER: &str = "x-request-id";
@@ -12,9 +14,14 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Runs `future` with `id` as the current request id.
-pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
-    REQUEST_ID.scope(id, future).await
+/// The path of the request being handled on this task, if any.
+pub fn current_path() -> Option<String> {
+    REQUEST_PATH.try_with(Clone::clone).ok()
+}
+
+/// Runs `future` with `id` as the current request id and `path` as its path.
+pub async fn scope<F: std::future::Future>(id: String, path: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id, REQUEST_PATH.scope(path, future)).await
 }
 
 /// A client-supplied id is kept only when it is short, printable ASCII, so

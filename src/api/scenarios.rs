@@ -188,10 +188,10 @@ struct Prepared {
 #[serde(deny_unknown_fields)]
 pub struct EvaluateQuery {
     /// Another buyer than the one saved.
-    #[param(example = "EU")]
+    #[param(value_type = Option<Buyer>, example = "EU")]
     buyer: Option<String>,
     /// Another instant than the one saved (default: the saved one, else now).
-    #[param(example = "2026-11-28")]
+    #[param(schema_with = super::scores::as_of_schema)]
     as_of: Option<String>,
 }
 

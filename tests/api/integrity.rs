@@ -981,3 +981,46 @@ async fn cursors_are_bound_to_their_parameters_and_pages_link_the_next() {
         "no next page, no link"
     );
 }
+
+/// A problem names the request it answers, and its `type` resolves to a
+/// page a person can read.
+#[tokio::test]
+async fn problems_carry_their_instance_and_types_resolve_to_readable_pages() {
+    let app = spawn_app().await;
+    let problem =
+        assert_problem(app.get("/v1/facts?limit=0").await, 422, "invalid_parameter").await;
+    assert_eq!(problem["instance"], "/v1/facts");
+    let page = app
+        .client
+        .get(app.url(problem["type"].as_str().unwrap()))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<h1>A path or query parameter is invalid</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/query/{name}"),
+        "the page says what to do: {html}"
+    );
+    let catalogue: Vec<serde_json::Value> = app.get("/problems").await.json().await.unwrap();
+    for entry in &catalogue {
+        assert!(
+            entry["advice"].as_str().is_some_and(|a| a.len() > 20),
+            "{entry}"
+        );
+    }
+    let methodology = app.get("/methodology").await;
+    assert_eq!(methodology.status(), 200);
+    assert!(methodology.text().await.unwrap().contains("dependency"));
+    let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(spec["externalDocs"]["url"], "/methodology");
+}
