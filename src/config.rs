@@ -141,8 +141,13 @@ pub struct ServeSettings {
     pub cors_origins: Vec<String>,
     /// Do not load the baseline dataset on the first start of an empty
     /// embedded database.
-    #[arg(long, env = "CHOKEPOINT_NO_SEED")]
+    #[arg(long, env = "CHOKEPOINT_NO_SEED", conflicts_with = "seed")]
     pub no_seed: bool,
+    /// Load the baseline dataset on the first start of an empty database
+    /// given by `DATABASE_URL` too (the embedded one is seeded by default),
+    /// as docker-compose does.
+    #[arg(long, env = "CHOKEPOINT_SEED")]
+    pub seed: bool,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHOKEPOINT_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -167,6 +172,7 @@ impl ServeSettings {
             rate_burst: 1000,
             cors_origins: Vec::new(),
             no_seed: true,
+            seed: false,
             workers: Some(2),
         }
     }

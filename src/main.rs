@@ -52,10 +52,10 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     // The embedded cluster, if any, stops when this guard drops.
     let (url, cluster) = database(&settings.database)?;
     apply_migrations(&url).await?;
-    if cluster.is_some() && !settings.no_seed {
+    if settings.seed || (cluster.is_some() && !settings.no_seed) {
         let pool = store::connect(&url, 1)?;
         if seed::is_empty(&pool).await? {
-            tracing::info!("first start on an empty database: loading the baseline dataset (--no-seed skips this)");
+            tracing::info!("first start on an empty database: loading the baseline dataset");
             let report = seed::seed(&pool, &seed::BASELINE).await?;
             tracing::info!(?report, "baseline loaded");
         }

@@ -33,6 +33,11 @@ fn compose_wires_the_service_to_postgres() {
     );
     let check = serde_yaml::to_string(&api["healthcheck"]["test"]).unwrap();
     assert!(check.contains("/readyz"), "{check}");
+    assert_eq!(
+        environment["CHOKEPOINT_SEED"].as_str(),
+        Some("true"),
+        "the first start loads the baseline, as the embedded default does"
+    );
 }
 
 #[test]
@@ -41,4 +46,15 @@ fn the_dockerfile_builds_and_runs_the_serve_command() {
     assert!(text.matches("FROM ").count() >= 2, "multi-stage build");
     assert!(text.contains("cargo build --release"));
     assert!(text.contains("\"serve\""));
+    let manifests = text
+        .find("COPY Cargo.toml Cargo.lock")
+        .expect("manifests copied alone");
+    assert!(
+        manifests < text.find("COPY . .").unwrap(),
+        "dependencies build in their own layer"
+    );
+    assert!(
+        text.contains("STRIP=symbols"),
+        "the release binary is stripped"
+    );
 }

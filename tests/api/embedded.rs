@@ -214,3 +214,47 @@ fn a_port_in_use_is_reported_before_any_database_starts() {
         "no database was started"
     );
 }
+
+/// `--seed` (CHOKEPOINT_SEED, as docker-compose sets it) loads the baseline
+/// into an empty database named by DATABASE_URL, as the embedded default does.
+#[tokio::test]
+async fn seed_loads_the_baseline_into_an_empty_external_database() {
+    let database = crate::helpers::empty_database().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--log-format",
+            "json",
+            "--workers",
+            "1",
+        ])
+        .env("DATABASE_URL", crate::helpers::database_url(&database))
+        .env("CHOKEPOINT_SEED", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the service started").unwrap();
+        if let Some(start) = line.find("http://127.0.0.1:") {
+            let rest = &line[start + "http://".len()..];
+            break format!("http://{}", &rest[..rest.find('/').unwrap()]);
+        }
+    };
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    let mut service = Service(child);
+    let page: serde_json::Value = reqwest::get(format!("{address}/v1/products?limit=1000"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page["items"].as_array().unwrap().len() > 20,
+        "the baseline's products"
+    );
+    terminate(&mut service);
+}
