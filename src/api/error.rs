@@ -24,6 +24,7 @@ pub enum ErrorCode {
     HeadersTooLarge,
     UnsupportedMediaType,
     Conflict,
+    PreconditionFailed,
     IdempotencyKeyReused,
     Unauthorized,
     Forbidden,
@@ -59,7 +60,7 @@ const fn entry(
 }
 
 /// The error catalogue, in the order `GET /problems` lists it.
-pub const CATALOGUE: [CodeEntry; 19] = [
+pub const CATALOGUE: [CodeEntry; 20] = [
     entry(ErrorCode::BadRequest, "bad_request", StatusCode::BAD_REQUEST,
         "The request is malformed",
         "The HTTP request itself could not be read: a header holds a control character, the request line or Content-Length is unreadable, or Content-Length comes with chunked encoding. Fix the client's request; the connection was closed."),
@@ -99,6 +100,9 @@ pub const CATALOGUE: [CodeEntry; 19] = [
     entry(ErrorCode::Conflict, "conflict", StatusCode::CONFLICT,
         "The resource already exists or changed meanwhile",
         "The write conflicts with what is stored, such as an id already in use or a fact already retracted. Read the resource and decide."),
+    entry(ErrorCode::PreconditionFailed, "precondition_failed", StatusCode::PRECONDITION_FAILED,
+        "The resource is not in the state the request expected",
+        "`If-Match` named an ETag the resource no longer has (someone changed it meanwhile), or the resource does not exist. GET it again, reapply the change, and send the new ETag."),
     entry(ErrorCode::IdempotencyKeyReused, "idempotency_key_reused", StatusCode::UNPROCESSABLE_ENTITY,
         "The Idempotency-Key was already used with a different request",
         "An `Idempotency-Key` replays only the request it first came with. Use a new key for a new request."),

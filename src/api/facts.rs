@@ -280,9 +280,13 @@ pub async fn list_facts(
 /// One fact, retracted or not.
 #[utoipa::path(tag = "facts", params(("id" = i64, Path, description = "Fact id", example = 1)),
     security((), ("bearer" = ["read"])),
-    responses((status = 200, body = FactRecord), NotFound, AccessErrors))]
+    responses(
+        (status = 200, description = "The fact", body = FactRecord, headers(("ETag" = String, description = "Changes when the fact is retracted"))),
+        (status = 304, description = "Not modified since the `If-None-Match` ETag"),
+        NotFound, AccessErrors))]
 #[get("/facts/{id:[0-9]+}")]
 pub async fn get_fact(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _reader: Reader,
     id: web::Path<String>,
@@ -292,7 +296,7 @@ pub async fn get_fact(
     let fact = store::facts::get(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("fact {id}")))?;
-    Ok(HttpResponse::Ok().json(fact))
+    super::products::tagged(&req, &fact)
 }
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {

@@ -2,6 +2,7 @@
 //! both), extractors, middleware and the error catalogue.
 
 mod auth;
+mod caching;
 mod conventions;
 mod docs;
 pub mod error;

@@ -6,7 +6,10 @@ use deadpool_postgres::Pool;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use actix_web::http::header::ETAG;
+
 use super::auth::{Ingest, Reader};
+use super::caching;
 use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{Json, Query};
@@ -61,11 +64,15 @@ pub async fn create_product(
 }
 
 /// Creates or replaces a product (its name, stage, description and the whole
-/// list of inputs). Every version is kept as a revision.
+/// list of inputs). Every version is kept as a revision. With `If-Match`
+/// (the ETag of `GET /v1/products/{id}`) the write happens only if nobody
+/// changed the product since: otherwise 412.
 #[utoipa::path(tag = "products", request_body = NewProduct,
-    params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet")),
+    params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet"),
+        ("If-Match" = Option<String>, Header, description = "Write only if the product still has this ETag")),
     responses(
         (status = 200, description = "Replaced", body = ProductRecord),
+        (status = 412, description = "If-Match names an ETag the product no longer has", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 201, description = "Created", body = ProductRecord, headers(("Location" = String, description = "The created resource, e.g. `/v1/products/ndpr-oxide`"))),
         AccessErrors, BodyErrors),
     security(("bearer" = ["ingest"])))]
@@ -81,8 +88,22 @@ pub async fn put_product(
     let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let product = validate(new, Some(&id))?;
+    let if_match = caching::if_match(&req);
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
+            // Under the graph lock, so nobody writes between check and write.
+            store::products::lock_graph(tx).await?;
+            let current = store::products::get(tx, product.id.as_str()).await?;
+            let current_tag = current
+                .map(|record| serde_json::to_vec(&record).map(|body| caching::content_etag(&body)))
+                .transpose()
+                .map_err(ApiError::internal)?;
+            if caching::if_match_fails(if_match.as_deref(), current_tag.as_deref()) {
+                return Err(ApiError::new(
+                    ErrorCode::PreconditionFailed,
+                    "the product's ETag is no longer the one in If-Match: GET it again",
+                ));
+            }
             let created = save_product(tx, &product).await?;
             audit
                 .record(tx, serde_json::json!({ "products": [product.id] }))
@@ -149,9 +170,13 @@ pub async fn list_products(
 #[utoipa::path(tag = "products",
     params(("id" = String, Path, description = "Product id", example = "sintered-ndfeb-magnet")),
     security((), ("bearer" = ["read"])),
-    responses((status = 200, body = ProductRecord), NotFound, AccessErrors))]
+    responses(
+        (status = 200, description = "The product", body = ProductRecord, headers(("ETag" = String, description = "Changes whenever the product does; send it in If-Match to PUT safely"))),
+        (status = 304, description = "Not modified since the `If-None-Match` ETag"),
+        NotFound, AccessErrors))]
 #[get("/products/{id}")]
 pub async fn get_product(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     _reader: Reader,
     id: web::Path<String>,
@@ -160,5 +185,24 @@ pub async fn get_product(
     let product = store::products::get(&client, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("product `{id}`")))?;
-    Ok(HttpResponse::Ok().json(product))
+    tagged(&req, &product)
+}
+
+/// A single resource as JSON with its content ETag, or 304 when the
+/// client holds that tag.
+pub(super) fn tagged(
+    req: &HttpRequest,
+    resource: &impl serde::Serialize,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(resource).map_err(ApiError::internal)?;
+    let tag = caching::content_etag(&body);
+    if caching::not_modified(req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((ETAG, tag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((ETAG, tag))
+        .body(body))
 }

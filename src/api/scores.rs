@@ -12,6 +12,7 @@ use time::{Date, Duration, Month, OffsetDateTime, Time};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
+use super::caching::not_modified;
 use super::docs::{AccessErrors, NotFound, QueryErrors};
 use super::error::ApiError;
 use super::pagination::{self, Paged};
@@ -284,19 +285,6 @@ fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &str) 
     )
         .hash(&mut hasher);
     format!("\"{:016x}\"", hasher.finish())
-}
-
-/// `If-None-Match` holds `tag`, compared weakly as RFC 9110 says for this
-/// header: `W/"x"` matches `"x"`.
-fn not_modified(req: &HttpRequest, tag: &str) -> bool {
-    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == "*" || opaque(t) == opaque(tag))
-        })
 }
 
 /// A cacheable response: 304 when the client holds this `ETag`. Scores of a

@@ -1024,3 +1024,60 @@ async fn problems_carry_their_instance_and_types_resolve_to_readable_pages() {
     let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     assert_eq!(spec["externalDocs"]["url"], "/methodology");
 }
+
+/// Single facts and products carry ETags; PUT honours If-Match.
+#[tokio::test]
+async fn single_resources_carry_etags_and_put_honours_if_match() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let product = app.get("/v1/products/ndpr-metal").await;
+    let tag = product.headers()["etag"].to_str().unwrap().to_owned();
+    let revalidated = app
+        .client
+        .get(app.url("/v1/products/ndpr-metal"))
+        .header("If-None-Match", format!("W/{tag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    let replacement = json!({"name": "NdPr metal", "stage": "smelting", "description": "alloyed",
+        "inputs": [{"product": "ndpr-oxide", "share": 1.0, "essential": true}]});
+    let put = |if_match: String| {
+        app.client
+            .put(app.url("/v1/products/ndpr-metal"))
+            .header("If-Match", if_match)
+            .json(&replacement)
+            .send()
+    };
+    assert_eq!(put(tag.clone()).await.unwrap().status(), 200);
+    let revisions = app.count("product_revisions").await;
+    let problem = assert_problem(put(tag.clone()).await.unwrap(), 412, "precondition_failed").await;
+    assert!(problem["detail"].as_str().unwrap().contains("If-Match"));
+    assert_eq!(
+        app.count("product_revisions").await,
+        revisions,
+        "nothing written"
+    );
+    let fresh = app.get("/v1/products/ndpr-metal").await;
+    let fresh_tag = fresh.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(fresh_tag, tag);
+    assert_eq!(put(fresh_tag).await.unwrap().status(), 200);
+
+    let written: serde_json::Value = app
+        .post_json("/v1/facts", &production_fact())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/facts/{}", written["id"]);
+    let fact = app.get(&path).await;
+    let tag = fact.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .client
+        .get(app.url(&path))
+        .header("If-None-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
