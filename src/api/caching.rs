@@ -1,8 +1,10 @@
 //! Conditional requests: ETags and the `If-None-Match` / `If-Match`
 //! comparisons every route shares (RFC 9110).
 
-use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::http::header::{self, ETAG};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::error::ApiError;
 
 /// An ETag for a representation, from its bytes: it changes exactly when
 /// they do, and is the same on every replica.
@@ -11,6 +13,25 @@ pub fn content_etag(body: &[u8]) -> String {
     let digest = sha2::Sha256::digest(body);
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
+}
+
+/// A single resource as JSON with its content ETag, or 304 when the
+/// client holds that tag.
+pub fn tagged_json(
+    req: &HttpRequest,
+    resource: &impl serde::Serialize,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(resource).map_err(ApiError::internal)?;
+    let tag = content_etag(&body);
+    if not_modified(req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((ETAG, tag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((ETAG, tag))
+        .body(body))
 }
 
 /// Whether a list of entity tags holds `tag` (or `*`); weakly compared

@@ -296,7 +296,7 @@ pub async fn get_fact(
     let fact = store::facts::get(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("fact {id}")))?;
-    super::products::tagged(&req, &fact)
+    super::caching::tagged_json(&req, &fact)
 }
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {

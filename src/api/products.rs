@@ -6,8 +6,6 @@ use deadpool_postgres::Pool;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use actix_web::http::header::ETAG;
-
 use super::auth::{Ingest, Reader};
 use super::caching;
 use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
@@ -185,24 +183,5 @@ pub async fn get_product(
     let product = store::products::get(&client, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("product `{id}`")))?;
-    tagged(&req, &product)
-}
-
-/// A single resource as JSON with its content ETag, or 304 when the
-/// client holds that tag.
-pub(super) fn tagged(
-    req: &HttpRequest,
-    resource: &impl serde::Serialize,
-) -> Result<HttpResponse, ApiError> {
-    let body = serde_json::to_vec(resource).map_err(ApiError::internal)?;
-    let tag = caching::content_etag(&body);
-    if caching::not_modified(req, &tag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((ETAG, tag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((ETAG, tag))
-        .body(body))
+    caching::tagged_json(&req, &product)
 }

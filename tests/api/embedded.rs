@@ -26,19 +26,32 @@ impl Drop for Service {
 }
 
 fn start_service(data_dir: &Path) -> (Service, String, Log) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--log-format",
-            "json",
-            "--workers",
-            "1",
-        ])
+    let mut command = serve_command();
+    command
         .arg("--data-dir")
         .arg(data_dir)
-        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_URL");
+    spawn_service(command)
+}
+
+/// `chokepoint serve` on a free port, logging JSON.
+fn serve_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chokepoint"));
+    command.args([
+        "serve",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        "--workers",
+        "1",
+    ]);
+    command
+}
+
+/// Starts `command` and waits for the address it serves on.
+fn spawn_service(mut command: Command) -> (Service, String, Log) {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -220,32 +233,11 @@ fn a_port_in_use_is_reported_before_any_database_starts() {
 #[tokio::test]
 async fn seed_loads_the_baseline_into_an_empty_external_database() {
     let database = crate::helpers::empty_database().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--log-format",
-            "json",
-            "--workers",
-            "1",
-        ])
+    let mut command = serve_command();
+    command
         .env("DATABASE_URL", crate::helpers::database_url(&database))
-        .env("CHOKEPOINT_SEED", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("the service started").unwrap();
-        if let Some(start) = line.find("http://127.0.0.1:") {
-            let rest = &line[start + "http://".len()..];
-            break format!("http://{}", &rest[..rest.find('/').unwrap()]);
-        }
-    };
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    let mut service = Service(child);
+        .env("CHOKEPOINT_SEED", "true");
+    let (mut service, address, _) = spawn_service(command);
     let page: serde_json::Value = reqwest::get(format!("{address}/v1/products?limit=1000"))
         .await
         .unwrap()
