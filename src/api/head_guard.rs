@@ -344,15 +344,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
             let mut chunk = [0u8; 16 * 1024];
             let mut read = ReadBuf::new(&mut chunk);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
-            if read.filled().is_empty() {
+            let filled = read.filled().len();
+            if filled == 0 {
                 // The peer is done: a partial head is actix-http's to judge.
                 let partial = std::mem::take(&mut this.head);
                 this.ready.extend_from_slice(&partial);
                 this.framing = Framing::Closed;
                 continue;
             }
-            let filled = read.filled().to_vec();
-            this.accept(&filled);
+            this.accept(&chunk[..filled]);
         }
     }
 }
