@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{assert_problem, production_fact, spawn_app, table_counts, TestApp};
+use crate::helpers::{assert_problem, pointers, production_fact, spawn_app, table_counts, TestApp};
 
 async fn post_fact(app: &TestApp, fact: &serde_json::Value) -> serde_json::Value {
     let response = app.post_json("/v1/facts", fact).await;
@@ -100,12 +100,7 @@ async fn every_validation_rule_rejects_and_writes_nothing() {
             "validation_failed",
         )
         .await;
-        let pointers: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["pointer"].as_str().unwrap())
-            .collect();
+        let pointers = pointers(&problem);
         assert!(pointers.contains(&pointer), "{change}: {problem}");
     }
     let mut unknown = production_fact();

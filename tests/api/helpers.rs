@@ -319,6 +319,19 @@ pub fn client_with_key(key: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// The pointers of a problem's field errors, in order.
+pub fn pointers(problem: &serde_json::Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["pointer"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Asserts a problem+json response and returns its body.
 pub async fn assert_problem(
     response: reqwest::Response,

@@ -4,7 +4,7 @@
 use futures_util::stream;
 use serde_json::json;
 
-use crate::helpers::{assert_problem, production_fact, spawn_app, table_counts, TestApp};
+use crate::helpers::{assert_problem, pointers, production_fact, spawn_app, table_counts, TestApp};
 
 const WIDE_HEADER: &str =
     "product,country,metric,value,unit,period,status,source_id,confidence,quote,note";
@@ -110,12 +110,7 @@ async fn crlf_and_lf_files_report_the_same_lines() {
             "validation_failed",
         )
         .await;
-        let pointers: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["pointer"].as_str().unwrap())
-            .collect();
+        let pointers = pointers(&problem);
         // The header is line 1; each row's quote spans two lines.
         assert_eq!(
             pointers,
