@@ -1,5 +1,5 @@
 //! The baseline dataset (`data/baseline/`), built into the binary and
-//! loaded through the same validation as the API. Loading is idempotent:
+//! loaded through the write layer the API uses (`ingest`). Loading is idempotent:
 //! sources and products that exist are left alone and facts identical to a
 //! stored, unretracted one are skipped, so a second run changes nothing.
 
@@ -8,8 +8,13 @@ use std::collections::HashSet;
 use anyhow::{anyhow, Context};
 use deadpool_postgres::Pool;
 
-use crate::domain::{Fact, FactRecord, NewProduct, NewSource};
-use crate::ingest::{parse_fact, save_product, References, Rejected};
+use time::OffsetDateTime;
+
+use crate::domain::{FactRecord, NewProduct, NewSource};
+use crate::ingest::facts::write_facts;
+use crate::ingest::products::save_product;
+use crate::ingest::{parse_fact, References, Rejected};
+use crate::store::audit::Actor;
 use crate::store::{self, StoreError};
 
 /// A dataset as NDJSON texts, in the import endpoint's formats.
@@ -39,6 +44,7 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
     let mut report = SeedReport::default();
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
+    let actor = Actor::command("seed");
 
     for (line, text) in lines(dataset.sources) {
         let new: NewSource =
@@ -65,9 +71,9 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
             .await?
             .is_none()
         {
-            save_product(&tx, &product)
+            save_product(&tx, &product, &actor)
                 .await
-                .map_err(|e| rejected("products.ndjson", line, e))?;
+                .map_err(|e| rejected(&format!("products.ndjson line {line}"), e))?;
             report.products_added += 1;
         }
     }
@@ -77,10 +83,10 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
         .await?
         .into_iter()
         .filter(|(record, _)| record.retracted_at.is_none())
-        .map(|(record, _)| identity_of_record(&record))
+        .map(|(record, _)| record.claim())
         .collect();
     let mut facts = Vec::new();
-    let mut confidences = Vec::new();
+    let mut lines_of_facts = Vec::new();
     for (line, text) in lines(dataset.facts) {
         let value: serde_json::Value =
             serde_json::from_str(text).with_context(|| format!("facts.ndjson line {line}"))?;
@@ -89,19 +95,21 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
         let confidence = references
             .check(&fact)
             .map_err(|problems| anyhow!("facts.ndjson line {line}: {problems:?}"))?;
-        if stored.contains(&identity(&fact, confidence)) {
+        let claim =
+            FactRecord::from_fact(0, fact.clone(), confidence, OffsetDateTime::UNIX_EPOCH).claim();
+        if stored.contains(&claim) {
             report.facts_already_present += 1;
             continue;
         }
         facts.push(fact);
-        confidences.push(confidence);
+        lines_of_facts.push(line);
     }
     if !facts.is_empty() {
-        store::facts::insert_batch(&tx, &facts, &confidences).await?;
+        let pointer = |index: usize, field: &str| format!("line {} {field}", lines_of_facts[index]);
+        write_facts(&tx, &facts, &actor, pointer)
+            .await
+            .map_err(|e| rejected("facts.ndjson", e))?;
         report.facts_added = facts.len();
-    }
-    if report.sources_added + report.products_added + report.facts_added > 0 {
-        store::notify_changed(&tx, &store::Affected::everything()).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(report)
@@ -115,54 +123,11 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .filter(|(_, l)| !l.trim().is_empty())
 }
 
-fn rejected(file: &str, line: usize, error: Rejected) -> anyhow::Error {
+fn rejected(at: &str, error: Rejected) -> anyhow::Error {
     match error {
-        Rejected::Invalid(problems) => anyhow!("{file} line {line}: {problems:?}"),
-        Rejected::Store(error) => anyhow!(error).context(format!("{file} line {line}")),
+        Rejected::Invalid(problems) => anyhow!("{at}: {problems:?}"),
+        Rejected::Store(error) => anyhow!(error).context(at.to_owned()),
     }
-}
-
-/// What makes two facts the same claim: everything but server-set fields.
-fn identity(fact: &Fact, confidence: f64) -> String {
-    serde_json::json!([
-        fact.product,
-        fact.country,
-        fact.buyer,
-        fact.facility,
-        fact.metric,
-        fact.value,
-        fact.period,
-        fact.status,
-        fact.controlled_by,
-        fact.expected_online,
-        fact.source_id,
-        confidence,
-        fact.quote,
-        fact.locator,
-        fact.note,
-    ])
-    .to_string()
-}
-
-fn identity_of_record(record: &FactRecord) -> String {
-    serde_json::json!([
-        record.product,
-        record.country,
-        record.buyer,
-        record.facility,
-        record.metric,
-        record.value,
-        record.period,
-        record.status,
-        record.controlled_by,
-        record.expected_online,
-        record.source_id,
-        record.confidence,
-        record.quote,
-        record.locator,
-        record.note,
-    ])
-    .to_string()
 }
 
 /// Whether the database holds no products yet (a first start).

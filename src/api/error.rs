@@ -212,6 +212,9 @@ pub struct Problem {
     pub request_id: Option<String>,
 }
 
+/// At most this many problems are listed in one response.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
 /// The API error: a catalogue code, a human detail, field errors, and for
 /// internal failures the cause, which is logged and never sent.
 #[derive(Debug)]
@@ -251,11 +254,13 @@ impl ApiError {
         ApiError::new(ErrorCode::NotFound, format!("{what} does not exist"))
     }
 
-    pub fn validation(errors: Vec<FieldError>) -> ApiError {
+    /// A 422 listing the problems, at most [`MAX_REPORTED_ERRORS`] of them.
+    pub fn validation(mut errors: Vec<FieldError>) -> ApiError {
         let detail = match errors.as_slice() {
             [only] => format!("{}: {}", only.pointer, only.message),
             _ => format!("{} problems; nothing was written", errors.len()),
         };
+        errors.truncate(MAX_REPORTED_ERRORS);
         ApiError::new(ErrorCode::ValidationFailed, detail).with_errors(errors)
     }
 

@@ -12,14 +12,14 @@ use super::auth::Reader;
 use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query};
-use super::facts::{BATCH_BODY_LIMIT, MAX_REPORTED_ERRORS};
-use super::scores::{as_of_instant, not_an_instant};
-use crate::domain::{Buyer, CountryCode, ProductId, Stage};
+use crate::domain::{AsOf, Buyer, CountryCode, ProductId, Stage};
 use crate::ingest::csv;
 use crate::live::{LiveScores, State};
 use crate::scoring::exposure::{self, Advice, Item, WeightBasis};
 use crate::scoring::{Params, METHODOLOGY_VERSION};
 
+/// Body limit of a bill of materials (10,000 long lines fit).
+const BODY_LIMIT: usize = 32 << 20;
 /// Most items one request scores.
 pub const MAX_ITEMS: usize = 10_000;
 /// How many hotspots a report ranks.
@@ -46,7 +46,7 @@ pub struct ExposureRequest {
     buyer: String,
     /// The facts as known at this instant (RFC 3339, or a date meaning the
     /// end of that day UTC). Default: now.
-    #[schema(schema_with = super::scores::nullable_as_of_schema)]
+    #[schema(schema_with = super::params::nullable_as_of_schema)]
     as_of: Option<String>,
     /// 1 to 10,000 items. An item that does not fit is reported in
     /// `rejected` with its index, and the others are scored.
@@ -90,10 +90,10 @@ pub struct ExposureItem {
 pub struct ExposureQuery {
     /// For a CSV upload: whom for, an ISO country code or `EU` (required).
     #[param(value_type = Option<Buyer>, example = "US")]
-    buyer: Option<String>,
+    buyer: Option<Buyer>,
     /// For a CSV upload: the facts as known at this instant (default now).
-    #[param(schema_with = super::scores::as_of_schema)]
-    as_of: Option<String>,
+    #[param(schema_with = super::params::as_of_schema)]
+    as_of: Option<AsOf>,
 }
 
 /// The aggregates over the items scored.
@@ -277,9 +277,12 @@ pub async fn assess_exposure(
     };
     let query = query.0;
     if format == Format::Json {
-        if let Some(name) = [("buyer", &query.buyer), ("as_of", &query.as_of)]
-            .iter()
-            .find_map(|(name, value)| value.as_ref().map(|_| *name))
+        if let Some(name) = [
+            ("buyer", query.buyer.is_some()),
+            ("as_of", query.as_of.is_some()),
+        ]
+        .iter()
+        .find_map(|(name, given)| given.then_some(*name))
         {
             return Err(ApiError::invalid_parameter(
                 name,
@@ -288,7 +291,7 @@ pub async fn assess_exposure(
             ));
         }
     }
-    let body = extract::read_body(payload.into_inner(), BATCH_BODY_LIMIT).await?;
+    let body = extract::read_body(payload.into_inner(), BODY_LIMIT).await?;
     let state = live.state();
     // Parsing and scoring 10,000 items is CPU work: keep it off the workers.
     let report = web::block(move || -> Result<Vec<u8>, ApiError> {
@@ -299,25 +302,22 @@ pub async fn assess_exposure(
                     ApiError::validation(vec![FieldError::new("/buyer", message)])
                 })?;
                 let as_of = match request.as_of.as_deref() {
-                    Some(text) => as_of_instant(text).ok_or_else(|| {
-                        ApiError::validation(vec![FieldError::new("/as_of", not_an_instant(text))])
-                    })?,
+                    Some(text) => {
+                        AsOf::read(text)
+                            .map_err(|message| {
+                                ApiError::validation(vec![FieldError::new("/as_of", message)])
+                            })?
+                            .0
+                    }
                     None => state.computed_at,
                 };
                 (buyer, as_of, json_items(request.items)?)
             }
             Format::Csv => {
-                let text = query.buyer.as_deref().ok_or_else(|| {
+                let buyer = query.buyer.ok_or_else(|| {
                     ApiError::invalid_parameter("buyer", "query", "required for a CSV upload")
                 })?;
-                let buyer = Buyer::read(text)
-                    .map_err(|message| ApiError::invalid_parameter("buyer", "query", message))?;
-                let as_of = match query.as_of.as_deref() {
-                    Some(text) => as_of_instant(text).ok_or_else(|| {
-                        ApiError::invalid_parameter("as_of", "query", not_an_instant(text))
-                    })?,
-                    None => state.computed_at,
-                };
+                let as_of = query.as_of.map_or(state.computed_at, |t| t.0);
                 (buyer, as_of, csv_items(&body)?)
             }
         };
@@ -540,7 +540,6 @@ fn score(
         }
     }
     if valid.is_empty() {
-        pointers.truncate(MAX_REPORTED_ERRORS);
         return Err(ApiError::validation(pointers));
     }
     let items: Vec<Item> = valid.iter().map(|v| v.item.clone()).collect();

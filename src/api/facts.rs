@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Ingest, Reader};
@@ -13,19 +12,18 @@ use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
-use super::write::{self, AuditContext, IdempotencyKeyHeader};
+use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{
-    Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
+    AsOf, Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
 };
-use crate::ingest::{parse_fact, FactError, References};
+use crate::ingest::facts::{self as writes, write_facts, RetractionRefused};
+use crate::ingest::{parse_fact, FactError};
 use crate::store::{self, idempotency, StoreError};
 
 /// Most facts one `POST /v1/facts` accepts; use the import for more.
 pub const MAX_BATCH: usize = 10_000;
 /// Body limit of `POST /v1/facts` (a full batch of long quotes fits).
 pub const BATCH_BODY_LIMIT: usize = 32 << 20;
-/// At most this many problems are listed in one response.
-pub const MAX_REPORTED_ERRORS: usize = 1000;
 
 /// Facts written by a batch, ids in input order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,7 +52,7 @@ pub async fn create_facts(
     caller: Ingest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let audit = AuditContext::new(&caller.0, &req);
+    let actor = write::actor(&caller.0, &req);
     let mut digest = RequestDigest::start(&req);
     let body = extract::read_json_body(
         &extract::media_type(&req),
@@ -109,7 +107,6 @@ pub async fn create_facts(
         }
     }
     if !errors.is_empty() {
-        errors.truncate(MAX_REPORTED_ERRORS);
         let mut error = ApiError::validation(errors);
         if schema_errors {
             error.code = ErrorCode::InvalidBody;
@@ -118,33 +115,7 @@ pub async fn create_facts(
     }
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
-            let references = References::load(tx).await?;
-            let mut confidences = Vec::with_capacity(facts.len());
-            let mut errors = Vec::new();
-            for (index, fact) in facts.iter().enumerate() {
-                match references.check(fact) {
-                    Ok(confidence) => confidences.push(confidence),
-                    Err(problems) => {
-                        errors.extend(problems.into_iter().map(|(field, message)| {
-                            FieldError::new(pointer(index, field), message)
-                        }))
-                    }
-                }
-            }
-            if !errors.is_empty() {
-                errors.truncate(MAX_REPORTED_ERRORS);
-                return Err(ApiError::validation(errors));
-            }
-            let records = store::facts::insert_batch(tx, &facts, &confidences).await?;
-            let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
-            audit
-                .record(tx, serde_json::json!({ "facts": ids }))
-                .await?;
-            let mut affected = store::Affected::default();
-            for record in &records {
-                affected.add_fact(record.product.as_ref().map(|p| p.as_str()));
-            }
-            store::notify_changed(tx, &affected).await?;
+            let records = write_facts(tx, &facts, &actor, pointer).await?;
             if single {
                 write::created(format!("/v1/facts/{}", records[0].id), &records[0])
             } else {
@@ -180,16 +151,16 @@ pub struct FactListQuery {
     #[param(value_type = Option<FactStatus>)]
     status: Option<FactStatus>,
     /// Facts whose period ends on or after this year's or date's start.
-    #[param(schema_with = year_or_date_schema, example = "2023")]
+    #[param(schema_with = super::params::year_or_date_schema, example = "2023")]
     period_from: Option<String>,
     /// Facts whose period starts on or before this year's or date's end.
-    #[param(schema_with = year_or_date_schema, example = "2025")]
+    #[param(schema_with = super::params::year_or_date_schema, example = "2025")]
     period_to: Option<String>,
     /// The facts as the service knew them at this instant (RFC 3339, or a
     /// date meaning the end of that day UTC): recorded by then and not
     /// retracted then.
-    #[param(schema_with = super::scores::as_of_schema)]
-    as_of: Option<String>,
+    #[param(schema_with = super::params::as_of_schema)]
+    as_of: Option<AsOf>,
     /// Also list facts retracted since (default false).
     include_retracted: Option<bool>,
     #[param(minimum = 1, maximum = 1000)]
@@ -197,33 +168,6 @@ pub struct FactListQuery {
     /// The `next_cursor` of the previous page.
     #[param(pattern = "^([0-9a-f]{2}){1,256}$")]
     cursor: Option<String>,
-}
-
-pub fn parse_instant(name: &str, value: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(|_| {
-        ApiError::invalid_parameter(
-            name,
-            "query",
-            format!("`{value}` is not an RFC 3339 date-time such as 2026-01-01T00:00:00Z"),
-        )
-    })
-}
-
-/// A year (`2023`) or a date (`2023-06-30`).
-fn year_or_date_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-    OneOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some("^[0-9]{4}$")),
-        )
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
-        )
-        .into()
 }
 
 fn parse_period(name: &str, value: &str) -> Result<Period, ApiError> {
@@ -265,11 +209,7 @@ pub async fn list_facts(
             .map(|p| parse_period("period_to", p))
             .transpose()?
             .map(|p| p.end.unwrap_or(p.start)),
-        as_of: q
-            .as_of
-            .as_deref()
-            .map(super::scores::parse_as_of)
-            .transpose()?,
+        as_of: q.as_of.map(|t| t.0),
         include_retracted: q.include_retracted.unwrap_or(false),
     };
     let client = pool.get().await.map_err(StoreError::from)?;
@@ -341,29 +281,22 @@ pub async fn retract_fact(
                 "a retraction needs a reason of 1 to 1000 characters",
             )
         })?;
+    let actor = write::actor(&caller.0, &req);
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
-    let retracted = match store::facts::retract(&tx, id, &reason).await? {
-        store::facts::Retraction::Retracted(fact) => fact,
-        store::facts::Retraction::AlreadyRetracted(fact) => {
-            return Err(ApiError::new(
+    let retracted = writes::retract_fact(&tx, id, &reason, &actor)
+        .await
+        .map_err(|refused| match refused {
+            RetractionRefused::NotFound => ApiError::not_found(format!("fact {id}")),
+            RetractionRefused::AlreadyRetracted(at) => ApiError::new(
                 ErrorCode::Conflict,
                 format!(
                     "fact {id} was already retracted at {}",
-                    fact.retracted_at.map(|t| t.to_string()).unwrap_or_default()
+                    at.map(|t| t.to_string()).unwrap_or_default()
                 ),
-            ))
-        }
-        store::facts::Retraction::NotFound => {
-            return Err(ApiError::not_found(format!("fact {id}")))
-        }
-    };
-    AuditContext::new(&caller.0, &req)
-        .record(&tx, serde_json::json!({ "facts": [id] }))
-        .await?;
-    let mut affected = store::Affected::default();
-    affected.add_fact(retracted.product.as_ref().map(|p| p.as_str()));
-    store::notify_changed(&tx, &affected).await?;
+            ),
+            RetractionRefused::Store(error) => error.into(),
+        })?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(retracted))
 }

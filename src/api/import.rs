@@ -5,30 +5,19 @@ use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::Ingest;
 use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{media_type, Query, RequestDigest};
-use super::facts::MAX_REPORTED_ERRORS;
-use super::write::{self, AuditContext, IdempotencyKeyHeader};
+use super::write::{self, IdempotencyKeyHeader};
 use crate::ingest::csv::FramingError;
-use crate::ingest::rows::{FactRows, Format, StreamError, MAX_LINE_BYTES};
-use crate::ingest::References;
+use crate::ingest::import::{Import, ImportFailed, ImportSummary, OnError};
+use crate::ingest::rows::{Format, StreamError, MAX_LINE_BYTES};
 use crate::store::idempotency::{self, Outcome};
-use crate::store::{self, StoreError};
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// Any invalid row rejects the whole stream; nothing is written.
-    #[default]
-    Abort,
-    /// Valid rows are written; invalid ones are reported with their line.
-    Skip,
-}
+use crate::store::StoreError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -37,37 +26,6 @@ pub struct ImportQuery {
     /// `abort` (default): all or nothing. `skip`: write the valid rows.
     #[param(value_type = Option<OnError>)]
     on_error: Option<OnError>,
-}
-
-/// A rejected row: its line number and what is wrong with it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RejectedRow {
-    /// 1-based line of the stream (for CSV the header is line 1).
-    pub line: u64,
-    pub errors: Vec<RowError>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RowError {
-    pub field: String,
-    pub message: String,
-}
-
-/// What an import did.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "rows_read": 3, "rows_written": 2, "rows_rejected": 1,
-    "rejected": [{"line": 2, "errors": [{"field": "unit", "message": "unit `%` does not fit `production`: use one of `t/yr`, `t`, `kt/yr`, `kt`, `Mt/yr`, `Mt`"}]}],
-    "rejected_truncated": false
-}))]
-pub struct ImportSummary {
-    pub rows_read: u64,
-    pub rows_written: u64,
-    pub rows_rejected: u64,
-    /// The first 1000 rejected rows.
-    pub rejected: Vec<RejectedRow>,
-    /// More rows were rejected than are listed.
-    pub rejected_truncated: bool,
 }
 
 /// Imports facts from a stream: `application/x-ndjson` (one fact object a
@@ -126,112 +84,19 @@ pub async fn import_facts(
     }
 
     let tx = client.transaction().await.map_err(StoreError::from)?;
-    let references = References::load(&tx).await?;
-    let mut copy = Some(store::facts::FactCopy::start(&tx).await?);
-    let mut rows = FactRows::new(format);
-    let mut summary = ImportSummary {
-        rows_read: 0,
-        rows_written: 0,
-        rows_rejected: 0,
-        rejected: Vec::new(),
-        rejected_truncated: false,
-    };
-    let mut affected = store::Affected::default();
+    let mut import = Import::start(&tx, format, on_error).await?;
     let mut digest = digest;
-    let mut finished = false;
-    while !finished {
-        let chunk = match stream.next().await {
-            Some(chunk) => {
-                let chunk = chunk.map_err(read_error)?;
-                digest.update(&chunk);
-                Some(chunk)
-            }
-            None => {
-                finished = true;
-                None
-            }
-        };
-        let parsed = match chunk {
-            Some(chunk) => rows.feed(&chunk),
-            None => rows.finish(),
-        };
-        for row in parsed.map_err(stream_problem)? {
-            summary.rows_read += 1;
-            let checked = row.fact.and_then(|fact| match references.check(&fact) {
-                Ok(confidence) => Ok((fact, confidence)),
-                Err(problems) => Err(problems
-                    .into_iter()
-                    .map(|(f, m)| (f.to_owned(), m))
-                    .collect()),
-            });
-            match checked {
-                Ok((fact, confidence)) => {
-                    if let Some(copy) = copy.as_mut() {
-                        copy.push(&fact, confidence).await?;
-                        affected.add_fact(fact.product.as_ref().map(|p| p.as_str()));
-                    }
-                }
-                Err(problems) => {
-                    summary.rows_rejected += 1;
-                    if on_error == OnError::Abort {
-                        // Nothing will be written: stop copying, keep reporting.
-                        copy = None;
-                    }
-                    if summary.rejected.len() < MAX_REPORTED_ERRORS {
-                        summary.rejected.push(RejectedRow {
-                            line: row.line,
-                            errors: problems
-                                .into_iter()
-                                .map(|(field, message)| RowError { field, message })
-                                .collect(),
-                        });
-                    } else {
-                        summary.rejected_truncated = true;
-                        if on_error == OnError::Abort {
-                            finished = true;
-                            break;
-                        }
-                    }
-                }
-            }
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(read_error)?;
+        digest.update(&chunk);
+        if !import.feed(&chunk).await.map_err(import_failed)? {
+            break;
         }
     }
-    if summary.rows_read == 0 {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "/",
-            "the stream holds no rows",
-        )]));
-    }
-    let Some(copy) = copy else {
-        let errors = summary
-            .rejected
-            .iter()
-            .flat_map(|row| {
-                row.errors.iter().map(|e| {
-                    let field = if e.field.is_empty() {
-                        String::new()
-                    } else {
-                        format!("/{}", e.field)
-                    };
-                    FieldError::new(format!("/line/{}{field}", row.line), e.message.clone())
-                })
-            })
-            .collect();
-        let mut error = ApiError::validation(errors);
-        error.detail = format!(
-            "{} of {} rows are invalid; nothing was written",
-            summary.rows_rejected, summary.rows_read
-        );
-        return Err(error);
-    };
-    summary.rows_written = copy.finish().await?;
-    AuditContext::new(&caller.0, &req)
-        .record(
-            &tx,
-            serde_json::json!({ "facts_imported": summary.rows_written }),
-        )
-        .await?;
-    store::notify_changed(&tx, &affected).await?;
+    let summary = import
+        .finish(&tx, &write::actor(&caller.0, &req))
+        .await
+        .map_err(import_failed)?;
     let reply = write::reply(StatusCode::CREATED, &summary)?;
     let outcome = match key_header {
         None => {
@@ -257,6 +122,39 @@ fn read_error(error: actix_web::error::PayloadError) -> ApiError {
         ErrorCode::MalformedJson,
         format!("could not read the body: {error}"),
     )
+}
+
+/// Why nothing was written, as a problem: rows by `/line/{n}/{field}`.
+fn import_failed(failed: ImportFailed) -> ApiError {
+    match failed {
+        ImportFailed::Stream(error) => stream_problem(error),
+        ImportFailed::Empty => {
+            ApiError::validation(vec![FieldError::new("/", "the stream holds no rows")])
+        }
+        ImportFailed::Invalid(summary) => {
+            let errors = summary
+                .rejected
+                .iter()
+                .flat_map(|row| {
+                    row.errors.iter().map(|e| {
+                        let field = if e.field.is_empty() {
+                            String::new()
+                        } else {
+                            format!("/{}", e.field)
+                        };
+                        FieldError::new(format!("/line/{}{field}", row.line), e.message.clone())
+                    })
+                })
+                .collect();
+            let mut error = ApiError::validation(errors);
+            error.detail = format!(
+                "{} of {} rows are invalid; nothing was written",
+                summary.rows_rejected, summary.rows_read
+            );
+            error
+        }
+        ImportFailed::Store(error) => error.into(),
+    }
 }
 
 /// A problem with the stream itself (not one row): it stops the import.

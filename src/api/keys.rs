@@ -9,9 +9,9 @@ use super::auth::Admin;
 use super::docs::{AccessErrors, BodyErrors, NotFound, QueryErrors};
 use super::error::{ApiError, FieldError};
 use super::extract::{Json, Query};
-use super::facts::parse_instant;
 use super::pagination::{self, Paged};
-use super::write::{self, AuditContext, IdempotencyKeyHeader};
+use super::params::instant;
+use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{KeySecret, Scope};
 use crate::store::audit::{AuditFilter, AuditRecord};
 use crate::store::keys::KeyRecord;
@@ -73,7 +73,7 @@ pub async fn create_key(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let audit = AuditContext::new(&admin.0, &req);
+    let audit = write::actor(&admin.0, &req);
     let creator = admin.0.key_id;
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
@@ -132,7 +132,7 @@ pub async fn revoke_key(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found(format!("key `{id}`")))?;
-    let audit = AuditContext::new(&admin.0, &req);
+    let audit = write::actor(&admin.0, &req);
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
     let revoked = store::keys::revoke(&tx, id)
@@ -185,16 +185,8 @@ pub async fn list_audit(
     let filter = AuditFilter {
         key_id: q.key_id,
         route: q.route,
-        from: q
-            .from
-            .as_deref()
-            .map(|t| parse_instant("from", t))
-            .transpose()?,
-        to: q
-            .to
-            .as_deref()
-            .map(|t| parse_instant("to", t))
-            .transpose()?,
+        from: q.from.as_deref().map(|t| instant("from", t)).transpose()?,
+        to: q.to.as_deref().map(|t| instant("to", t)).transpose()?,
     };
     let client = pool.get().await.map_err(StoreError::from)?;
     let page = store::audit::list(&client, &filter, before, limit).await?;

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod metrics;
 mod middleware;
 mod pagination;
+mod params;
 mod problems;
 mod products;
 pub mod request_id;
@@ -62,7 +63,7 @@ upper case.",
     ),
     external_docs(url = "/methodology", description = "The scoring method: formulas, defaults, parameters and sources"),
     modifiers(&BearerAuth),
-    components(schemas(error::Problem, error::ErrorCode, error::FieldError, import::OnError, scores::Step))
+    components(schemas(error::Problem, error::ErrorCode, error::FieldError, crate::ingest::import::OnError, crate::scoring::Step))
 )]
 struct ApiDoc;
 

@@ -12,9 +12,9 @@ use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
-use super::write::{self, AuditContext, IdempotencyKeyHeader};
+use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{NewProduct, Product, ProductRecord, Stage};
-use crate::ingest::save_product;
+use crate::ingest::products::save_product;
 use crate::store::{self, idempotency, StoreError};
 
 /// Creates a product. Inputs must exist and sit at the same or an earlier
@@ -29,7 +29,7 @@ pub async fn create_product(
     caller: Ingest,
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
-    let audit = AuditContext::new(&caller.0, &req);
+    let actor = write::actor(&caller.0, &req);
     let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let product = validate(new, None)?;
@@ -47,10 +47,7 @@ pub async fn create_product(
                     ),
                 ));
             }
-            save_product(tx, &product).await?;
-            audit
-                .record(tx, serde_json::json!({ "products": [product.id] }))
-                .await?;
+            save_product(tx, &product, &actor).await?;
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;
@@ -82,7 +79,7 @@ pub async fn put_product(
     id: web::Path<String>,
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
-    let audit = AuditContext::new(&caller.0, &req);
+    let actor = write::actor(&caller.0, &req);
     let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let product = validate(new, Some(&id))?;
@@ -102,10 +99,7 @@ pub async fn put_product(
                     "the product's ETag is no longer the one in If-Match: GET it again",
                 ));
             }
-            let created = save_product(tx, &product).await?;
-            audit
-                .record(tx, serde_json::json!({ "products": [product.id] }))
-                .await?;
+            let created = save_product(tx, &product, &actor).await?;
             let record = store::products::get(tx, product.id.as_str())
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("product vanished")))?;

@@ -15,14 +15,18 @@ use super::docs::{AccessErrors, BodyErrors, NotFound, QueryErrors};
 use super::error::{ApiError, FieldError};
 use super::extract::{self, BodyLimit, Query, RequestDigest};
 use super::pagination::{self, Paged};
-use super::scores::{as_of_instant, not_an_instant, ScoreSummary};
-use super::write::{self, AuditContext, IdempotencyKeyHeader};
-use crate::domain::{Buyer, CountryCode, FactStatus, Metric, NewFact, Period, ProductId, Stage};
+use super::write::{self, IdempotencyKeyHeader};
+use crate::domain::{
+    AsOf, Buyer, CountryCode, FactStatus, HypotheticalFact, Metric, NewFact, Period, ProductId,
+    Stage,
+};
 use crate::live::{LiveScores, State};
 use crate::scoring::scenario::{
     self, Change, ChangeError, ControlSwitch, ExplanationChange, SCENARIO_SOURCE,
 };
-use crate::scoring::{Chain, Params, Weights, METHODOLOGY_VERSION};
+use crate::scoring::{
+    Chain, Params, ScoreDelta, ScoreSummary, WeightOverrides, METHODOLOGY_VERSION,
+};
 use crate::store::{self, idempotency, StoreError};
 
 /// Most changes one scenario makes.
@@ -48,7 +52,7 @@ pub struct ScenarioRequest {
     /// The facts as known at this instant (RFC 3339, or a date meaning the
     /// end of that day UTC); hypothetical facts are taken as known then.
     /// Default: now.
-    #[schema(schema_with = super::scores::nullable_as_of_schema)]
+    #[schema(schema_with = super::params::nullable_as_of_schema)]
     pub as_of: Option<String>,
     /// `bottleneck` (default) or `independent`.
     pub chain: Option<Chain>,
@@ -65,19 +69,6 @@ pub struct ScenarioRequest {
     /// facts change, and every product made from them.
     #[schema(value_type = Option<Vec<String>>, max_items = 1000, example = json!(["sintered-ndfeb-magnet", "ev-traction-motor"]))]
     pub products: Option<Vec<String>>,
-}
-
-/// Difficulty weights, any subset.
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"time": 0.4, "scale": 0.3}))]
-pub struct WeightOverrides {
-    time: Option<f64>,
-    scale: Option<f64>,
-    capital: Option<f64>,
-    cost: Option<f64>,
-    know_how: Option<f64>,
-    substitution: Option<f64>,
 }
 
 /// One change, given as an object with exactly one of these keys.
@@ -106,34 +97,6 @@ impl ChangeInput {
             ChangeInput::ExportControl(_) => "export_control",
         }
     }
-}
-
-/// A fact that is not (yet) true.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HypotheticalFact {
-    #[schema(example = "ndpr-oxide")]
-    product: Option<String>,
-    #[schema(example = "US")]
-    country: Option<String>,
-    buyer: Option<String>,
-    facility: Option<String>,
-    #[schema(value_type = Metric)]
-    metric: String,
-    value: Option<f64>,
-    #[schema(example = "t/yr")]
-    unit: Option<String>,
-    #[schema(value_type = Period, example = "2026")]
-    period: String,
-    #[schema(value_type = FactStatus, example = "under_construction")]
-    status: String,
-    controlled_by: Option<String>,
-    #[schema(example = 2027)]
-    expected_online: Option<i32>,
-    /// 0..1; default 1.
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    confidence: Option<f64>,
-    note: Option<String>,
 }
 
 /// How strict an export control is.
@@ -189,10 +152,10 @@ struct Prepared {
 pub struct EvaluateQuery {
     /// Another buyer than the one saved.
     #[param(value_type = Option<Buyer>, example = "EU")]
-    buyer: Option<String>,
+    buyer: Option<Buyer>,
     /// Another instant than the one saved (default: the saved one, else now).
-    #[param(schema_with = super::scores::as_of_schema)]
-    as_of: Option<String>,
+    #[param(schema_with = super::params::as_of_schema)]
+    as_of: Option<AsOf>,
 }
 
 /// Checks `request` against the live data; every problem is reported, its
@@ -206,50 +169,37 @@ fn prepare(
     let mut errors = Vec::new();
     let mut problem =
         |pointer: String, message: String| errors.push(FieldError::new(pointer, message));
-    let buyer = match &overrides.buyer {
-        Some(text) => Some(
-            Buyer::read(text)
-                .map_err(|message| ApiError::invalid_parameter("buyer", "query", message))?,
-        ),
+    let buyer = match overrides.buyer {
+        Some(buyer) => Some(buyer),
         None => Buyer::read(&request.buyer)
             .map_err(|message| problem(format!("{prefix}/buyer"), message))
             .ok(),
     };
-    let as_of =
-        match &overrides.as_of {
-            Some(text) => Some(as_of_instant(text).ok_or_else(|| {
-                ApiError::invalid_parameter("as_of", "query", not_an_instant(text))
-            })?),
-            None => request.as_of.as_deref().and_then(|text| {
-                let parsed = as_of_instant(text);
-                if parsed.is_none() {
-                    problem(format!("{prefix}/as_of"), not_an_instant(text));
-                }
-                parsed
-            }),
-        };
-    let weights = request.weights.map(|w| {
-        let [time, scale, capital, cost, know_how, substitution] = Weights::default().as_array();
-        Weights::new(
-            w.time.unwrap_or(time),
-            w.scale.unwrap_or(scale),
-            w.capital.unwrap_or(capital),
-            w.cost.unwrap_or(cost),
-            w.know_how.unwrap_or(know_how),
-            w.substitution.unwrap_or(substitution),
-        )
-    });
-    if let Some(Err(error)) = &weights {
-        problem(format!("{prefix}/weights"), error.to_string());
+    let as_of = match overrides.as_of {
+        Some(as_of) => Some(as_of),
+        None => request.as_of.as_deref().and_then(|text| {
+            AsOf::read(text)
+                .map_err(|message| problem(format!("{prefix}/as_of"), message))
+                .ok()
+        }),
+    };
+    let mut params = Params::new(
+        buyer.unwrap_or(Buyer::Eu),
+        as_of.map_or(state.computed_at, |t| t.0),
+    );
+    if let Some(chain) = request.chain {
+        params.chain = chain;
     }
-    if request
-        .horizon
-        .is_some_and(|years| !(1..=30).contains(&years))
-    {
-        problem(
-            format!("{prefix}/horizon"),
-            "must be between 1 and 30 years".to_owned(),
-        );
+    if let Some(overrides) = &request.weights {
+        match overrides.apply(&params.weights) {
+            Ok(weights) => params.weights = weights,
+            Err(error) => problem(format!("{prefix}/weights"), error.to_string()),
+        }
+    }
+    if let Some(years) = request.horizon {
+        if let Err(error) = params.set_horizon(years) {
+            problem(format!("{prefix}/horizon"), error.to_string());
+        }
     }
     if !(1..=MAX_CHANGES).contains(&request.changes.len()) {
         problem(
@@ -293,25 +243,13 @@ fn prepare(
             .collect()
     });
     let keys = request.changes.iter().map(ChangeInput::key).collect();
-    match (buyer, weights.transpose()) {
-        (Some(buyer), Ok(weights)) if errors.is_empty() => {
-            let mut params = Params::new(buyer, as_of.unwrap_or(state.computed_at));
-            if let Some(chain) = request.chain {
-                params.chain = chain;
-            }
-            if let Some(weights) = weights {
-                params.weights = weights;
-            }
-            if let Some(years) = request.horizon {
-                params.horizon_years = years;
-            }
-            Ok(Prepared {
-                params,
-                changes,
-                keys,
-                products,
-            })
-        }
+    match buyer {
+        Some(buyer) if errors.is_empty() => Ok(Prepared {
+            params: Params { buyer, ..params },
+            changes,
+            keys,
+            products,
+        }),
         _ => Err(ApiError::validation(errors)),
     }
 }
@@ -328,32 +266,15 @@ fn pointer(at: &str, field: &str) -> String {
 /// The change as the engine takes it, or its problems as (field, message).
 fn parse_change(change: &ChangeInput) -> Result<Change, Vec<(String, String)>> {
     match change {
-        ChangeInput::AddFact(fact) => {
-            let new = NewFact {
-                product: fact.product.clone(),
-                country: fact.country.clone(),
-                buyer: fact.buyer.clone(),
-                facility: fact.facility.clone(),
-                metric: fact.metric.clone(),
-                value: fact.value,
-                unit: fact.unit.clone(),
-                period: fact.period.clone(),
-                status: fact.status.clone(),
-                controlled_by: fact.controlled_by.clone(),
-                expected_online: fact.expected_online,
-                source_id: SCENARIO_SOURCE.to_owned(),
-                confidence: fact.confidence,
-                quote: None,
-                locator: None,
-                note: fact.note.clone(),
-            };
-            new.validate().map(Change::AddFact).map_err(|problems| {
+        ChangeInput::AddFact(fact) => NewFact::hypothetical(fact.clone(), SCENARIO_SOURCE)
+            .validate()
+            .map(Change::AddFact)
+            .map_err(|problems| {
                 problems
                     .into_iter()
                     .map(|p| (p.field.to_owned(), p.message))
                     .collect()
-            })
-        }
+            }),
         ChangeInput::DropFacts(ids) => Ok(Change::DropFacts(ids.clone())),
         ChangeInput::ExportControl(switch) => {
             let mut problems = Vec::new();
@@ -422,15 +343,6 @@ pub struct HypotheticalFactRef {
     pub status: FactStatus,
 }
 
-/// How far each headline figure moved: scenario minus baseline.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScoreDelta {
-    pub dependency: f64,
-    pub difficulty: f64,
-    pub years_to_displace: f64,
-    pub export_controls: i64,
-}
-
 /// One product without and with the scenario.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductComparison {
@@ -496,13 +408,7 @@ async fn evaluate(
             ProductComparison {
                 product: comparison.baseline.product.clone(),
                 stage: comparison.baseline.stage,
-                delta: ScoreDelta {
-                    dependency: changed.dependency - baseline.dependency,
-                    difficulty: changed.difficulty - baseline.difficulty,
-                    years_to_displace: changed.years_to_displace - baseline.years_to_displace,
-                    export_controls: changed.export_controls as i64
-                        - baseline.export_controls as i64,
-                },
+                delta: ScoreDelta::between(&baseline, &changed),
                 changes: scenario::explanation_changes(&comparison.baseline, &comparison.scenario),
                 baseline,
                 scenario: changed,
@@ -654,7 +560,7 @@ pub async fn create_scenario(
     caller: Ingest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let audit = AuditContext::new(&caller.0, &req);
+    let audit = write::actor(&caller.0, &req);
     let body = json_body(&req, payload).await?;
     let mut digest = RequestDigest::start(&req);
     digest.update(&body);
@@ -820,7 +726,7 @@ pub async fn delete_scenario(
     if !store::scenarios::delete(&tx, &uuid).await? {
         return Err(ApiError::not_found(format!("scenario `{id}`")));
     }
-    AuditContext::new(&caller.0, &req)
+    write::actor(&caller.0, &req)
         .record(&tx, serde_json::json!({ "scenarios": [uuid.to_string()] }))
         .await?;
     tx.commit().await.map_err(StoreError::from)?;

@@ -8,69 +8,20 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, Month, OffsetDateTime, Time};
+use time::Date;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
 use super::caching::not_modified;
 use super::docs::{AccessErrors, NotFound, QueryErrors};
 use super::error::ApiError;
+use super::extract::Query;
 use super::pagination::{self, Paged};
-use crate::domain::{Buyer, ProductId, Stage};
+use super::params::{product_id, unknown_product, AsOfQuery, ScoreParams, ScoreRequest, US};
+use crate::domain::{Buyer, Stage};
 use crate::live::{LiveScores, State};
-use crate::scoring::{
-    self, Chain, EuCrmResult, Intervals, Params, ProductScore, Weights, DEFAULT_DRAWS,
-};
-
-/// A product's headline scores, as listed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ScoreSummary {
-    pub product: ProductId,
-    pub stage: Stage,
-    /// 0..100 under the requested chain aggregation.
-    #[schema(example = 96.4)]
-    pub dependency: f64,
-    /// From the chosen aggregation to the other.
-    pub dependency_range: scoring::ScoreRange,
-    /// 0..100.
-    #[schema(example = 71.5)]
-    pub difficulty: f64,
-    /// Share of the difficulty weight backed by facts (0..1).
-    pub coverage: f64,
-    /// The upstream product that binds the dependency, if any.
-    pub chokepoint: Option<ProductId>,
-    pub chokepoint_stage: Option<Stage>,
-    /// The stage whose difficulty binds.
-    pub binding_stage: Stage,
-    pub years_to_displace: f64,
-    /// Export controls in force or suspended on the product or upstream.
-    pub export_controls: usize,
-    #[schema(example = "2026.2")]
-    pub methodology_version: String,
-}
-
-impl From<&ProductScore> for ScoreSummary {
-    fn from(score: &ProductScore) -> ScoreSummary {
-        ScoreSummary {
-            product: score.product.clone(),
-            stage: score.stage,
-            dependency: score.dependency.score,
-            dependency_range: score.dependency.dependency_range,
-            difficulty: score.difficulty.score,
-            coverage: score.difficulty.coverage,
-            chokepoint: score
-                .dependency
-                .chokepoint
-                .as_ref()
-                .map(|c| c.product.clone()),
-            chokepoint_stage: score.dependency.chokepoint.as_ref().map(|c| c.stage),
-            binding_stage: score.difficulty.binding.stage,
-            years_to_displace: score.difficulty.years_to_displace,
-            export_controls: score.pressure.len(),
-            methodology_version: score.methodology_version.clone(),
-        }
-    }
-}
+use crate::scoring::summary::{self, History, ScoreSummary, Step};
+use crate::scoring::{self, EuCrmResult, Intervals, ProductScore, DEFAULT_DRAWS};
 
 /// One product's full, explained result.
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,185 +38,6 @@ impl ScoreDetail<'_> {
             .map(bytes::Bytes::from)
             .map_err(ApiError::internal)
     }
-}
-
-/// The parameters every score read shares.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ScoreParams {
-    /// Whom for: an ISO 3166-1 alpha-2 country code or `EU` (default `US`;
-    /// `EU` for the EU CRM cross-check).
-    #[param(value_type = Option<Buyer>)]
-    buyer: Option<Buyer>,
-    /// `bottleneck` (default) or `independent`.
-    #[param(value_type = Option<Chain>)]
-    chain: Option<Chain>,
-    /// Difficulty weights to override, e.g. `time:0.4,scale:0.3` (others keep
-    /// their defaults; all are renormalised to sum to 1). Names: time, scale,
-    /// capital, cost, know_how, substitution.
-    #[param(
-        example = "time:0.4,scale:0.3",
-        pattern = r"^((time|scale|capital|cost|know_how|substitution):[0-9]{1,6}(\.[0-9]{1,6})?(,(time|scale|capital|cost|know_how|substitution):[0-9]{1,6}(\.[0-9]{1,6})?){0,5})?$"
-    )]
-    weights: Option<String>,
-    /// Years ahead within which pipeline capacity counts (1..30, default 5).
-    #[param(minimum = 1, maximum = 30, example = 5)]
-    horizon: Option<u32>,
-}
-
-/// The instant a read is made as of.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AsOfQuery {
-    /// The facts as known at this instant: an RFC 3339 date-time, or a date
-    /// meaning the end of that day UTC. Default: now.
-    #[param(schema_with = as_of_schema)]
-    as_of: Option<String>,
-}
-
-/// `as_of`'s two accepted forms, so clients and validators know both.
-pub(super) fn as_of_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-    let form = |format| {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(format)))
-    };
-    OneOfBuilder::new()
-        .item(form(KnownFormat::DateTime))
-        .item(form(KnownFormat::Date))
-        .description(Some(
-            "An RFC 3339 date-time, or a YYYY-MM-DD date meaning the end of that day UTC",
-        ))
-        .examples([serde_json::json!("2025-06-30")])
-        .into()
-}
-
-/// `as_of` in a body, where it may also be null (now).
-pub(super) fn nullable_as_of_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-    let utoipa::openapi::schema::Schema::OneOf(forms) = as_of_schema() else {
-        unreachable!("as_of_schema is a oneOf")
-    };
-    let mut nullable = OneOfBuilder::from(forms);
-    nullable = nullable.item(ObjectBuilder::new().schema_type(Type::Null));
-    nullable.into()
-}
-
-/// The buyer of score reads that name none.
-const US: Buyer = Buyer::Country(crate::domain::CountryCode::US);
-
-struct Request {
-    params: Params,
-    /// Whether these are the precomputed current scores' parameters.
-    current: bool,
-    /// For cache keys and ETags.
-    canonical: String,
-}
-
-fn parse_params(
-    query: &ScoreParams,
-    as_of: Option<&str>,
-    state: &State,
-    default_buyer: Buyer,
-) -> Result<Request, ApiError> {
-    let buyer = query.buyer.unwrap_or(default_buyer);
-    let as_of = as_of.map(parse_as_of).transpose()?;
-    let mut params = Params::new(buyer, as_of.unwrap_or(state.computed_at));
-    if let Some(chain) = query.chain {
-        params.chain = chain;
-    }
-    if let Some(weights) = &query.weights {
-        params.weights = parse_weights(weights, &params.weights)?;
-    }
-    if let Some(horizon) = query.horizon {
-        if !(1..=30).contains(&horizon) {
-            return Err(ApiError::invalid_parameter(
-                "horizon",
-                "query",
-                "must be between 1 and 30 years",
-            ));
-        }
-        params.horizon_years = horizon;
-    }
-    let default = Params::new(buyer, params.as_of);
-    let current = as_of.is_none()
-        && params.chain == default.chain
-        && params.weights == default.weights
-        && params.horizon_years == default.horizon_years
-        && state.current(buyer).is_some();
-    let canonical = format!(
-        "{}|{}|{:?}|{:?}|{}",
-        buyer,
-        params.as_of.unix_timestamp_nanos(),
-        params.chain,
-        params.weights.as_array(),
-        params.horizon_years
-    );
-    Ok(Request {
-        params,
-        current,
-        canonical,
-    })
-}
-
-/// RFC 3339, or a date meaning the end of that day (UTC).
-pub(super) fn parse_as_of(value: &str) -> Result<OffsetDateTime, ApiError> {
-    as_of_instant(value)
-        .ok_or_else(|| ApiError::invalid_parameter("as_of", "query", not_an_instant(value)))
-}
-
-/// An RFC 3339 date-time, or a YYYY-MM-DD date meaning the end of that day
-/// (UTC): the `as_of` of every score read, and of scenarios and exposure.
-pub(super) fn as_of_instant(value: &str) -> Option<OffsetDateTime> {
-    if let Ok(instant) =
-        OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-    {
-        return Some(instant);
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(value, format).ok().map(|day| {
-        day.with_time(Time::from_hms(23, 59, 59).expect("valid time"))
-            .assume_utc()
-    })
-}
-
-pub(super) fn not_an_instant(value: &str) -> String {
-    format!("`{value}` is not an RFC 3339 date-time or a YYYY-MM-DD date")
-}
-
-const WEIGHT_NAMES: [&str; 6] = [
-    "time",
-    "scale",
-    "capital",
-    "cost",
-    "know_how",
-    "substitution",
-];
-
-fn parse_weights(text: &str, defaults: &Weights) -> Result<Weights, ApiError> {
-    let mut values = defaults.as_array();
-    let bad = |message: String| ApiError::invalid_parameter("weights", "query", message);
-    for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-        let (name, value) = part
-            .split_once(':')
-            .ok_or_else(|| bad(format!("`{part}` is not name:value")))?;
-        let index = WEIGHT_NAMES
-            .iter()
-            .position(|n| *n == name.trim())
-            .ok_or_else(|| {
-                bad(format!(
-                    "`{name}` is not a weight; use {}",
-                    WEIGHT_NAMES.join(", ")
-                ))
-            })?;
-        values[index] = value
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| bad(format!("`{value}` is not a number")))?;
-    }
-    let [time, scale, capital, cost, know_how, substitution] = values;
-    Weights::new(time, scale, capital, cost, know_how, substitution).map_err(|e| bad(e.to_string()))
 }
 
 /// `ETag` over the data version, the current scores' instant and the
@@ -334,18 +106,6 @@ async fn computed<T: Send + Sync + 'static>(
         live.cache.insert(key, value.clone());
     }
     Ok(value)
-}
-
-fn product_id(id: &str) -> Result<ProductId, ApiError> {
-    ProductId::parse(id).map_err(|_| ApiError::not_found(format!("product `{id}`")))
-}
-
-fn unknown_product(id: &ProductId) -> ApiError {
-    ApiError::not_found(format!("product `{id}`"))
-}
-
-fn is_past(request: &Request, state: &State) -> bool {
-    request.params.as_of < state.computed_at
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -426,12 +186,12 @@ pub async fn list_scores(
     req: HttpRequest,
     live: web::Data<LiveScores>,
     _reader: Reader,
-    score: super::extract::Query<ScoreParams>,
-    as_of: super::extract::Query<AsOfQuery>,
-    list: super::extract::Query<ListQuery>,
+    score: Query<ScoreParams>,
+    as_of: Query<AsOfQuery>,
+    list: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state = live.state();
-    let request = parse_params(&score.0, as_of.0.as_of.as_deref(), &state, US)?;
+    let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, US)?;
     let list = list.0;
     let limit = pagination::limit(list.limit)?;
     let (key, descending) = parse_sort(list.sort.as_deref())?;
@@ -442,7 +202,7 @@ pub async fn list_scores(
         .map(|c| listing.decode(c))
         .transpose()?;
     let tag = etag(&state, "list", "", &request.canonical, req.query_string());
-    let immutable = is_past(&request, &state);
+    let immutable = request.is_past(&state);
     // Summaries of a whole state are computed once, then sorted per request.
     let state_key = format!(
         "{}|{}|summaries|{}",
@@ -453,7 +213,7 @@ pub async fn list_scores(
     let summaries: Arc<Vec<ScoreSummary>> = if request.current {
         let current = state
             .current(request.params.buyer)
-            .expect("checked by parse_params")
+            .expect("checked by ScoreRequest::parse")
             .clone();
         computed(&live, state_key, move || {
             Some(
@@ -567,13 +327,13 @@ pub async fn get_score(
     live: web::Data<LiveScores>,
     _reader: Reader,
     product: web::Path<String>,
-    score: super::extract::Query<ScoreParams>,
-    as_of: super::extract::Query<AsOfQuery>,
-    detail: super::extract::Query<DetailQuery>,
+    score: Query<ScoreParams>,
+    as_of: Query<AsOfQuery>,
+    detail: Query<DetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state = live.state();
     let product = product_id(&product)?;
-    let request = parse_params(&score.0, as_of.0.as_of.as_deref(), &state, US)?;
+    let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, US)?;
     let detail = detail.0;
     let draws = detail.draws.unwrap_or(DEFAULT_DRAWS);
     if !(100..=10_000).contains(&draws) {
@@ -590,7 +350,7 @@ pub async fn get_score(
     let extra = format!("{with_uncertainty}|{draws}|{seed}");
     let tag = etag(&state, "one", product.as_str(), &request.canonical, &extra);
     if not_modified(&req, &tag) {
-        return cached(&req, tag, is_past(&request, &state), || {
+        return cached(&req, tag, request.is_past(&state), || {
             unreachable!("answered 304")
         });
     }
@@ -651,7 +411,7 @@ pub async fn get_score(
             .render()?
         }
     };
-    cached(&req, tag, is_past(&request, &state), move || {
+    cached(&req, tag, request.is_past(&state), move || {
         Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(body))
@@ -674,14 +434,14 @@ pub async fn get_eu_crm(
     live: web::Data<LiveScores>,
     _reader: Reader,
     product: web::Path<String>,
-    score: super::extract::Query<ScoreParams>,
-    as_of: super::extract::Query<AsOfQuery>,
+    score: Query<ScoreParams>,
+    as_of: Query<AsOfQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state = live.state();
     let product = product_id(&product)?;
-    let request = parse_params(&score.0, as_of.0.as_of.as_deref(), &state, Buyer::Eu)?;
+    let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, Buyer::Eu)?;
     let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
-    let past = is_past(&request, &state);
+    let past = request.is_past(&state);
     let snapshot = state.snapshot.clone();
     let params = request.params;
     let id = product.clone();
@@ -700,14 +460,6 @@ pub async fn get_eu_crm(
     )
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Year,
-    Quarter,
-    Month,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
@@ -720,30 +472,6 @@ pub struct HistoryQuery {
     /// `year` (default), `quarter` or `month`.
     #[param(value_type = Option<Step>)]
     step: Option<Step>,
-}
-
-/// One point of a product's history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryPoint {
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub as_of: OffsetDateTime,
-    pub dependency: f64,
-    pub dependency_range: scoring::ScoreRange,
-    pub difficulty: f64,
-    pub coverage: f64,
-    pub export_controls: usize,
-}
-
-/// A product's scores history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct History {
-    pub product: ProductId,
-    pub buyer: Buyer,
-    pub step: String,
-    #[schema(example = "2026.2")]
-    pub methodology_version: String,
-    pub points: Vec<HistoryPoint>,
 }
 
 /// Most points one history returns.
@@ -763,12 +491,12 @@ pub async fn get_history(
     live: web::Data<LiveScores>,
     _reader: Reader,
     product: web::Path<String>,
-    score: super::extract::Query<ScoreParams>,
-    history: super::extract::Query<HistoryQuery>,
+    score: Query<ScoreParams>,
+    history: Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state = live.state();
     let product = product_id(&product)?;
-    let request = parse_params(&score.0, None, &state, US)?;
+    let request = ScoreRequest::parse(&score.0, None, &state, US)?;
     let history = history.0;
     let date = |name: &str, value: &Option<String>| -> Result<Option<Date>, ApiError> {
         value
@@ -797,7 +525,7 @@ pub async fn get_history(
         ));
     }
     let step = history.step.unwrap_or(Step::Year);
-    let instants = steps(from, to, step);
+    let instants = summary::steps(from, to, step);
     if instants.len() > MAX_HISTORY_POINTS {
         return Err(ApiError::invalid_parameter(
             "step",
@@ -808,113 +536,29 @@ pub async fn get_history(
             ),
         ));
     }
-    let step_name = format!("{step:?}").to_lowercase();
     let tag = etag(
         &state,
         "history",
         product.as_str(),
         &request.canonical,
-        &format!("{from}|{to}|{step_name}"),
+        &format!("{from}|{to}|{}", step.as_str()),
     );
     let snapshot = state.snapshot.clone();
     let params = request.params;
     let id = product.clone();
     let key = format!(
-        "{}|history|{}|{}|{from}|{to}|{step_name}",
-        state.version, product, request.canonical
+        "{}|history|{}|{}|{from}|{to}|{}",
+        state.version,
+        product,
+        request.canonical,
+        step.as_str()
     );
     let value = computed(&live, key, move || {
-        let mut points = Vec::with_capacity(instants.len());
-        for as_of in instants {
-            let score = scoring::score_product(&snapshot, &id, &Params { as_of, ..params })?;
-            points.push(HistoryPoint {
-                as_of,
-                dependency: score.dependency.score,
-                dependency_range: score.dependency.dependency_range,
-                difficulty: score.difficulty.score,
-                coverage: score.difficulty.coverage,
-                export_controls: score.pressure.len(),
-            });
-        }
-        Some(History {
-            product: id,
-            buyer: params.buyer,
-            step: step_name,
-            methodology_version: scoring::METHODOLOGY_VERSION.to_owned(),
-            points,
-        })
+        summary::history(&snapshot, &id, &params, step, &instants)
     })
     .await?
     .ok_or_else(|| unknown_product(&product))?;
     cached(&req, tag, false, move || {
         Ok(HttpResponse::Ok().json(&*value))
     })
-}
-
-/// The end of each step from `from` to `to`, the last clipped to `to`.
-fn steps(from: Date, to: Date, step: Step) -> Vec<OffsetDateTime> {
-    let months = match step {
-        Step::Year => 12,
-        Step::Quarter => 3,
-        Step::Month => 1,
-    };
-    let end_of_day = |day: Date| {
-        day.with_time(Time::from_hms(23, 59, 59).expect("valid"))
-            .assume_utc()
-    };
-    let mut points = Vec::new();
-    // Step boundaries are aligned to calendar years, quarters and months.
-    let mut month_index = from.year() * 12 + (u8::from(from.month()) as i32 - 1);
-    month_index -= month_index.rem_euclid(months);
-    loop {
-        let next = month_index + months;
-        let (year, month) = (next.div_euclid(12), (next.rem_euclid(12) + 1) as u8);
-        let first_of_next =
-            Date::from_calendar_date(year, Month::try_from(month).expect("1..=12"), 1)
-                .expect("valid date");
-        let end = first_of_next - Duration::days(1);
-        if end >= to {
-            points.push(end_of_day(to));
-            break;
-        }
-        points.push(end_of_day(end));
-        month_index = next;
-    }
-    points
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
-    #[test]
-    fn steps_end_each_period_and_clip_to_the_last_day() {
-        let years = steps(date!(2023 - 03 - 01), date!(2025 - 06 - 30), Step::Year);
-        let days: Vec<Date> = years.iter().map(|t| t.date()).collect();
-        assert_eq!(
-            days,
-            [
-                date!(2023 - 12 - 31),
-                date!(2024 - 12 - 31),
-                date!(2025 - 06 - 30)
-            ]
-        );
-        let quarters = steps(date!(2025 - 01 - 15), date!(2025 - 12 - 31), Step::Quarter);
-        assert_eq!(quarters.len(), 4);
-        assert_eq!(
-            steps(date!(2025 - 02 - 10), date!(2025 - 02 - 10), Step::Month).len(),
-            1
-        );
-    }
-
-    #[test]
-    fn weights_override_named_components_only() {
-        let defaults = Weights::default();
-        let weights = parse_weights("time:0.5", &defaults).unwrap();
-        assert!(weights.as_array()[0] > defaults.as_array()[0]);
-        assert!(parse_weights("speed:1", &defaults).is_err());
-        assert!(parse_weights("time:-1", &defaults).is_err());
-        assert!(parse_weights("time", &defaults).is_err());
-    }
 }

@@ -10,7 +10,7 @@ use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
 use super::error::{ApiError, FieldError};
 use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
-use super::write::{self, AuditContext, IdempotencyKeyHeader};
+use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{NewSource, SourceKind, SourceRecord};
 use crate::store::{self, idempotency};
 
@@ -27,7 +27,7 @@ pub async fn create_source(
     caller: Ingest,
     body: Json<NewSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let audit = AuditContext::new(&caller.0, &req);
+    let audit = write::actor(&caller.0, &req);
     let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
     let source = new.validate().map_err(|errors| {

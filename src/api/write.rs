@@ -9,8 +9,8 @@ use utoipa::IntoParams;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::RequestDigest;
+use crate::store::audit::Actor;
 use crate::store::idempotency::{Idempotency, Outcome, Reply};
-use crate::store::{self, StoreError};
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
@@ -99,45 +99,15 @@ pub fn respond(outcome: Outcome) -> Result<HttpResponse, ApiError> {
     Ok(response.body(reply.body))
 }
 
-/// Who is writing through which route, captured before the write's
-/// transaction so the audit row can be inserted inside it.
-#[derive(Debug, Clone)]
-pub struct AuditContext {
-    key_id: i64,
-    method: String,
-    route: String,
-    request_id: Option<String>,
-}
-
-impl AuditContext {
-    pub fn new(caller: &Caller, req: &HttpRequest) -> AuditContext {
-        AuditContext {
-            key_id: caller.key_id,
-            method: req.method().to_string(),
-            route: req
-                .match_pattern()
-                .map(|pattern| super::fallback::documented_pattern(&pattern))
-                .unwrap_or_else(|| req.path().to_owned()),
-            request_id: super::request_id::current(),
-        }
-    }
-
-    /// Records the write; call it inside the write's transaction.
-    pub async fn record(
-        &self,
-        client: &impl deadpool_postgres::GenericClient,
-        object_ids: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        store::audit::record(
-            client,
-            &store::audit::AuditEntry {
-                key_id: Some(self.key_id),
-                method: &self.method,
-                route: &self.route,
-                object_ids,
-                request_id: self.request_id.clone(),
-            },
-        )
-        .await
+/// The audit actor of a request: its key and documented route.
+pub fn actor(caller: &Caller, req: &HttpRequest) -> Actor {
+    Actor {
+        key_id: Some(caller.key_id),
+        method: req.method().to_string(),
+        route: req
+            .match_pattern()
+            .map(|pattern| super::fallback::documented_pattern(&pattern))
+            .unwrap_or_else(|| req.path().to_owned()),
+        request_id: super::request_id::current(),
     }
 }

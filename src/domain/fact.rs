@@ -68,6 +68,60 @@ pub struct NewFact {
     pub note: Option<String>,
 }
 
+/// A fact that is not (yet) true.
+// A submitted fact without `source_id`, `quote` and `locator`, for a what-if.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HypotheticalFact {
+    #[schema(example = "ndpr-oxide")]
+    pub product: Option<String>,
+    #[schema(example = "US")]
+    pub country: Option<String>,
+    pub buyer: Option<String>,
+    pub facility: Option<String>,
+    #[schema(value_type = Metric)]
+    pub metric: String,
+    pub value: Option<f64>,
+    #[schema(example = "t/yr")]
+    pub unit: Option<String>,
+    #[schema(value_type = Period, example = "2026")]
+    pub period: String,
+    #[schema(value_type = FactStatus, example = "under_construction")]
+    pub status: String,
+    pub controlled_by: Option<String>,
+    #[schema(example = 2027)]
+    pub expected_online: Option<i32>,
+    /// 0..1; default 1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub confidence: Option<f64>,
+    pub note: Option<String>,
+}
+
+impl NewFact {
+    /// The hypothetical fact as a submission citing `source_id`, so that it
+    /// passes exactly the checks of a real one.
+    pub fn hypothetical(fact: HypotheticalFact, source_id: &str) -> NewFact {
+        NewFact {
+            product: fact.product,
+            country: fact.country,
+            buyer: fact.buyer,
+            facility: fact.facility,
+            metric: fact.metric,
+            value: fact.value,
+            unit: fact.unit,
+            period: fact.period,
+            status: fact.status,
+            controlled_by: fact.controlled_by,
+            expected_online: fact.expected_online,
+            source_id: source_id.to_owned(),
+            confidence: fact.confidence,
+            quote: None,
+            locator: None,
+            note: fact.note,
+        }
+    }
+}
+
 /// A validated fact, values in the metric's canonical unit. References to
 /// products and sources are checked against the store separately.
 #[derive(Debug, Clone, PartialEq)]

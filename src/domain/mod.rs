@@ -1,6 +1,7 @@
 //! Domain types: the vocabulary of the service, parsed once at the edge
 //! ("parse, don't validate") and trusted everywhere else.
 
+mod as_of;
 mod country;
 mod fact;
 mod key;
@@ -13,8 +14,9 @@ mod stage;
 mod status;
 pub mod text;
 
+pub use as_of::AsOf;
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
-pub use fact::{Fact, FieldProblem, NewFact, MAX_QUOTE_CHARS};
+pub use fact::{Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS};
 pub use key::{constant_time_eq, KeySecret, Scope};
 pub use metric::{Metric, MetricScope, MetricSpec, NormaliseError, Unit, ValueKind};
 pub use period::Period;

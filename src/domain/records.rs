@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{
-    Buyer, CountryCode, FactStatus, Metric, Period, ProductId, ProductInput, SourceId, SourceKind,
-    Stage, Unit,
+    Buyer, CountryCode, Fact, FactStatus, Metric, Period, ProductId, ProductInput, SourceId,
+    SourceKind, Stage, Unit,
 };
 
 /// A stored source.
@@ -79,4 +79,50 @@ pub struct FactRecord {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub retracted_at: Option<OffsetDateTime>,
     pub retraction_reason: Option<String>,
+}
+
+impl FactRecord {
+    /// A validated fact as stored: its id, its confidence resolved (its own,
+    /// else its source's reliability) and when it was recorded.
+    pub fn from_fact(
+        id: i64,
+        fact: Fact,
+        confidence: f64,
+        recorded_at: OffsetDateTime,
+    ) -> FactRecord {
+        FactRecord {
+            id,
+            product: fact.product,
+            country: fact.country,
+            buyer: fact.buyer,
+            facility: fact.facility,
+            metric: fact.metric,
+            value: fact.value,
+            unit: fact.unit,
+            period: fact.period,
+            status: fact.status,
+            controlled_by: fact.controlled_by,
+            expected_online: fact.expected_online,
+            source_id: fact.source_id,
+            confidence,
+            quote: fact.quote,
+            locator: fact.locator,
+            note: fact.note,
+            recorded_at,
+            retracted_at: None,
+            retraction_reason: None,
+        }
+    }
+
+    /// What the fact claims, without what the server set (id, recording,
+    /// retraction): two facts making the same claim have the same claim.
+    pub fn claim(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("a record serialises");
+        if let Some(fields) = value.as_object_mut() {
+            for server_set in ["id", "recorded_at", "retracted_at", "retraction_reason"] {
+                fields.remove(server_set);
+            }
+        }
+        value.to_string()
+    }
 }

@@ -1,14 +1,21 @@
-//! The write path shared by the API and the `seed` command: parsing and
-//! validating submitted facts and products against what is stored, so a
-//! fact loaded from the baseline passes exactly the checks an API client's
-//! would; and the framing of streamed uploads (`csv`, `rows`).
+//! The write layer: every use case that writes facts or products, shared
+//! by the API and the `seed` command, so a fact loaded from the baseline
+//! passes exactly the checks an API client's would and is written the same
+//! way. `facts` writes a batch or a retraction, `import` streams an upload
+//! through COPY, `products` checks and saves a product against the stored
+//! graph. Parsing submissions lives here too, and the framing of streamed
+//! uploads (`csv`, one CSV record reader for every upload; `rows`, facts
+//! framed from NDJSON or CSV). Callers own the transaction and commit it.
 
 pub mod csv;
+pub mod facts;
+pub mod import;
+pub mod products;
 pub mod rows;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{find_cycle, text, Fact, NewFact, Product};
+use crate::domain::{text, Fact, NewFact};
 use crate::store::{self, StoreError};
 
 /// A write refused: the problems as (JSON Pointer, message), or the store failed.
@@ -106,59 +113,4 @@ pub fn parse_fact(value: serde_json::Value) -> Result<Fact, FactError> {
                 .collect(),
         )
     })
-}
-
-/// Checks the product against the stored graph (inputs exist, stages run
-/// upstream, no cycle) and writes it; returns whether it was created.
-pub async fn save_product(
-    tx: &deadpool_postgres::Transaction<'_>,
-    product: &Product,
-) -> Result<bool, Rejected> {
-    store::products::lock_graph(tx).await?;
-    let (stages, mut edges) = store::products::graph(tx).await?;
-    let mut errors = Vec::new();
-    for (index, input) in product.inputs.iter().enumerate() {
-        match stages.get(&input.product) {
-            None => errors.push(problem(format!("/inputs/{index}/product"), format!("product `{}` does not exist", input.product))),
-            Some(stage) if *stage > product.stage => errors.push(problem(
-                format!("/inputs/{index}/product"),
-                format!("`{}` is at the {stage} stage, downstream of {} ({}): inputs must be at the same or an earlier stage", input.product, product.id, product.stage),
-            )),
-            Some(_) => {}
-        }
-    }
-    // Users must stay at the same or a later stage than this product.
-    for (user, inputs) in &edges {
-        if inputs.contains(&product.id)
-            && stages.get(user).is_some_and(|stage| *stage < product.stage)
-        {
-            errors.push(problem(
-                "/stage",
-                format!("`{user}` uses this product at an earlier stage"),
-            ));
-        }
-    }
-    edges.remove(&product.id);
-    let inputs: Vec<_> = product.inputs.iter().map(|i| &i.product).collect();
-    if let Some(cycle) = find_cycle(&product.id, inputs, &edges) {
-        let path: Vec<&str> = cycle.iter().map(|p| p.as_str()).collect();
-        errors.push(problem(
-            "/inputs",
-            format!("these inputs would close a cycle: {}", path.join(" → ")),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(Rejected::Invalid(errors));
-    }
-    let body = serde_json::json!({
-        "name": product.name, "stage": product.stage, "description": product.description, "inputs": product.inputs,
-    });
-    let created = store::products::upsert(tx, product, &body).await?;
-    let mut affected = store::Affected::default();
-    affected.add_product(product.id.as_str());
-    for input in &product.inputs {
-        affected.add_product(input.product.as_str());
-    }
-    store::notify_changed(tx, &affected).await?;
-    Ok(created)
 }

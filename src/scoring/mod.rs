@@ -21,6 +21,7 @@ mod params;
 mod resolve;
 pub mod scenario;
 mod snapshot;
+pub mod summary;
 mod uncertainty;
 
 #[cfg(test)]
@@ -37,8 +38,12 @@ pub use explain::{
     DependencyScore, DifficultyScore, FactRef, InputDifficulty, InputTerm, LocalExposure, Pressure,
     ProductScore, Quantity, ScoreRange,
 };
-pub use params::{Chain, Params, Weights, WeightsError};
+pub use params::{
+    Chain, HorizonError, OverrideError, Params, WeightOverrides, Weights, WeightsError,
+    COMPONENT_NAMES,
+};
 pub use snapshot::{Snapshot, SnapshotError, SnapshotFact};
+pub use summary::{History, HistoryPoint, ScoreDelta, ScoreSummary, Step};
 pub use uncertainty::{Interval, Intervals, DEFAULT_DRAWS};
 
 use crate::domain::ProductId;

@@ -73,7 +73,7 @@ impl TryFrom<WeightsInput> for Weights {
 }
 
 /// The difficulty components, in the order of [`Weights::as_array`].
-pub(crate) const COMPONENT_NAMES: [&str; 6] = [
+pub const COMPONENT_NAMES: [&str; 6] = [
     "time",
     "scale",
     "capital",
@@ -124,6 +124,77 @@ impl Weights {
     }
 }
 
+/// Difficulty weights, any subset.
+// The others keep their defaults and all are renormalised to sum to 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"time": 0.4, "scale": 0.3}))]
+pub struct WeightOverrides {
+    time: Option<f64>,
+    scale: Option<f64>,
+    capital: Option<f64>,
+    cost: Option<f64>,
+    know_how: Option<f64>,
+    substitution: Option<f64>,
+}
+
+/// Why a weights override was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OverrideError {
+    #[error("`{0}` is not name:value")]
+    NotAPair(String),
+    #[error("`{0}` is not a weight; use time, scale, capital, cost, know_how, substitution")]
+    UnknownName(String),
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+}
+
+impl WeightOverrides {
+    /// The text form `time:0.4,scale:0.3` (empty parts are ignored).
+    pub fn parse(text: &str) -> Result<WeightOverrides, OverrideError> {
+        let mut values = [None; 6];
+        for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, value) = part
+                .split_once(':')
+                .ok_or_else(|| OverrideError::NotAPair(part.to_owned()))?;
+            let index = COMPONENT_NAMES
+                .iter()
+                .position(|n| *n == name.trim())
+                .ok_or_else(|| OverrideError::UnknownName(name.to_owned()))?;
+            values[index] = Some(
+                value
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| OverrideError::NotANumber(value.to_owned()))?,
+            );
+        }
+        let [time, scale, capital, cost, know_how, substitution] = values;
+        Ok(WeightOverrides {
+            time,
+            scale,
+            capital,
+            cost,
+            know_how,
+            substitution,
+        })
+    }
+
+    /// `defaults` with these overrides, renormalised.
+    pub fn apply(&self, defaults: &Weights) -> Result<Weights, WeightsError> {
+        let [time, scale, capital, cost, know_how, substitution] = defaults.as_array();
+        Weights::new(
+            self.time.unwrap_or(time),
+            self.scale.unwrap_or(scale),
+            self.capital.unwrap_or(capital),
+            self.cost.unwrap_or(cost),
+            self.know_how.unwrap_or(know_how),
+            self.substitution.unwrap_or(substitution),
+        )
+    }
+}
+
 impl Default for Weights {
     /// time .25, scale .25, capital .15, cost .15, know_how .10, substitution .10.
     fn default() -> Self {
@@ -155,8 +226,32 @@ pub struct Params {
     pub horizon_years: u32,
 }
 
+/// A pipeline horizon outside [`Params::HORIZON_YEARS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("must be between 1 and 30 years")]
+pub struct HorizonError;
+
 impl Params {
     pub const DEFAULT_HORIZON_YEARS: u32 = 5;
+    /// The horizons a caller may choose.
+    pub const HORIZON_YEARS: std::ops::RangeInclusive<u32> = 1..=30;
+
+    /// Sets the pipeline horizon, within [`Params::HORIZON_YEARS`].
+    pub fn set_horizon(&mut self, years: u32) -> Result<(), HorizonError> {
+        if !Self::HORIZON_YEARS.contains(&years) {
+            return Err(HorizonError);
+        }
+        self.horizon_years = years;
+        Ok(())
+    }
+
+    /// Whether the chain, weights and horizon are the defaults.
+    pub fn has_default_choices(&self) -> bool {
+        let default = Params::new(self.buyer, self.as_of);
+        self.chain == default.chain
+            && self.weights == default.weights
+            && self.horizon_years == default.horizon_years
+    }
 
     /// Bottleneck chain, default weights, five-year horizon.
     pub fn new(buyer: Buyer, as_of: OffsetDateTime) -> Params {
@@ -212,5 +307,35 @@ mod tests {
         assert!(bad.is_err());
         let chain: Chain = serde_json::from_str("\"independent\"").unwrap();
         assert_eq!(chain, Chain::Independent);
+    }
+
+    #[test]
+    fn weight_overrides_replace_named_components_only() {
+        let defaults = Weights::default();
+        let weights = WeightOverrides::parse("time:0.5")
+            .unwrap()
+            .apply(&defaults)
+            .unwrap();
+        assert!(weights.as_array()[0] > defaults.as_array()[0]);
+        assert_eq!(
+            WeightOverrides::parse("speed:1"),
+            Err(OverrideError::UnknownName("speed".into()))
+        );
+        assert_eq!(
+            WeightOverrides::parse("time"),
+            Err(OverrideError::NotAPair("time".into()))
+        );
+        let negative = WeightOverrides::parse("time:-1").unwrap().apply(&defaults);
+        assert_eq!(negative, Err(WeightsError::Invalid));
+    }
+
+    #[test]
+    fn the_horizon_stays_in_range() {
+        let mut params = Params::new(Buyer::Eu, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(params.set_horizon(0), Err(HorizonError));
+        assert_eq!(params.set_horizon(31), Err(HorizonError));
+        assert_eq!(params.set_horizon(30), Ok(()));
+        assert_eq!(params.horizon_years, 30);
+        assert!(!params.has_default_choices());
     }
 }

@@ -28,23 +28,42 @@ pub struct AuditRecord {
     pub request_id: Option<String>,
 }
 
-/// One entry to record.
-pub struct AuditEntry<'a> {
+/// Who is writing, through which route: captured before the write's
+/// transaction so its audit row can be inserted inside it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The key that writes; `None` for the command line.
     pub key_id: Option<i64>,
-    pub method: &'a str,
-    pub route: &'a str,
-    pub object_ids: serde_json::Value,
+    pub method: String,
+    pub route: String,
     pub request_id: Option<String>,
 }
 
-pub async fn record(client: &impl GenericClient, entry: &AuditEntry<'_>) -> Result<(), StoreError> {
-    client
-        .execute(
-            "INSERT INTO audit_log (key_id, method, route, object_ids, request_id) VALUES ($1, $2, $3, $4, $5)",
-            &[&entry.key_id, &entry.method, &entry.route, &entry.object_ids, &entry.request_id],
-        )
-        .await?;
-    Ok(())
+impl Actor {
+    /// A command of the binary itself, such as `seed`.
+    pub fn command(name: &str) -> Actor {
+        Actor {
+            key_id: None,
+            method: "CLI".to_owned(),
+            route: name.to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// Records a write of `object_ids`; call it inside the write's transaction.
+    pub async fn record(
+        &self,
+        client: &impl GenericClient,
+        object_ids: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        client
+            .execute(
+                "INSERT INTO audit_log (key_id, method, route, object_ids, request_id) VALUES ($1, $2, $3, $4, $5)",
+                &[&self.key_id, &self.method, &self.route, &object_ids, &self.request_id],
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 /// Filters for listing the trail.

@@ -1,0 +1,215 @@
+//! The headline figures of a score, as listings, scenarios and histories
+//! report them, and how far they move between two scores.
+
+use serde::Serialize;
+use time::{Date, Duration, Month, OffsetDateTime, Time};
+use utoipa::ToSchema;
+
+use super::{score_product, Params, ProductScore, ScoreRange, Snapshot, METHODOLOGY_VERSION};
+use crate::domain::{Buyer, ProductId, Stage};
+
+/// A product's headline scores, as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScoreSummary {
+    pub product: ProductId,
+    pub stage: Stage,
+    /// 0..100 under the requested chain aggregation.
+    #[schema(example = 96.4)]
+    pub dependency: f64,
+    /// From the chosen aggregation to the other.
+    pub dependency_range: ScoreRange,
+    /// 0..100.
+    #[schema(example = 71.5)]
+    pub difficulty: f64,
+    /// Share of the difficulty weight backed by facts (0..1).
+    pub coverage: f64,
+    /// The upstream product that binds the dependency, if any.
+    pub chokepoint: Option<ProductId>,
+    pub chokepoint_stage: Option<Stage>,
+    /// The stage whose difficulty binds.
+    pub binding_stage: Stage,
+    pub years_to_displace: f64,
+    /// Export controls in force or suspended on the product or upstream.
+    pub export_controls: usize,
+    #[schema(example = "2026.2")]
+    pub methodology_version: String,
+}
+
+impl From<&ProductScore> for ScoreSummary {
+    fn from(score: &ProductScore) -> ScoreSummary {
+        ScoreSummary {
+            product: score.product.clone(),
+            stage: score.stage,
+            dependency: score.dependency.score,
+            dependency_range: score.dependency.dependency_range,
+            difficulty: score.difficulty.score,
+            coverage: score.difficulty.coverage,
+            chokepoint: score
+                .dependency
+                .chokepoint
+                .as_ref()
+                .map(|c| c.product.clone()),
+            chokepoint_stage: score.dependency.chokepoint.as_ref().map(|c| c.stage),
+            binding_stage: score.difficulty.binding.stage,
+            years_to_displace: score.difficulty.years_to_displace,
+            export_controls: score.pressure.len(),
+            methodology_version: score.methodology_version.clone(),
+        }
+    }
+}
+
+/// How far each headline figure moved: scenario minus baseline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoreDelta {
+    pub dependency: f64,
+    pub difficulty: f64,
+    pub years_to_displace: f64,
+    pub export_controls: i64,
+}
+
+impl ScoreDelta {
+    /// `after` minus `before`.
+    pub fn between(before: &ScoreSummary, after: &ScoreSummary) -> ScoreDelta {
+        ScoreDelta {
+            dependency: after.dependency - before.dependency,
+            difficulty: after.difficulty - before.difficulty,
+            years_to_displace: after.years_to_displace - before.years_to_displace,
+            export_controls: after.export_controls as i64 - before.export_controls as i64,
+        }
+    }
+}
+
+// The spacing of a history's points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Year,
+    Quarter,
+    Month,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Year => "year",
+            Step::Quarter => "quarter",
+            Step::Month => "month",
+        }
+    }
+
+    fn months(self) -> i32 {
+        match self {
+            Step::Year => 12,
+            Step::Quarter => 3,
+            Step::Month => 1,
+        }
+    }
+}
+
+/// One point of a product's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPoint {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub as_of: OffsetDateTime,
+    pub dependency: f64,
+    pub dependency_range: ScoreRange,
+    pub difficulty: f64,
+    pub coverage: f64,
+    pub export_controls: usize,
+}
+
+/// A product's scores history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub product: ProductId,
+    pub buyer: Buyer,
+    pub step: String,
+    #[schema(example = "2026.2")]
+    pub methodology_version: String,
+    pub points: Vec<HistoryPoint>,
+}
+
+/// The product scored at each of `instants` with otherwise the same
+/// parameters, or `None` if it is not in the snapshot.
+pub fn history(
+    snapshot: &Snapshot,
+    product: &ProductId,
+    params: &Params,
+    step: Step,
+    instants: &[OffsetDateTime],
+) -> Option<History> {
+    let mut points = Vec::with_capacity(instants.len());
+    for &as_of in instants {
+        let score = score_product(snapshot, product, &Params { as_of, ..*params })?;
+        points.push(HistoryPoint {
+            as_of,
+            dependency: score.dependency.score,
+            dependency_range: score.dependency.dependency_range,
+            difficulty: score.difficulty.score,
+            coverage: score.difficulty.coverage,
+            export_controls: score.pressure.len(),
+        });
+    }
+    Some(History {
+        product: product.clone(),
+        buyer: params.buyer,
+        step: step.as_str().to_owned(),
+        methodology_version: METHODOLOGY_VERSION.to_owned(),
+        points,
+    })
+}
+
+/// The end of each step from `from` to `to`, the last clipped to `to`;
+/// steps are aligned to calendar years, quarters and months.
+pub fn steps(from: Date, to: Date, step: Step) -> Vec<OffsetDateTime> {
+    let months = step.months();
+    let end_of_day = |day: Date| {
+        day.with_time(Time::from_hms(23, 59, 59).expect("valid"))
+            .assume_utc()
+    };
+    let mut points = Vec::new();
+    let mut month_index = from.year() * 12 + (u8::from(from.month()) as i32 - 1);
+    month_index -= month_index.rem_euclid(months);
+    loop {
+        let next = month_index + months;
+        let (year, month) = (next.div_euclid(12), (next.rem_euclid(12) + 1) as u8);
+        let first_of_next =
+            Date::from_calendar_date(year, Month::try_from(month).expect("1..=12"), 1)
+                .expect("valid date");
+        let end = first_of_next - Duration::days(1);
+        if end >= to {
+            points.push(end_of_day(to));
+            break;
+        }
+        points.push(end_of_day(end));
+        month_index = next;
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn steps_end_each_period_and_clip_to_the_last_day() {
+        let years = steps(date!(2023 - 03 - 01), date!(2025 - 06 - 30), Step::Year);
+        let days: Vec<Date> = years.iter().map(|t| t.date()).collect();
+        assert_eq!(
+            days,
+            [
+                date!(2023 - 12 - 31),
+                date!(2024 - 12 - 31),
+                date!(2025 - 06 - 30)
+            ]
+        );
+        let quarters = steps(date!(2025 - 01 - 15), date!(2025 - 12 - 31), Step::Quarter);
+        assert_eq!(quarters.len(), 4);
+        assert_eq!(
+            steps(date!(2025 - 02 - 10), date!(2025 - 02 - 10), Step::Month).len(),
+            1
+        );
+    }
+}
