@@ -14,7 +14,8 @@ use super::explain::{Explainer, ProductScore};
 use super::params::Params;
 use super::snapshot::{Snapshot, SnapshotFact};
 use crate::domain::{
-    Buyer, CountryCode, Fact, FactStatus, Metric, Period, ProductId, SourceId, SourceKind,
+    Buyer, CountryCode, Fact, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
+    SourceKind,
 };
 
 /// The source every hypothetical fact cites.
@@ -273,59 +274,46 @@ fn scenario_source() -> SourceId {
     SourceId::parse(SCENARIO_SOURCE).expect("the scenario source id is a valid slug")
 }
 
-/// A validated fact as scoring reads it, marked hypothetical; its id is set
-/// when it is added.
+/// A validated fact as scoring reads it, citing [`SCENARIO_SOURCE`]; its
+/// id is set when it is added.
 fn hypothetical(fact: &Fact, confidence: f64, recorded_at: OffsetDateTime) -> SnapshotFact {
-    SnapshotFact {
-        id: 0,
-        product: fact.product.clone(),
-        country: fact.country,
-        buyer: fact.buyer,
-        facility: fact.facility.clone(),
-        metric: fact.metric,
-        value: fact.value,
-        period: fact.period,
-        status: fact.status,
-        controlled_by: fact.controlled_by,
-        expected_online: fact.expected_online,
-        source_id: scenario_source(),
-        source_kind: SourceKind::Other,
-        confidence,
-        recorded_at,
-        retracted_at: None,
-    }
+    let mut record = FactRecord::from_fact(0, fact.clone(), confidence, recorded_at);
+    record.source_id = scenario_source();
+    SnapshotFact::from_record(record, SourceKind::Other)
 }
 
+/// The switch as the `export_control` fact it stands for, validated like
+/// any submitted fact.
 fn control_fact(
     switch: &ControlSwitch,
     as_of: OffsetDateTime,
     recorded_at: OffsetDateTime,
 ) -> SnapshotFact {
-    SnapshotFact {
-        id: 0,
-        product: Some(switch.product.clone()),
-        country: Some(switch.country),
-        buyer: switch.buyer,
+    let from_that_day = Period {
+        start: as_of.to_offset(UtcOffset::UTC).date(),
+        end: None,
+    };
+    let status = if switch.in_force {
+        FactStatus::InForce
+    } else {
+        FactStatus::Suspended
+    };
+    let fact = NewFact {
+        product: Some(switch.product.to_string()),
+        country: Some(switch.country.to_string()),
+        buyer: switch.buyer.map(|b| b.to_string()),
         facility: switch.facility.clone(),
-        metric: Metric::ExportControl,
+        metric: Metric::ExportControl.as_str().to_owned(),
         value: Some(f64::from(switch.level)),
-        period: Period {
-            start: as_of.to_offset(UtcOffset::UTC).date(),
-            end: None,
-        },
-        status: if switch.in_force {
-            FactStatus::InForce
-        } else {
-            FactStatus::Suspended
-        },
-        controlled_by: None,
-        expected_online: None,
-        source_id: scenario_source(),
-        source_kind: SourceKind::Other,
-        confidence: HYPOTHETICAL_CONFIDENCE,
-        recorded_at,
-        retracted_at: None,
+        unit: Some(Metric::ExportControl.spec().unit.as_str().to_owned()),
+        period: from_that_day.to_string(),
+        status: status.as_str().to_owned(),
+        source_id: SCENARIO_SOURCE.to_owned(),
+        ..NewFact::default()
     }
+    .validate()
+    .expect("a control switch is a valid export_control fact");
+    hypothetical(&fact, HYPOTHETICAL_CONFIDENCE, recorded_at)
 }
 
 /// The part of the snapshot the targets read (they and everything upstream,

@@ -1,6 +1,7 @@
 //! SQL for facts: batch inserts, streaming COPY, point-in-time listing and
 //! retraction. Facts are never updated in place or deleted.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::pin::Pin;
 
@@ -27,8 +28,58 @@ pub(super) const COLUMNS_OF_F: &str =
     f.source_id, f.confidence, f.quote, f.locator, f.note, f.recorded_at, f.retracted_at, \
     f.retraction_reason";
 
-const INSERT_COLUMNS: &str = "product_id, country, buyer, facility, metric, value, unit, period_start, \
-    period_end, status, controlled_by, expected_online, source_id, confidence, quote, locator, note";
+/// The columns a write sets, with their SQL types, in the order of
+/// [`insert_fields`]: the one list both the batch INSERT and the COPY use.
+const INSERT_COLUMNS: [(&str, &str); 17] = [
+    ("product_id", "text"),
+    ("country", "text"),
+    ("buyer", "text"),
+    ("facility", "text"),
+    ("metric", "text"),
+    ("value", "float8"),
+    ("unit", "text"),
+    ("period_start", "date"),
+    ("period_end", "date"),
+    ("status", "text"),
+    ("controlled_by", "text"),
+    ("expected_online", "int4"),
+    ("source_id", "text"),
+    ("confidence", "float8"),
+    ("quote", "text"),
+    ("locator", "text"),
+    ("note", "text"),
+];
+
+/// A fact's [`INSERT_COLUMNS`] in PostgreSQL's text form (`None` is NULL).
+fn insert_fields(fact: &Fact, confidence: f64) -> [Option<Cow<'_, str>>; 17] {
+    fn text(value: Option<&str>) -> Option<Cow<'_, str>> {
+        value.map(Cow::Borrowed)
+    }
+    [
+        text(fact.product.as_ref().map(ProductId::as_str)),
+        text(fact.country.as_ref().map(CountryCode::as_str)),
+        text(fact.buyer.as_ref().map(Buyer::as_str)),
+        text(fact.facility.as_deref()),
+        Some(Cow::Borrowed(fact.metric.as_str())),
+        fact.value.map(|v| Cow::Owned(v.to_string())),
+        Some(Cow::Borrowed(fact.unit.as_str())),
+        Some(Cow::Owned(date(fact.period.start))),
+        fact.period.end.map(|d| Cow::Owned(date(d))),
+        Some(Cow::Borrowed(fact.status.as_str())),
+        text(fact.controlled_by.as_ref().map(CountryCode::as_str)),
+        fact.expected_online.map(|y| Cow::Owned(y.to_string())),
+        Some(Cow::Borrowed(fact.source_id.as_str())),
+        Some(Cow::Owned(confidence.to_string())),
+        text(fact.quote.as_deref()),
+        text(fact.locator.as_deref()),
+        text(fact.note.as_deref()),
+    ]
+}
+
+fn insert_column_names() -> String {
+    let names: Vec<&str> = INSERT_COLUMNS.iter().map(|(name, _)| *name).collect();
+    names.join(", ")
+}
 
 pub(super) fn record(row: &Row) -> Result<FactRecord, StoreError> {
     let parse_country = |column: &str| -> Result<Option<CountryCode>, StoreError> {
@@ -73,44 +124,44 @@ pub(super) fn record(row: &Row) -> Result<FactRecord, StoreError> {
 }
 
 /// Inserts validated facts in one statement; `confidence` holds each
-/// fact's resolved confidence. Returns the new ids in input order.
+/// fact's resolved confidence. Returns the new records in input order.
 pub async fn insert_batch(
     client: &impl GenericClient,
     facts: &[Fact],
     confidence: &[f64],
 ) -> Result<Vec<FactRecord>, StoreError> {
-    let column = |f: fn(&Fact) -> Option<String>| facts.iter().map(f).collect::<Vec<_>>();
-    let products = column(|f| f.product.as_ref().map(|p| p.as_str().to_owned()));
-    let countries = column(|f| f.country.map(|c| c.to_string()));
-    let buyers = column(|f| f.buyer.map(|b| b.to_string()));
-    let facilities = column(|f| f.facility.clone());
-    let metrics = column(|f| Some(f.metric.as_str().to_owned()));
-    let units = column(|f| Some(f.unit.as_str().to_owned()));
-    let statuses = column(|f| Some(f.status.as_str().to_owned()));
-    let controllers = column(|f| f.controlled_by.map(|c| c.to_string()));
-    let sources = column(|f| Some(f.source_id.as_str().to_owned()));
-    let quotes = column(|f| f.quote.clone());
-    let locators = column(|f| f.locator.clone());
-    let notes = column(|f| f.note.clone());
-    let values: Vec<Option<f64>> = facts.iter().map(|f| f.value).collect();
-    let starts: Vec<Date> = facts.iter().map(|f| f.period.start).collect();
-    let ends: Vec<Option<Date>> = facts.iter().map(|f| f.period.end).collect();
-    let online: Vec<Option<i32>> = facts.iter().map(|f| f.expected_online).collect();
+    let mut columns: Vec<Vec<Option<String>>> = INSERT_COLUMNS
+        .iter()
+        .map(|_| Vec::with_capacity(facts.len()))
+        .collect();
+    for (fact, confidence) in facts.iter().zip(confidence) {
+        for (column, field) in columns.iter_mut().zip(insert_fields(fact, *confidence)) {
+            column.push(field.map(Cow::into_owned));
+        }
+    }
+    let arrays: Vec<String> = (1..=INSERT_COLUMNS.len())
+        .map(|n| format!("${n}::text[]"))
+        .collect();
+    let typed: Vec<String> = INSERT_COLUMNS
+        .iter()
+        .map(|(name, sql_type)| format!("{name}::{sql_type}"))
+        .collect();
+    let names = insert_column_names();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = columns
+        .iter()
+        .map(|column| column as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
     let rows = client
         .query(
             &format!(
-                "INSERT INTO facts ({INSERT_COLUMNS})
-                 SELECT {INSERT_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::float8[], $7::text[], $8::date[], $9::date[], $10::text[], $11::text[],
-                     $12::int4[], $13::text[], $14::float8[], $15::text[], $16::text[], $17::text[])
-                     WITH ORDINALITY AS t({INSERT_COLUMNS}, n)
+                "INSERT INTO facts ({names})
+                 SELECT {} FROM unnest({}) WITH ORDINALITY AS t({names}, n)
                  ORDER BY n
-                 RETURNING {COLUMNS}"
+                 RETURNING {COLUMNS}",
+                typed.join(", "),
+                arrays.join(", ")
             ),
-            &[
-                &products, &countries, &buyers, &facilities, &metrics, &values, &units, &starts, &ends,
-                &statuses, &controllers, &online, &sources, &confidence, &quotes, &locators, &notes,
-            ],
+            &params,
         )
         .await?;
     let mut records = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
@@ -244,7 +295,10 @@ impl FactCopy {
         // its length is the client's to choose.
         tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         let sink = tx
-            .copy_in(&format!("COPY facts ({INSERT_COLUMNS}) FROM STDIN"))
+            .copy_in(&format!(
+                "COPY facts ({}) FROM STDIN",
+                insert_column_names()
+            ))
             .await?;
         Ok(FactCopy {
             sink: Box::pin(sink),
@@ -254,23 +308,9 @@ impl FactCopy {
 
     pub async fn push(&mut self, fact: &Fact, confidence: f64) -> Result<(), StoreError> {
         let b = &mut self.buffer;
-        field(b, fact.product.as_ref().map(ProductId::as_str));
-        field(b, fact.country.as_ref().map(CountryCode::as_str));
-        field(b, fact.buyer.as_ref().map(Buyer::as_str));
-        field(b, fact.facility.as_deref());
-        field(b, Some(fact.metric.as_str()));
-        field(b, fact.value.map(|v| v.to_string()).as_deref());
-        field(b, Some(fact.unit.as_str()));
-        field(b, Some(&date(fact.period.start)));
-        field(b, fact.period.end.map(date).as_deref());
-        field(b, Some(fact.status.as_str()));
-        field(b, fact.controlled_by.as_ref().map(CountryCode::as_str));
-        field(b, fact.expected_online.map(|y| y.to_string()).as_deref());
-        field(b, Some(fact.source_id.as_str()));
-        field(b, Some(&confidence.to_string()));
-        field(b, fact.quote.as_deref());
-        field(b, fact.locator.as_deref());
-        field(b, fact.note.as_deref());
+        for value in insert_fields(fact, confidence) {
+            field(b, value.as_deref());
+        }
         b.pop();
         b.push('\n');
         if b.len() >= FLUSH_BYTES {
