@@ -545,12 +545,6 @@ fn score(
     let items: Vec<Item> = valid.iter().map(|v| v.item.clone()).collect();
     let assessment =
         exposure::assess(&state.snapshot, &params, &items, HOTSPOTS).map_err(ApiError::internal)?;
-    let total = |amount: fn(&Item) -> Option<f64>| -> Option<f64> {
-        items
-            .iter()
-            .filter_map(amount)
-            .fold(None, |sum, a| Some(sum.unwrap_or(0.0) + a))
-    };
     let hotspots = assessment
         .hotspots
         .iter()
@@ -567,10 +561,7 @@ fn score(
                 weight: scored.weight,
                 dependency: scored.dependency,
                 contribution: hotspot.contribution,
-                aggregate_points: hotspot
-                    .advice
-                    .as_ref()
-                    .map(|advice| scored.weight * advice.points()),
+                aggregate_points: hotspot.aggregate_points,
                 advice: hotspot.advice.clone(),
             }
         })
@@ -580,8 +571,8 @@ fn score(
         scored: valid.len(),
         rejected: rejected.len(),
         weight_basis: assessment.basis,
-        total_annual_spend: total(|item| item.annual_spend),
-        total_quantity: total(|item| item.quantity),
+        total_annual_spend: assessment.total_annual_spend,
+        total_quantity: assessment.total_quantity,
         dependency: assessment.dependency,
         difficulty: assessment.difficulty,
     };

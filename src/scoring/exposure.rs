@@ -105,6 +105,9 @@ pub struct Hotspot {
     pub contribution: f64,
     /// `None` when no single change lowers the item's dependency.
     pub advice: Option<Advice>,
+    /// How many points the advice takes off the aggregate dependency
+    /// (`weight ×` the item's points).
+    pub aggregate_points: Option<f64>,
 }
 
 /// The items scored, aggregated and ranked.
@@ -117,6 +120,10 @@ pub struct Assessment {
     pub dependency: f64,
     /// Weighted mean difficulty of the items.
     pub difficulty: f64,
+    /// The items' total annual spend, of those that give one.
+    pub total_annual_spend: Option<f64>,
+    /// The items' total quantity, of those that give one.
+    pub total_quantity: Option<f64>,
     /// By contribution, largest first (ties in item order); items that add
     /// nothing are left out.
     pub hotspots: Vec<Hotspot>,
@@ -181,18 +188,30 @@ pub fn assess(
         .map(|(index, contribution)| {
             let item = &items[index];
             let (own_exposure, node) = variants[&(positions[index], item.supplier_country)];
+            let advice = assessor.advice(positions[index], item, own_exposure, &node);
             Hotspot {
                 item: index,
                 contribution,
-                advice: assessor.advice(positions[index], item, own_exposure, &node),
+                aggregate_points: advice
+                    .as_ref()
+                    .map(|advice| scores[index].weight * advice.points()),
+                advice,
             }
         })
         .collect();
+    let total = |amount: fn(&Item) -> Option<f64>| -> Option<f64> {
+        items
+            .iter()
+            .filter_map(amount)
+            .fold(None, |sum, a| Some(sum.unwrap_or(0.0) + a))
+    };
     Ok(Assessment {
         basis,
         items: scores,
         dependency,
         difficulty,
+        total_annual_spend: total(|item| item.annual_spend),
+        total_quantity: total(|item| item.quantity),
         hotspots,
     })
 }

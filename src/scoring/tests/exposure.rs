@@ -152,6 +152,20 @@ fn hotspots_rank_by_weighted_dependency_with_the_best_single_change() {
         "{:?}",
         advice[2]
     );
+    // Each advice's points in the aggregate: the item's weight times its own.
+    let aggregate: Vec<f64> = assessment
+        .hotspots
+        .iter()
+        .map(|h| h.aggregate_points.unwrap())
+        .collect();
+    for (points, expected) in aggregate
+        .iter()
+        .zip([0.30 * 35.0, 0.50 * 50.0, 0.15 * 65.0])
+    {
+        assert_close(*points, expected);
+    }
+    assert_eq!(assessment.total_annual_spend, Some(2000.0));
+    assert_eq!(assessment.total_quantity, None);
 
     let everything = assess(&chain().snapshot(), &params(), &items, 10).unwrap();
     let magnet = everything.hotspots.iter().find(|h| h.item == 0).unwrap();
@@ -171,6 +185,9 @@ fn weights_fall_back_from_spend_to_quantity_to_equal_shares() {
     ];
     let assessment = assess(&snapshot, &params(), &spend_missing, 10).unwrap();
     assert_eq!(assessment.basis, WeightBasis::Quantity);
+    // Totals count the items that give an amount.
+    assert_eq!(assessment.total_annual_spend, Some(10.0));
+    assert_eq!(assessment.total_quantity, Some(4.0));
     assert_close(assessment.items[0].weight, 0.25);
     let neither = [
         item("ore", None, Some(10.0), None),
