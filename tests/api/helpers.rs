@@ -10,7 +10,10 @@ use std::time::Duration;
 use chokepoint::config::ServeSettings;
 use chokepoint::domain::{KeySecret, Scope};
 use chokepoint::startup::Application;
-use chokepoint::store::{self, embedded::EmbeddedCluster};
+use chokepoint::store::{
+    self,
+    embedded::{Durability, EmbeddedCluster},
+};
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
@@ -58,7 +61,9 @@ async fn server() -> &'static TestServer {
 fn start_throwaway_cluster() -> String {
     let dir = std::env::temp_dir().join(format!("chokepoint-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cluster = EmbeddedCluster::start(&dir.join("postgres"), None)
+    // Nothing outlives the run: skip flushing to disk, which dominates the
+    // time of the many small commits tests make.
+    let cluster = EmbeddedCluster::start(&dir.join("postgres"), None, Durability::Throwaway)
         .expect("starting a throwaway PostgreSQL for the tests");
     let url = cluster.url("{db}");
     *THROWAWAY.lock().unwrap() = Some((cluster, dir));
