@@ -393,6 +393,7 @@ async fn a_drained_bucket_answers_429_with_retry_after() {
         200,
         "probes are never limited"
     );
+    // The bucket refills a token a second: this test is about time passing.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         app.get("/v1/products").await.status(),

@@ -89,6 +89,7 @@ fn terminate(Service(child): &mut Service) {
             assert!(status.success(), "the service exited with {status}");
             return;
         }
+        // Polling a child process's exit: there is no version to wait for.
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("the service did not stop after SIGTERM");
