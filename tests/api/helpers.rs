@@ -222,6 +222,18 @@ impl TestApp {
         ok_body(path, self.post_json(path, body).await).await
     }
 
+    /// PUTs JSON as a setup step: asserts a 2xx and returns the body.
+    pub async fn put_ok(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let response = self
+            .client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed");
+        ok_body(path, response).await
+    }
+
     /// DELETEs as a setup step: asserts a 2xx and returns the body.
     pub async fn delete_ok(&self, path: &str) -> serde_json::Value {
         let response = self

@@ -450,15 +450,12 @@ async fn a_key_secret_exists_only_in_the_response_that_creates_it() {
 #[tokio::test]
 async fn scopes_are_deduplicated_and_bounded() {
     let app = spawn_app().await;
-    let created: serde_json::Value = app
-        .post_json(
+    let created = app
+        .post_ok(
             "/v1/keys",
             &json!({"name": "twice", "scopes": ["read", "read", "ingest"]}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(created["scopes"], json!(["read", "ingest"]), "{created}");
     let keys_before = app.count("api_keys").await;
     let many = vec!["read"; 100_000];
@@ -1023,12 +1020,7 @@ async fn single_resources_carry_etags_and_put_honours_if_match() {
     assert_ne!(fresh_tag, tag);
     assert_eq!(put(fresh_tag).await.unwrap().status(), 200);
 
-    let written: serde_json::Value = app
-        .post_json("/v1/facts", &production_fact())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let written = app.post_ok("/v1/facts", &production_fact()).await;
     let path = format!("/v1/facts/{}", written["id"]);
     let fact = app.get(&path).await;
     let tag = fact.headers()["etag"].to_str().unwrap().to_owned();

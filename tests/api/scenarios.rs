@@ -535,12 +535,7 @@ async fn evaluating_is_a_read_and_saving_or_deleting_a_write() {
         .await
         .unwrap();
     assert_problem(refused, 403, "forbidden").await;
-    let saved: serde_json::Value = app
-        .post_json("/v1/scenarios", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let saved = app.post_ok("/v1/scenarios", &body).await;
     let id = saved["id"].as_str().unwrap();
     let kept = reader
         .delete(app.url(&format!("/v1/scenarios/{id}")))
