@@ -233,6 +233,38 @@ async fn a_fact_written_through_one_replica_is_served_by_another() {
     assert_eq!(current_dependency(&b, MAGNET).await, 92.0);
 }
 
+/// A refresh for one product's change reads a database where other writes
+/// may have committed meanwhile: what it serves must cover all of them,
+/// as the data version it serves does.
+#[tokio::test]
+async fn a_refresh_serves_every_write_its_version_covers() {
+    let app = seeded_app().await;
+    // Myanmar's 40 kt of ore (stored normalised, as China's 270 are),
+    // committed unannounced, as a write whose notification is still on
+    // its way would be.
+    let inserted = app
+        .db
+        .execute(
+            "INSERT INTO facts (product_id, country, metric, value, unit, period_start, status, source_id, confidence)
+             SELECT product_id, 'MM', metric, value * 40 / 270, unit, period_start, status, source_id, confidence
+             FROM facts WHERE product_id = 'rare-earth-concentrate' AND country = 'CN'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    // This write announces only the oxide.
+    app.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+        .await;
+    assert_eq!(current_dependency(&app, MAGNET).await, 92.0);
+    let ore = score(&app, "/v1/scores/rare-earth-concentrate").await;
+    assert_eq!(
+        ore["dependency"]["score"],
+        100.0 * 270.0 / 400.0,
+        "Myanmar's ore is served with the version that counts it"
+    );
+}
+
 #[tokio::test]
 async fn the_listener_recovers_when_its_connection_is_killed() {
     let app = seeded_app().await;
