@@ -4,7 +4,10 @@ use clap::Parser;
 use chokepoint::config::{Cli, Command, DatabaseSettings, KeysCommand, ServeSettings};
 use chokepoint::domain::{KeySecret, Scope};
 use chokepoint::startup::{self, Application};
-use chokepoint::store::{self, embedded::EmbeddedCluster};
+use chokepoint::store::{
+    self,
+    embedded::{Durability, EmbeddedCluster},
+};
 use chokepoint::{api, seed, telemetry};
 
 #[tokio::main]
@@ -40,6 +43,7 @@ fn database(settings: &DatabaseSettings) -> anyhow::Result<(String, Option<Embed
             let cluster = EmbeddedCluster::start(
                 &settings.data_dir.join("postgres"),
                 settings.pg_bindir.as_deref(),
+                Durability::Durable,
             )
             .context("starting the embedded PostgreSQL (set DATABASE_URL to use another server)")?;
             Ok((cluster.url(store::embedded::DATABASE), Some(cluster)))

@@ -160,7 +160,17 @@ async fn load_state(
         .await?;
     let version = store::snapshot::data_version(&tx).await?;
     let products = store::snapshot::products(&tx).await?;
-    let facts: Vec<SnapshotFact> = match &incremental {
+    let mut incremental = incremental;
+    if let Some((previous, changed)) = &mut incremental {
+        // The version read above also counts writes whose notifications
+        // are still on their way: a product they redefined is changed too.
+        for product in &products {
+            if previous.snapshot.product(&product.id) != Some(product) {
+                changed.insert(product.id.as_str().to_owned());
+            }
+        }
+    }
+    let assembled = match &incremental {
         Some((previous, changed)) => {
             let changed_list: Vec<String> = changed.iter().cloned().collect();
             let mut facts: Vec<SnapshotFact> = previous
@@ -180,13 +190,25 @@ async fn load_state(
                     .into_iter()
                     .map(|(record, kind)| SnapshotFact::from_record(record, kind)),
             );
-            facts
+            // Writes whose notifications are still on their way may have
+            // committed since: the version read above counts their facts,
+            // so the facts served must too, or the load becomes a full one.
+            let retracted = facts.iter().filter(|f| f.retracted_at.is_some()).count();
+            let counts = (facts.len() as i64, retracted as i64);
+            (store::snapshot::fact_counts(&tx).await? == counts).then_some(facts)
         }
-        None => store::snapshot::facts(&tx, None)
-            .await?
-            .into_iter()
-            .map(|(record, kind)| SnapshotFact::from_record(record, kind))
-            .collect(),
+        None => None,
+    };
+    let facts: Vec<SnapshotFact> = match assembled {
+        Some(facts) => facts,
+        None => {
+            incremental = None;
+            store::snapshot::facts(&tx, None)
+                .await?
+                .into_iter()
+                .map(|(record, kind)| SnapshotFact::from_record(record, kind))
+                .collect()
+        }
     };
     tx.commit().await?;
     drop(client);

@@ -21,6 +21,17 @@ const PORT: u16 = 5432;
 /// Unix socket paths are limited to 107 bytes; keep a margin for the file name.
 const MAX_SOCKET_DIR_LEN: usize = 90;
 
+/// Whether a server this process starts survives a machine crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit is flushed to disk: the service's own data.
+    Durable,
+    /// Nothing is flushed (fsync, synchronous commit and full-page writes
+    /// off): much faster, and a crash may corrupt the cluster. Only for
+    /// data nobody needs afterwards, such as a test run's.
+    Throwaway,
+}
+
 #[derive(Debug)]
 pub struct EmbeddedCluster {
     bindir: PathBuf,
@@ -39,10 +50,12 @@ struct SystemUser {
 
 impl EmbeddedCluster {
     /// Starts (initialising if needed) the cluster in `data_dir`, or attaches
-    /// to one already running there.
+    /// to one already running there (which keeps the durability it was
+    /// started with).
     pub fn start(
         data_dir: &Path,
         bindir_override: Option<&Path>,
+        durability: Durability,
     ) -> anyhow::Result<EmbeddedCluster> {
         let bindir = find_bindir(bindir_override)?;
         let run_as = if is_root() {
@@ -66,7 +79,7 @@ impl EmbeddedCluster {
         if cluster.running_pid()?.is_some() {
             tracing::info!(data_dir = %cluster.data_dir.display(), "reusing the running embedded PostgreSQL");
         } else {
-            cluster.start_server()?;
+            cluster.start_server(durability)?;
             cluster.owned = true;
         }
         cluster.ensure_database()?;
@@ -199,9 +212,15 @@ impl EmbeddedCluster {
             .is_ok_and(|status| status.success())
     }
 
-    fn start_server(&self) -> anyhow::Result<()> {
+    fn start_server(&self, durability: Durability) -> anyhow::Result<()> {
+        let flushing = match durability {
+            Durability::Durable => "-c fsync=on",
+            Durability::Throwaway => {
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            }
+        };
         let options = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=on",
+            "-k {} -p {PORT} -c listen_addresses='' {flushing}",
             self.socket_dir.display()
         );
         let log = self.data_dir.join("server.log");

@@ -105,13 +105,6 @@ pub fn connect_with_timeout(
         .map_err(|e| anyhow::anyhow!("could not build the connection pool: {e}"))
 }
 
-/// Checks that the database answers a trivial query.
-pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
-    let client = pool.get().await?;
-    client.query_one("SELECT 1", &[]).await?;
-    Ok(())
-}
-
 /// The channel every committed write announces itself on, with a JSON
 /// payload `{"products": [ids...]}` naming the affected products, or
 /// `{"all": true}` when there are too many to list (NOTIFY payloads are

@@ -25,6 +25,16 @@ pub async fn data_version(client: &impl GenericClient) -> Result<String, StoreEr
     Ok(row.get(0))
 }
 
+/// How many facts there are, and how many of them are retracted. Facts are
+/// never deleted and a retraction is final, so a set of facts read from
+/// this database earlier or now that has as many of each is all of them.
+pub async fn fact_counts(client: &impl GenericClient) -> Result<(i64, i64), StoreError> {
+    let row = client
+        .query_one("SELECT count(*), count(retracted_at) FROM facts", &[])
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
 pub async fn products(client: &impl GenericClient) -> Result<Vec<Product>, StoreError> {
     let rows = client
         .query(

@@ -235,25 +235,19 @@ async fn every_write_kind_is_audited_in_its_transaction_and_rejected_ones_are_no
         .json(&json!({"id": "usgs-mcs-2025", "title": "t", "publisher": "p", "kind": "government_statistics"}))
         .send().await.unwrap();
     assert_eq!(response.status(), 201);
-    app.post_json(
+    app.post_ok(
         "/v1/products",
         &json!({"id": "ore-a", "name": "Ore", "stage": "mining"}),
     )
     .await;
-    app.client
-        .put(app.url("/v1/products/ore-a"))
-        .json(&json!({"name": "Ore A", "stage": "mining"}))
-        .send()
-        .await
-        .unwrap();
+    app.put_ok(
+        "/v1/products/ore-a",
+        &json!({"name": "Ore A", "stage": "mining"}),
+    )
+    .await;
     let mut fact = production_fact();
     fact["product"] = json!("ore-a");
-    let written: serde_json::Value = app
-        .post_json("/v1/facts", &json!([fact.clone()]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let written = app.post_ok("/v1/facts", &json!([fact.clone()])).await;
     let fact_id = written["ids"][0].as_i64().unwrap();
     let response = app
         .post_raw(
@@ -263,22 +257,12 @@ async fn every_write_kind_is_audited_in_its_transaction_and_rejected_ones_are_no
         )
         .await;
     assert_eq!(response.status(), 201);
-    app.client
-        .delete(app.url(&format!("/v1/facts/{fact_id}?reason=test")))
-        .send()
-        .await
-        .unwrap();
-    let created: serde_json::Value = app
-        .post_json("/v1/keys", &json!({"name": "k", "scopes": ["read"]}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    app.client
-        .delete(app.url(&format!("/v1/keys/{}", created["id"])))
-        .send()
-        .await
-        .unwrap();
+    app.delete_ok(&format!("/v1/facts/{fact_id}?reason=test"))
+        .await;
+    let created = app
+        .post_ok("/v1/keys", &json!({"name": "k", "scopes": ["read"]}))
+        .await;
+    app.delete_ok(&format!("/v1/keys/{}", created["id"])).await;
 
     let before = audit_rows(&app).await;
     let mut bad = fact.clone();
@@ -393,6 +377,7 @@ async fn a_drained_bucket_answers_429_with_retry_after() {
         200,
         "probes are never limited"
     );
+    // The bucket refills a token a second: this test is about time passing.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         app.get("/v1/products").await.status(),

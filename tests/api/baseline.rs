@@ -2,7 +2,6 @@
 //! and gives the headline results its cited figures imply.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use chokepoint::seed::{seed, BASELINE};
 use chokepoint::store;
@@ -49,20 +48,12 @@ async fn load_through_the_api(app: &TestApp) {
     assert_eq!(summary["rows_written"], lines(BASELINE.facts).len());
 }
 
+/// Every product's score, once the replica serves every committed write.
 async fn wait_for_scores(app: &TestApp, products: usize) -> Vec<serde_json::Value> {
-    let started = Instant::now();
-    loop {
-        let page: serde_json::Value = app.get("/v1/scores?limit=1000").await.json().await.unwrap();
-        let items = page["items"].as_array().unwrap().clone();
-        if items.len() == products {
-            return items;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "scores did not load"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let page = app.get_current("/v1/scores?limit=1000").await;
+    let items = page["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), products, "every product is scored");
+    items
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chokepoint::store::embedded::EmbeddedCluster;
+use chokepoint::store::embedded::{Durability, EmbeddedCluster};
 
 /// The service's log lines, collected as it writes them.
 type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
@@ -89,6 +89,7 @@ fn terminate(Service(child): &mut Service) {
             assert!(status.success(), "the service exited with {status}");
             return;
         }
+        // Polling a child process's exit: there is no version to wait for.
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("the service did not stop after SIGTERM");
@@ -155,13 +156,43 @@ async fn the_service_starts_its_own_database_stops_it_and_reuses_it() {
 }
 
 #[test]
+fn a_throwaway_cluster_flushes_nothing() {
+    let dir = std::env::temp_dir().join(format!(
+        "chokepoint-throwaway-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let cluster =
+        EmbeddedCluster::start(&dir.join("postgres"), None, Durability::Throwaway).unwrap();
+    let out = Command::new("psql")
+        .arg(cluster.url("chokepoint"))
+        .args(["-tAX", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(
+            "SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings \
+              WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "fsync=off,full_page_writes=off,synchronous_commit=off"
+    );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn a_stale_postmaster_pid_is_cleared_and_data_persists() {
     let dir = std::env::temp_dir().join(format!(
         "chokepoint-stale-{}",
         uuid::Uuid::new_v4().simple()
     ));
     let data_dir = dir.join("postgres");
-    let mut cluster = EmbeddedCluster::start(&data_dir, None).unwrap();
+    let mut cluster = EmbeddedCluster::start(&data_dir, None, Durability::Durable).unwrap();
     let psql = |cluster: &EmbeddedCluster, sql: &str| {
         let out = Command::new("psql")
             .arg(cluster.url("chokepoint"))
@@ -175,6 +206,11 @@ fn a_stale_postmaster_pid_is_cleared_and_data_persists() {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
+    assert_eq!(
+        psql(&cluster, "SHOW fsync"),
+        "on",
+        "the service's data is flushed"
+    );
     psql(
         &cluster,
         "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)",
@@ -192,7 +228,7 @@ fn a_stale_postmaster_pid_is_cleared_and_data_persists() {
         format!("{dead_pid}\n{}\n", data_dir.display()),
     )
     .unwrap();
-    let cluster = EmbeddedCluster::start(&data_dir, None).unwrap();
+    let cluster = EmbeddedCluster::start(&data_dir, None, Durability::Durable).unwrap();
     assert_eq!(psql(&cluster, "SELECT n FROM kept"), "42");
     drop(cluster);
     let _ = std::fs::remove_dir_all(dir);
@@ -201,7 +237,12 @@ fn a_stale_postmaster_pid_is_cleared_and_data_persists() {
 #[test]
 fn missing_binaries_give_an_actionable_error() {
     let empty = std::env::temp_dir();
-    let error = EmbeddedCluster::start(&empty.join("never-created"), Some(&empty)).unwrap_err();
+    let error = EmbeddedCluster::start(
+        &empty.join("never-created"),
+        Some(&empty),
+        Durability::Durable,
+    )
+    .unwrap_err();
     let message = format!("{error:#}");
     assert!(message.contains("does not contain initdb"), "{message}");
 }

@@ -183,6 +183,7 @@ async fn retraction_keeps_history_readable_as_of_earlier_times() {
     let fact = post_fact(&app, &production_fact()).await;
     let id = fact["id"].as_i64().unwrap();
     let before_retraction = time::OffsetDateTime::now_utc();
+    // The retraction's timestamp must come strictly after this instant.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
 
     assert_problem(

@@ -1,7 +1,7 @@
 use chokepoint::config::ServeSettings;
 use chokepoint::startup::Application;
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{assert_problem, spawn_app, spawn_app_on};
 
 #[tokio::test]
 async fn liveness_and_readiness_answer_ok() {
@@ -14,10 +14,36 @@ async fn liveness_and_readiness_answer_ok() {
     );
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), 200);
+    let ready: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
     assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["status"],
-        "ready"
+        ready["data_version"], ready["committed_data_version"],
+        "nothing written since the load: {ready}"
     );
+}
+
+#[tokio::test]
+async fn readiness_tells_whether_the_replica_serves_the_latest_commit() {
+    let app = spawn_app().await;
+    let loaded = app.wait_until_current().await;
+    app.seed_chain().await;
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_ne!(
+        ready["committed_data_version"], loaded,
+        "a commit is visible at once"
+    );
+    let committed = app.wait_until_current().await;
+    assert_eq!(ready["committed_data_version"], committed);
+    let scores: serde_json::Value = app.get("/v1/scores?limit=1000").await.json().await.unwrap();
+    assert_eq!(
+        scores["items"].as_array().unwrap().len(),
+        4,
+        "the version served is the data served: {scores}"
+    );
+
+    // A second replica loads the same data under the same version.
+    let b = spawn_app_on(&app.database).await;
+    assert_eq!(b.wait_until_current().await, committed);
 }
 
 #[tokio::test]

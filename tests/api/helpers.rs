@@ -10,7 +10,10 @@ use std::time::Duration;
 use chokepoint::config::ServeSettings;
 use chokepoint::domain::{KeySecret, Scope};
 use chokepoint::startup::Application;
-use chokepoint::store::{self, embedded::EmbeddedCluster};
+use chokepoint::store::{
+    self,
+    embedded::{Durability, EmbeddedCluster},
+};
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
@@ -58,7 +61,9 @@ async fn server() -> &'static TestServer {
 fn start_throwaway_cluster() -> String {
     let dir = std::env::temp_dir().join(format!("chokepoint-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cluster = EmbeddedCluster::start(&dir.join("postgres"), None)
+    // Nothing outlives the run: skip flushing to disk, which dominates the
+    // time of the many small commits tests make.
+    let cluster = EmbeddedCluster::start(&dir.join("postgres"), None, Durability::Throwaway)
         .expect("starting a throwaway PostgreSQL for the tests");
     let url = cluster.url("{db}");
     *THROWAWAY.lock().unwrap() = Some((cluster, dir));
@@ -149,6 +154,7 @@ async fn wait_for_no_sessions(admin: &tokio_postgres::Client, database: &str) {
         if row.get::<_, i64>(0) == 0 {
             return;
         }
+        // Closed sessions leave asynchronously; a template must have none.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("sessions on {database} did not close");
@@ -209,6 +215,77 @@ impl TestApp {
             .send()
             .await
             .expect("request failed")
+    }
+
+    /// POSTs JSON as a setup step: asserts a 2xx and returns the body.
+    pub async fn post_ok(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        ok_body(path, self.post_json(path, body).await).await
+    }
+
+    /// PUTs JSON as a setup step: asserts a 2xx and returns the body.
+    pub async fn put_ok(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let response = self
+            .client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed");
+        ok_body(path, response).await
+    }
+
+    /// DELETEs as a setup step: asserts a 2xx and returns the body.
+    pub async fn delete_ok(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request failed");
+        ok_body(path, response).await
+    }
+
+    /// The data version this replica serves, and the one committed in the
+    /// database, from `/readyz`.
+    pub async fn data_versions(&self) -> (String, String) {
+        let ready = ok_body("/readyz", self.get("/readyz").await).await;
+        let version = |field: &str| {
+            ready[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {ready}"))
+                .to_owned()
+        };
+        (version("data_version"), version("committed_data_version"))
+    }
+
+    /// Waits until this replica serves everything committed so far, and
+    /// returns that data version. Replicas apply change notifications in
+    /// order, so afterwards every earlier write that announced a change
+    /// (facts, products) is reflected in what it serves, and a write that
+    /// should have changed nothing has had its chance to.
+    pub async fn wait_until_current(&self) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (served, committed) = self.data_versions().await;
+            if served == committed {
+                return served;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replica still serves {served}, not {committed}"
+            );
+            // Only the polling interval: nothing is asserted about time.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// GETs `path` once the replica serves every committed write, asserting
+    /// a 200; its body.
+    pub async fn get_current(&self, path: &str) -> serde_json::Value {
+        self.wait_until_current().await;
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.expect("a JSON body")
     }
 
     /// Rows in a table, read directly from the database.
@@ -317,6 +394,19 @@ pub fn client_with_key(key: &str) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap()
+}
+
+/// Asserts that a setup request succeeded, showing the body when it did
+/// not, and returns the body (`null` when empty).
+pub async fn ok_body(what: &str, response: reqwest::Response) -> serde_json::Value {
+    let status = response.status();
+    let text = response.text().await.expect("reading the body");
+    assert!(status.is_success(), "{what}: {status} {text}");
+    if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: {e} in {text}"))
+    }
 }
 
 /// The pointers of a problem's field errors, in order.

@@ -255,7 +255,12 @@ async fn committed_writes_are_announced_on_the_changes_channel() {
 
     let mut bad = production_fact();
     bad["unit"] = json!("%");
-    app.post_json("/v1/facts", &bad).await;
+    assert_problem(
+        app.post_json("/v1/facts", &bad).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     let body = ndjson(&[production_fact()]);
     assert_eq!(
         app.post_raw("/v1/facts/import", "application/x-ndjson", body)

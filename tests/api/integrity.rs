@@ -370,50 +370,20 @@ async fn country_facts_in_a_mixed_batch_reach_the_live_scores() {
         )
         .await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let china = wait_for(
-        &app,
-        "/v1/scores/rare-earth-concentrate/eu-crm?buyer=EU",
-        // Earlier refreshes (of the products) may show the production
-        // first: wait for China's governance, which only this batch has.
-        |crm| {
-            crm["stages"][0]["global_countries"]
-                .as_array()
-                .and_then(|countries| countries.iter().find(|c| c["country"] == "CN"))
-                .filter(|china| china["wgi_origin"] == "facts")
-                .cloned()
-        },
-    )
-    .await;
+    let crm = app
+        .get_current("/v1/scores/rare-earth-concentrate/eu-crm?buyer=EU")
+        .await;
+    let china = crm["stages"][0]["global_countries"]
+        .as_array()
+        .and_then(|countries| countries.iter().find(|c| c["country"] == "CN"))
+        .unwrap_or_else(|| panic!("China in {crm}"));
+    assert_eq!(china["wgi_origin"], "facts", "{china}");
     // WGI -0.55 on the EU's 0..10 scale (10 worst): (2.5 - (-0.55)) / 0.5.
     let expected = (2.5 + 0.55) / 0.5;
     assert!(
         (china["wgi_scaled"].as_f64().unwrap() - expected).abs() < 1e-6,
         "{china}"
     );
-}
-
-/// Polls `path` until `found` picks something out of its JSON (the write
-/// has propagated), for at most ten seconds.
-async fn wait_for<T>(
-    app: &TestApp,
-    path: &str,
-    found: impl Fn(&serde_json::Value) -> Option<T>,
-) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let response = app.get(path).await;
-        if response.status() == 200 {
-            let body: serde_json::Value = response.json().await.unwrap();
-            if let Some(value) = found(&body) {
-                return value;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} never showed the change"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test]
@@ -480,15 +450,12 @@ async fn a_key_secret_exists_only_in_the_response_that_creates_it() {
 #[tokio::test]
 async fn scopes_are_deduplicated_and_bounded() {
     let app = spawn_app().await;
-    let created: serde_json::Value = app
-        .post_json(
+    let created = app
+        .post_ok(
             "/v1/keys",
             &json!({"name": "twice", "scopes": ["read", "read", "ingest"]}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(created["scopes"], json!(["read", "ingest"]), "{created}");
     let keys_before = app.count("api_keys").await;
     let many = vec!["read"; 100_000];
@@ -555,6 +522,7 @@ async fn failed_authentications_are_limited_and_never_spend_a_real_keys_bucket()
         }
         assert_eq!(response.status(), 429);
         assert!(std::time::Instant::now() < deadline);
+        // The bucket refills with time (a token a second): waiting is the point.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert!(
@@ -823,10 +791,7 @@ async fn head_is_served_by_every_get_route_and_responses_are_gzipped_on_request(
     let app = spawn_app().await;
     app.seed_chain().await;
     // The new products reach the live scores asynchronously.
-    wait_for(&app, "/v1/scores/ndpr-oxide", |score| {
-        score["product"].as_str().map(|_| ())
-    })
-    .await;
+    app.wait_until_current().await;
     for path in [
         "/v1/products",
         "/v1/products/ndpr-oxide",
@@ -861,10 +826,7 @@ async fn created_resources_carry_their_location() {
     let app = spawn_app().await;
     app.seed_chain().await;
     // Scenarios are checked against the live data, which catches up asynchronously.
-    wait_for(&app, "/v1/scores/ndpr-oxide", |score| {
-        score["product"].as_str().map(|_| ())
-    })
-    .await;
+    app.wait_until_current().await;
     let post = |path: &'static str, body: serde_json::Value, key: &'static str| {
         app.client
             .post(app.url(path))
@@ -930,10 +892,8 @@ async fn created_resources_carry_their_location() {
 async fn cursors_are_bound_to_their_parameters_and_pages_link_the_next() {
     let app = spawn_app().await;
     app.seed_chain().await;
-    wait_for(&app, "/v1/scores?limit=1000", |page| {
-        (page["items"].as_array()?.len() == 4).then_some(())
-    })
-    .await;
+    let all = app.get_current("/v1/scores?limit=1000").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4, "{all}");
     let first = app.get("/v1/scores?sort=-dependency&limit=2").await;
     let link = first.headers()["link"].to_str().unwrap().to_owned();
     let page: serde_json::Value = first.json().await.unwrap();
@@ -1060,12 +1020,7 @@ async fn single_resources_carry_etags_and_put_honours_if_match() {
     assert_ne!(fresh_tag, tag);
     assert_eq!(put(fresh_tag).await.unwrap().status(), 200);
 
-    let written: serde_json::Value = app
-        .post_json("/v1/facts", &production_fact())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let written = app.post_ok("/v1/facts", &production_fact()).await;
     let path = format!("/v1/facts/{}", written["id"]);
     let fact = app.get(&path).await;
     let tag = fact.headers()["etag"].to_str().unwrap().to_owned();

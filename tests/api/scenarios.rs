@@ -1,5 +1,3 @@
-use std::time::{Duration, Instant};
-
 use serde_json::json;
 
 use chokepoint::domain::Scope;
@@ -40,30 +38,21 @@ pub async fn seeded_chain() -> TestApp {
         json!({"product": "ndpr-oxide", "country": "CN", "metric": "market_share", "value": 92,
         "unit": "%", "period": "2024", "status": "estimate", "source_id": "usgs-mcs-2025"}),
     );
-    let response = app.post_json("/v1/facts", &json!(facts)).await;
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    app.post_ok("/v1/facts", &json!(facts)).await;
     wait_for_dependency(&app, "sintered-ndfeb-magnet", 92.0).await;
     app
 }
 
-/// Polls until the live score of `product` has `dependency` (the refresh
-/// after a write is asynchronous).
+/// Asserts the live score of `product` once the replica serves every
+/// committed write (the refresh after a write is asynchronous).
 pub async fn wait_for_dependency(app: &TestApp, product: &str, dependency: f64) {
-    let started = Instant::now();
-    loop {
-        let response = app.get(&format!("/v1/scores/{product}")).await;
-        if response.status() == 200 {
-            let body: serde_json::Value = response.json().await.unwrap();
-            if (body["dependency"]["score"].as_f64().unwrap() - dependency).abs() < 1e-9 {
-                return;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{product} never reached {dependency}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_until_current().await;
+    let body = ok_json(app.get(&format!("/v1/scores/{product}")).await).await;
+    let served = body["dependency"]["score"].as_f64().unwrap();
+    assert!(
+        (served - dependency).abs() < 1e-9,
+        "{product} scores {served}, not {dependency}"
+    );
 }
 
 pub async fn ok_json(response: reqwest::Response) -> serde_json::Value {
@@ -178,6 +167,7 @@ async fn a_scenario_never_changes_what_the_scores_return() {
     let list = ok_json(app.get("/v1/scores?limit=1000").await).await;
     let magnet = ok_json(app.get("/v1/scores/sintered-ndfeb-magnet").await).await;
     let before = table_counts(&app).await;
+    let version = app.wait_until_current().await;
     let facts: serde_json::Value =
         ok_json(app.get("/v1/facts?product=rare-earth-concentrate").await).await;
     let china = facts["items"][0]["id"].clone();
@@ -196,15 +186,12 @@ async fn a_scenario_never_changes_what_the_scores_return() {
         .await;
         assert!(!evaluation["results"].as_array().unwrap().is_empty());
     }
-    let saved: serde_json::Value = app
-        .post_json(
+    let saved = app
+        .post_ok(
             "/v1/scenarios",
             &json!({"name": "US mine", "scenario": {"buyer": "US", "changes": [us_mine()]}}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let path = format!("/v1/scenarios/{}/evaluate", saved["id"].as_str().unwrap());
     ok_json(app.client.post(app.url(&path)).send().await.unwrap()).await;
     // Dropping China's ore leaves the US and Australia: the ore falls to 0.
@@ -219,8 +206,14 @@ async fn a_scenario_never_changes_what_the_scores_return() {
     .await;
     assert_eq!(dropped["results"].as_array().unwrap().len(), 1);
     assert_eq!(dropped["results"][0]["scenario"]["dependency"], 0.0);
-    // Give the service the time it would take to pick up a change.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Had an evaluation written anything scoring reads, the committed
+    // version would have moved, and waiting for the replica to serve it
+    // would show its effect on the scores below.
+    assert_eq!(
+        app.wait_until_current().await,
+        version,
+        "no evaluation wrote anything scoring reads"
+    );
     assert_eq!(ok_json(app.get("/v1/scores?limit=1000").await).await, list);
     assert_eq!(
         ok_json(app.get("/v1/scores/sintered-ndfeb-magnet").await).await,
@@ -281,7 +274,7 @@ async fn saved_scenarios_are_kept_re_evaluated_against_newer_facts_and_deleted()
     // Myanmar's 40 kt arrive: China's share of the ore falls to 270 of 400.
     let mut myanmar = production_fact();
     (myanmar["country"], myanmar["value"]) = (json!("MM"), json!(40));
-    assert_eq!(app.post_json("/v1/facts", &myanmar).await.status(), 201);
+    app.post_ok("/v1/facts", &myanmar).await;
     wait_for_dependency(&app, "rare-earth-concentrate", 67.5).await;
     let later = ok_json(evaluate().await.unwrap()).await;
     assert_eq!(later["results"][0]["baseline"]["dependency"], 67.5);
@@ -542,12 +535,7 @@ async fn evaluating_is_a_read_and_saving_or_deleting_a_write() {
         .await
         .unwrap();
     assert_problem(refused, 403, "forbidden").await;
-    let saved: serde_json::Value = app
-        .post_json("/v1/scenarios", &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let saved = app.post_ok("/v1/scenarios", &body).await;
     let id = saved["id"].as_str().unwrap();
     let kept = reader
         .delete(app.url(&format!("/v1/scenarios/{id}")))

@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -14,10 +14,8 @@ async fn seed_facts(app: &TestApp) {
     let mut au = production_fact();
     au["country"] = json!("AU");
     au["value"] = json!(45);
-    let response = app
-        .post_json("/v1/facts", &json!([production_fact(), us, au]))
+    app.post_ok("/v1/facts", &json!([production_fact(), us, au]))
         .await;
-    assert_eq!(response.status(), 201);
 }
 
 async fn score(app: &TestApp, path: &str) -> serde_json::Value {
@@ -26,26 +24,13 @@ async fn score(app: &TestApp, path: &str) -> serde_json::Value {
     response.json().await.unwrap()
 }
 
-/// Polls until `path`'s dependency differs from `old` (the refresh is
-/// asynchronous), failing after `limit`.
-async fn wait_for_change(app: &TestApp, path: &str, old: f64, limit: Duration) -> f64 {
-    let started = Instant::now();
-    loop {
-        let response = app.get(path).await;
-        // A product the snapshot has not loaded yet is still a 404.
-        if response.status() == 200 {
-            let body: serde_json::Value = response.json().await.unwrap();
-            let now = body["dependency"]["score"].as_f64().unwrap();
-            if (now - old).abs() > 1e-9 {
-                return now;
-            }
-        }
-        assert!(
-            started.elapsed() < limit,
-            "{path} still scores {old} after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The dependency `path` scores once the replica serves every committed
+/// write (the refresh after a write is asynchronous).
+async fn current_dependency(app: &TestApp, path: &str) -> f64 {
+    app.wait_until_current().await;
+    score(app, path).await["dependency"]["score"]
+        .as_f64()
+        .unwrap()
 }
 
 async fn seeded_app() -> TestApp {
@@ -53,7 +38,7 @@ async fn seeded_app() -> TestApp {
     app.seed_chain().await;
     seed_facts(&app).await;
     // 270 of 360 kt is Chinese: 75.
-    wait_for_change(&app, MAGNET, 0.0, Duration::from_secs(5)).await;
+    assert_eq!(current_dependency(&app, MAGNET).await, 75.0);
     app
 }
 
@@ -74,23 +59,27 @@ async fn a_relevant_fact_moves_the_score_and_an_irrelevant_one_does_not() {
     assert_eq!(before["methodology_version"], "2026.2");
 
     // Another product's facts change nothing upstream of the magnet.
-    app.post_json(
+    app.post_ok(
         "/v1/products",
         &json!({"id": "primary-gallium", "name": "Primary gallium", "stage": "smelting"}),
     )
     .await;
-    app.post_json("/v1/facts", &chinese_share_fact("primary-gallium", 98.0))
+    app.post_ok("/v1/facts", &chinese_share_fact("primary-gallium", 98.0))
         .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        current_dependency(&app, "/v1/scores/primary-gallium").await,
+        98.0,
+        "the replica has applied the gallium fact"
+    );
     assert_eq!(
         score(&app, MAGNET).await["dependency"],
         before["dependency"]
     );
 
     // China separating 92% of the oxide binds the whole chain.
-    app.post_json("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+    app.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
         .await;
-    let after = wait_for_change(&app, MAGNET, dependency, Duration::from_secs(5)).await;
+    let after = current_dependency(&app, MAGNET).await;
     assert!((after - 92.0).abs() < 1e-9, "{after}");
     let detail = score(&app, MAGNET).await;
     assert_eq!(detail["dependency"]["chokepoint"]["product"], "ndpr-oxide");
@@ -100,6 +89,9 @@ async fn a_relevant_fact_moves_the_score_and_an_irrelevant_one_does_not() {
 #[tokio::test]
 async fn as_of_reproduces_an_older_score_exactly() {
     let app = seeded_app().await;
+    // `then` must fall strictly between the seeded facts' recording time
+    // and the writes below: these sleeps are about the clock, not about
+    // waiting for the service.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let then = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -107,13 +99,12 @@ async fn as_of_reproduces_an_older_score_exactly() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let old = score(&app, &format!("{MAGNET}?as_of={then}")).await;
 
-    let response = app
-        .post_json("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
-        .await;
-    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+    let id = app
+        .post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+        .await["id"]
         .as_i64()
         .unwrap();
-    wait_for_change(&app, MAGNET, 75.0, Duration::from_secs(5)).await;
+    assert_eq!(current_dependency(&app, MAGNET).await, 92.0);
     let facts: serde_json::Value = app
         .get("/v1/facts?product=rare-earth-concentrate&country=US")
         .await
@@ -122,15 +113,10 @@ async fn as_of_reproduces_an_older_score_exactly() {
         .unwrap();
     let us_fact = facts["items"][0]["id"].as_i64().unwrap();
     for retracted in [id, us_fact] {
-        let response = app
-            .client
-            .delete(app.url(&format!("/v1/facts/{retracted}?reason=test")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        app.delete_ok(&format!("/v1/facts/{retracted}?reason=test"))
+            .await;
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.wait_until_current().await;
 
     let replayed = score(&app, &format!("{MAGNET}?as_of={then}")).await;
     assert_eq!(replayed["dependency"], old["dependency"]);
@@ -216,9 +202,9 @@ async fn etags_answer_304_until_the_data_changes() {
         .unwrap();
     assert_eq!(other.status(), 200, "other parameters, other tag");
 
-    app.post_json("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+    app.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
         .await;
-    wait_for_change(&app, MAGNET, 75.0, Duration::from_secs(5)).await;
+    assert_eq!(current_dependency(&app, MAGNET).await, 92.0);
     let changed = app
         .client
         .get(app.url(MAGNET))
@@ -242,10 +228,41 @@ async fn a_fact_written_through_one_replica_is_served_by_another() {
     let a = seeded_app().await;
     let b = spawn_app_on(&a.database).await;
     assert_eq!(score(&b, MAGNET).await["dependency"]["score"], 75.0);
-    a.post_json("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+    a.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
         .await;
-    let seen = wait_for_change(&b, MAGNET, 75.0, Duration::from_secs(2)).await;
-    assert_eq!(seen, 92.0);
+    assert_eq!(current_dependency(&b, MAGNET).await, 92.0);
+}
+
+/// A refresh for one product's change reads a database where other writes
+/// may have committed meanwhile: what it serves must cover all of them,
+/// as the data version it serves does.
+#[tokio::test]
+async fn a_refresh_serves_every_write_its_version_covers() {
+    let app = seeded_app().await;
+    // Myanmar's 40 kt of ore (stored normalised, as China's 270 are),
+    // committed unannounced, as a write whose notification is still on
+    // its way would be.
+    let inserted = app
+        .db
+        .execute(
+            "INSERT INTO facts (product_id, country, metric, value, unit, period_start, status, source_id, confidence)
+             SELECT product_id, 'MM', metric, value * 40 / 270, unit, period_start, status, source_id, confidence
+             FROM facts WHERE product_id = 'rare-earth-concentrate' AND country = 'CN'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    // This write announces only the oxide.
+    app.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+        .await;
+    assert_eq!(current_dependency(&app, MAGNET).await, 92.0);
+    let ore = score(&app, "/v1/scores/rare-earth-concentrate").await;
+    assert_eq!(
+        ore["dependency"]["score"],
+        100.0 * 270.0 / 400.0,
+        "Myanmar's ore is served with the version that counts it"
+    );
 }
 
 #[tokio::test]
@@ -260,18 +277,17 @@ async fn the_listener_recovers_when_its_connection_is_killed() {
         .await
         .unwrap();
     assert_eq!(terminated.len(), 1, "one listener per app");
-    app.post_json("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
+    app.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
         .await;
-    let seen = wait_for_change(&app, MAGNET, 75.0, Duration::from_secs(10)).await;
-    assert_eq!(seen, 92.0);
+    assert_eq!(current_dependency(&app, MAGNET).await, 92.0);
 }
 
 #[tokio::test]
 async fn the_list_sorts_filters_and_pages() {
     let app = seeded_app().await;
-    app.post_json("/v1/facts", &chinese_share_fact("ndpr-metal", 50.0))
+    app.post_ok("/v1/facts", &chinese_share_fact("ndpr-metal", 50.0))
         .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.wait_until_current().await;
     let all = score(&app, "/v1/scores?sort=-dependency&limit=1000").await;
     let items = all["items"].as_array().unwrap();
     assert_eq!(items.len(), 4);

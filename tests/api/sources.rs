@@ -24,12 +24,7 @@ async fn a_source_gets_its_reliability_from_its_kind_unless_overridden() {
 
     let overridden = json!({"id": "usgs-mcs-2025", "title": "MCS 2025", "publisher": "USGS",
         "kind": "government_statistics", "reliability": 0.95});
-    let source: serde_json::Value = app
-        .post_json("/v1/sources", &overridden)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let source = app.post_ok("/v1/sources", &overridden).await;
     assert_eq!(source["reliability"], 0.95);
     assert_eq!(source["reliability_overridden"], true);
 
