@@ -322,7 +322,7 @@ pub async fn assess_exposure(
             }
         };
         let report = score(&state, Params::new(buyer, as_of), received, format)?;
-        serde_json::to_vec(&report).map_err(ApiError::internal)
+        super::render::to_vec(&report)
     })
     .await
     .map_err(ApiError::internal)??;

@@ -21,6 +21,7 @@ mod pagination;
 mod params;
 mod problems;
 mod products;
+mod render;
 pub mod request_id;
 mod scenarios;
 mod scores;
@@ -48,7 +49,10 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code`; \
 `GET /problems` lists every code.\n\n\
 Rules that hold for every operation: no string (in a body, a query or a path) may contain \
 U+0000; query parameters an operation does not list are refused; country and buyer codes are \
-upper case.",
+upper case.\n\n\
+Numbers: every number the method derives (scores, shares, weights, intervals, deltas, exposure \
+totals) is written rounded to 4 decimal places, in JSON as in CSV, and never as `-0`; it is \
+computed unrounded. Facts are returned as stored.",
         license(name = "Apache-2.0")
     ),
     tags(

@@ -70,6 +70,22 @@ impl Listing {
 
     /// The page as JSON, with a `Link` to the next one when there is one.
     pub fn respond<T: ToSchema + Serialize>(&self, page: &Paged<T>) -> HttpResponse {
+        self.response(page).json(page)
+    }
+
+    /// [`Listing::respond`] for a page of derived numbers, rounded as
+    /// [`super::render`] writes them.
+    pub fn respond_rounded<T: ToSchema + Serialize>(
+        &self,
+        page: &Paged<T>,
+    ) -> Result<HttpResponse, ApiError> {
+        Ok(self
+            .response(page)
+            .content_type("application/json")
+            .body(super::render::to_vec(page)?))
+    }
+
+    fn response<T: ToSchema>(&self, page: &Paged<T>) -> actix_web::HttpResponseBuilder {
         let mut response = HttpResponse::Ok();
         if let Some(cursor) = &page.next_cursor {
             let mut query = form_urlencoded::Serializer::new(String::new());
@@ -80,7 +96,7 @@ impl Listing {
                 format!("<{}?{}>; rel=\"next\"", self.path, query.finish()),
             ));
         }
-        response.json(page)
+        response
     }
 }
 

@@ -15,6 +15,7 @@ use super::docs::{AccessErrors, BodyErrors, NotFound, QueryErrors};
 use super::error::{ApiError, FieldError};
 use super::extract::{self, BodyLimit, Query, RequestDigest};
 use super::pagination::{self, Paged};
+use super::render;
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{
     AsOf, Buyer, CountryCode, FactStatus, HypotheticalFact, Metric, NewFact, Period, ProductId,
@@ -493,7 +494,7 @@ pub async fn evaluate_scenario(
     let state = live.state();
     let prepared = prepare(&request, &state, "", &EvaluateQuery::default())?;
     let evaluation = evaluate(&state, prepared, "", None).await?;
-    Ok(HttpResponse::Ok().json(evaluation))
+    render::json(&evaluation)
 }
 
 /// A scenario to save.
@@ -763,5 +764,5 @@ pub async fn evaluate_saved_scenario(
         name: stored.name,
     };
     let evaluation = evaluate(&state, prepared, "/scenario", Some(reference)).await?;
-    Ok(HttpResponse::Ok().json(evaluation))
+    render::json(&evaluation)
 }

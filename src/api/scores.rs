@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::extract::Query;
 use super::pagination::{self, Paged};
 use super::params::{product_id, unknown_product, AsOfQuery, ScoreParams, ScoreRequest, US};
+use super::render;
 use crate::domain::{Buyer, Stage};
 use crate::live::{LiveScores, State};
 use crate::scoring::summary::{self, History, ScoreSummary, Step};
@@ -34,9 +35,7 @@ pub struct ScoreDetail<'a> {
 
 impl ScoreDetail<'_> {
     fn render(&self) -> Result<bytes::Bytes, ApiError> {
-        serde_json::to_vec(self)
-            .map(bytes::Bytes::from)
-            .map_err(ApiError::internal)
+        render::to_vec(self).map(bytes::Bytes::from)
     }
 }
 
@@ -289,11 +288,11 @@ pub async fn list_scores(
             .take(limit)
             .map(|(_, _, s)| s.clone())
             .collect();
-        Ok(listing.respond(&Paged {
+        listing.respond_rounded(&Paged {
             items,
             has_more,
             next_cursor,
-        }))
+        })
     })
 }
 
@@ -452,12 +451,7 @@ pub async fn get_eu_crm(
     )
     .await?
     .ok_or_else(|| unknown_product(&product))?;
-    cached(
-        &req,
-        tag,
-        past,
-        move || Ok(HttpResponse::Ok().json(&*value)),
-    )
+    cached(&req, tag, past, move || render::json(&*value))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -558,7 +552,5 @@ pub async fn get_history(
     })
     .await?
     .ok_or_else(|| unknown_product(&product))?;
-    cached(&req, tag, false, move || {
-        Ok(HttpResponse::Ok().json(&*value))
-    })
+    cached(&req, tag, false, move || render::json(&*value))
 }

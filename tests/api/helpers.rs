@@ -333,6 +333,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(&database).await
 }
 
+/// Starts the application on a fresh database holding the baseline, as
+/// the embedded first start and `--seed` give it, once it serves it.
+pub async fn spawn_seeded_app() -> TestApp {
+    let app = spawn_app().await;
+    let pool = store::connect(&database_url(&app.database), 2).unwrap();
+    chokepoint::seed::seed(&pool, &chokepoint::seed::BASELINE)
+        .await
+        .expect("seeding the baseline");
+    app.wait_until_current().await;
+    app
+}
+
 /// Starts another application instance on an existing database, as a second
 /// replica behind a load balancer would be.
 pub async fn spawn_app_on(database: &str) -> TestApp {
@@ -520,4 +532,10 @@ pub async fn table_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
         counts.push((table, app.count(table).await));
     }
     counts
+}
+
+/// Whether a derived number as the service writes it (rounded to four
+/// decimal places) is `expected`, computed exactly.
+pub fn rounded_eq(written: f64, expected: f64) -> bool {
+    (written - expected).abs() <= 0.5e-4 + 1e-9
 }

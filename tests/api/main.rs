@@ -14,6 +14,7 @@ mod idempotency;
 mod import;
 mod integrity;
 mod migrations;
+mod numbers;
 mod openapi;
 mod products;
 mod scenarios;

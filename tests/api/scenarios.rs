@@ -3,7 +3,8 @@ use serde_json::json;
 use chokepoint::domain::Scope;
 
 use crate::helpers::{
-    assert_problem, client_with_key, create_key, production_fact, spawn_app, table_counts, TestApp,
+    assert_problem, client_with_key, create_key, production_fact, rounded_eq, spawn_app,
+    table_counts, TestApp,
 };
 
 /// The magnet chain with China at 270 of 360 kt of ore (75%), 250 of 300 kt
@@ -131,9 +132,18 @@ async fn non_chinese_capacity_lowers_difficulty_and_never_raises_dependency() {
             "{product}: {compared}"
         );
         // Every product of the chain takes the ore's difficulty, the hardest.
-        assert!((number(&compared["baseline"]["difficulty"]) - before).abs() < 1e-9);
-        assert!((number(&compared["scenario"]["difficulty"]) - after).abs() < 1e-9);
-        assert!((number(&compared["delta"]["difficulty"]) - (after - before)).abs() < 1e-9);
+        assert!(rounded_eq(
+            number(&compared["baseline"]["difficulty"]),
+            before
+        ));
+        assert!(rounded_eq(
+            number(&compared["scenario"]["difficulty"]),
+            after
+        ));
+        assert!(rounded_eq(
+            number(&compared["delta"]["difficulty"]),
+            after - before
+        ));
         // The baseline is what the scores say.
         let live = ok_json(app.get(&format!("/v1/scores/{product}")).await).await;
         assert_eq!(

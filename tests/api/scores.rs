@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{assert_problem, production_fact, spawn_app, spawn_app_on, TestApp};
+use crate::helpers::{
+    assert_problem, production_fact, rounded_eq, spawn_app, spawn_app_on, TestApp,
+};
 
 const MAGNET: &str = "/v1/scores/sintered-ndfeb-magnet";
 
@@ -126,7 +128,7 @@ async fn as_of_reproduces_an_older_score_exactly() {
         .as_f64()
         .unwrap();
     assert!(
-        (now - 100.0 * 270.0 / 315.0).abs() < 1e-9,
+        rounded_eq(now, 100.0 * 270.0 / 315.0),
         "without the US row: {now}"
     );
 }
