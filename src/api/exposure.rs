@@ -89,7 +89,7 @@ pub struct ExposureItem {
 #[serde(deny_unknown_fields)]
 pub struct ExposureQuery {
     /// For a CSV upload: whom for, an ISO country code or `EU` (required).
-    #[param(value_type = Option<Buyer>, example = "US")]
+    #[param(schema_with = super::params::unprefilled_buyer_schema)]
     buyer: Option<Buyer>,
     /// For a CSV upload: the facts as known at this instant (default now).
     #[param(schema_with = super::params::as_of_schema)]

@@ -33,13 +33,61 @@ pub struct BatchWritten {
     pub ids: Vec<i64>,
 }
 
+/// The body of `POST /v1/facts`: one fact, or an array of them.
+struct NewFacts;
+
+impl utoipa::PartialSchema for NewFacts {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Ref};
+        let fact = Ref::from_schema_name("NewFact");
+        OneOfBuilder::new()
+            .item(fact.clone())
+            .item(
+                ArrayBuilder::new()
+                    .items(fact)
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_BATCH)),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for NewFacts {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "NewFact".to_owned(),
+            <NewFact as utoipa::PartialSchema>::schema(),
+        ));
+        <NewFact as ToSchema>::schemas(schemas);
+    }
+}
+
 /// Records one fact, or a JSON array of up to 10,000 (32 MiB). All or
 /// nothing: if any item is invalid the response is a 422 whose `errors[]`
 /// point at `/{index}/{field}`, and nothing is written. Values are
 /// normalised to the metric's canonical unit. Committed writes are announced
 /// on the `chokepoint_changes` notification channel.
 #[utoipa::path(tag = "facts", params(IdempotencyKeyHeader),
-    request_body(content = Vec<NewFact>, description = "One fact object, or an array of them"),
+    request_body(content = NewFacts, description = "One fact object, or an array of them", examples(
+        ("one_fact" = (summary = "China's rare-earth mine production in 2024, from USGS",
+            value = json!({"product": "rare-earth-concentrate", "country": "CN", "metric": "production",
+                "value": 270000, "unit": "t/yr", "period": "2024", "status": "estimate",
+                "source_id": "usgs-mcs-2025-rare-earths", "locator": "Rare Earths, World Mine Production table",
+                "quote": "China 270,000"}))),
+        ("batch" = (summary = "Two countries' production in one all-or-nothing batch",
+            value = json!([
+                {"product": "rare-earth-concentrate", "country": "CN", "metric": "production",
+                 "value": 270000, "unit": "t/yr", "period": "2024", "status": "estimate",
+                 "source_id": "usgs-mcs-2025-rare-earths", "locator": "Rare Earths, World Mine Production table"},
+                {"product": "rare-earth-concentrate", "country": "US", "metric": "production",
+                 "value": 45000, "unit": "t/yr", "period": "2024", "status": "estimate",
+                 "source_id": "usgs-mcs-2025-rare-earths", "locator": "Rare Earths, World Mine Production table"}]))),
+    )),
     responses(
         (status = 201, description = "Written: the fact for a single object, a summary for an array",
          body = BatchWritten, headers(("Location" = String, description = "For a single fact, the fact written, e.g. `/v1/facts/101`"))),
@@ -141,7 +189,7 @@ pub struct FactListQuery {
     product: Option<ProductId>,
     #[param(value_type = Option<CountryCode>, example = "CN")]
     country: Option<CountryCode>,
-    #[param(value_type = Option<Buyer>, example = "US")]
+    #[param(value_type = Option<Buyer>)]
     buyer: Option<Buyer>,
     #[param(value_type = Option<Metric>)]
     metric: Option<Metric>,

@@ -6,6 +6,7 @@ mod caching;
 mod conventions;
 mod docs;
 pub mod error;
+mod examples;
 mod exposure;
 pub mod extract;
 mod facts;
@@ -142,6 +143,12 @@ where
 pub fn openapi() -> OpenApiDocument {
     let (_, document) =
         routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi())).split_for_parts();
+    with_examples(document)
+}
+
+/// The operations' recorded response examples, added once every route is.
+fn with_examples(mut document: OpenApiDocument) -> OpenApiDocument {
+    utoipa::Modify::modify(&examples::ResponseExamples, &mut document);
     document
 }
 
@@ -176,7 +183,8 @@ pub fn app_with_routes(
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi());
-    routes(app).split_for_parts()
+    let (app, document) = routes(app).split_for_parts();
+    (app, with_examples(document))
 }
 
 /// CORS: off unless origins are configured; then those origins may call

@@ -140,7 +140,6 @@ pub fn as_of_schema() -> Schema {
         .description(Some(
             "An RFC 3339 date-time, or a YYYY-MM-DD date meaning the end of that day UTC",
         ))
-        .examples([serde_json::json!("2025-06-30")])
         .into()
 }
 
@@ -168,4 +167,16 @@ pub fn year_or_date_schema() -> Schema {
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
         )
         .into()
+}
+
+/// A buyer in a parameter Swagger UI must not prefill (it would clash with
+/// a body that names its own): [`Buyer`]'s schema without its example.
+pub fn unprefilled_buyer_schema() -> Schema {
+    match <Buyer as utoipa::PartialSchema>::schema() {
+        utoipa::openapi::RefOr::T(Schema::Object(mut object)) => {
+            object.examples.clear();
+            Schema::Object(object)
+        }
+        _ => unreachable!("the buyer schema is an inline object"),
+    }
 }

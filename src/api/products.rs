@@ -17,9 +17,47 @@ use crate::domain::{NewProduct, Product, ProductRecord, Stage};
 use crate::ingest::products::save_product;
 use crate::store::{self, idempotency, StoreError};
 
+/// The body of `POST /v1/products`: a [`NewProduct`] whose `id` is
+/// required, since no path names it.
+struct NewProductWithId;
+
+impl utoipa::PartialSchema for NewProductWithId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        use utoipa::openapi::RefOr;
+        let mut schema = <NewProduct as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.required.insert(0, "id".to_owned());
+            object.description = Some("A product to create: its id is required.".to_owned());
+            object.example = None;
+            object.examples = vec![serde_json::json!({
+                "id": "bonded-ndfeb-magnet",
+                "name": "Bonded NdFeB magnet",
+                "stage": "materials",
+                "description": "Melt-spun NdFeB powder bound in a polymer, for small motors and sensors.",
+                "inputs": [{"product": "ndpr-metal", "share": 1.0, "essential": true}]
+            })];
+            object.properties.insert(
+                "id".to_owned(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(
+                        "2 to 64 lower-case letters, digits and inner hyphens.",
+                    ))
+                    .pattern(Some("^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"))
+                    .examples([serde_json::json!("sintered-ndfeb-magnet")])
+                    .into(),
+            );
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for NewProductWithId {}
+
 /// Creates a product. Inputs must exist and sit at the same or an earlier
 /// stage; the graph must stay acyclic (a cycle is a 422 naming it).
-#[utoipa::path(tag = "products", request_body = NewProduct, params(IdempotencyKeyHeader),
+#[utoipa::path(tag = "products", request_body = NewProductWithId, params(IdempotencyKeyHeader),
     security(("bearer" = ["ingest"])),
     responses((status = 201, description = "Created", body = ProductRecord, headers(("Location" = String, description = "The created resource, e.g. `/v1/products/ndpr-oxide`"))), Conflict, AccessErrors, BodyErrors))]
 #[post("/products")]

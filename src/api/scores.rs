@@ -458,10 +458,10 @@ pub async fn get_eu_crm(
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// First date (YYYY-MM-DD); default five years before `to`.
-    #[param(value_type = Option<String>, format = Date, example = "2023-01-01")]
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
     /// Last date (YYYY-MM-DD); default today.
-    #[param(value_type = Option<String>, format = Date, example = "2026-11-28")]
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
     /// `year` (default), `quarter` or `month`.
     #[param(value_type = Option<Step>)]

@@ -88,7 +88,7 @@ pub async fn list_sources(
 
 /// One source.
 #[utoipa::path(tag = "sources",
-    params(("id" = String, Path, description = "Source id", example = "usgs-mcs-2025")),
+    params(("id" = String, Path, description = "Source id", example = "usgs-mcs-2025-rare-earths")),
     security((), ("bearer" = ["read"])),
     responses((status = 200, body = SourceRecord), NotFound, AccessErrors))]
 #[get("/sources/{id}")]

@@ -25,7 +25,6 @@ pub struct IdempotencyKeyHeader {
     /// body is a 422 `idempotency_key_reused`. Keys are kept for 48 hours.
     #[param(
         rename = "Idempotency-Key",
-        example = "3f5e1c2a-import-2026-11-28",
         min_length = 1,
         max_length = 255,
         pattern = "^[!-~]{1,255}$"

@@ -20,7 +20,7 @@ const MAX_SHORT_CHARS: usize = 300;
     "unit": "t/yr",
     "period": "2024",
     "status": "estimate",
-    "source_id": "usgs-mcs-2025",
+    "source_id": "usgs-mcs-2025-rare-earths",
     "locator": "Rare Earths, World Mine Production table",
     "quote": "China 270,000 (estimated, rare-earth-oxide equivalent)"
 }))]
@@ -56,7 +56,7 @@ pub struct NewFact {
     /// Year pipeline capacity is expected online.
     #[schema(example = 2027)]
     pub expected_online: Option<i32>,
-    #[schema(value_type = String, example = "usgs-mcs-2025")]
+    #[schema(value_type = String, example = "usgs-mcs-2025-rare-earths")]
     pub source_id: String,
     /// 0..1; defaults to the source's reliability.
     #[schema(minimum = 0.0, maximum = 1.0)]

@@ -71,12 +71,13 @@ pub struct ProductInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "id": "sintered-ndfeb-magnet",
-    "name": "Sintered NdFeB magnet",
+    "name": "Sintered NdFeB permanent magnet",
     "stage": "materials",
-    "description": "Sintered neodymium-iron-boron permanent magnets",
+    "description": "Sintered neodymium-iron-boron magnet blocks and finished magnets.",
     "inputs": [
-        {"product": "ndpr-metal", "share": 0.9, "essential": true},
-        {"product": "dy-oxide", "share": 0.05, "essential": false}
+        {"product": "ndpr-metal", "share": 0.85, "essential": true},
+        {"product": "dy-oxide", "share": 0.1, "essential": false},
+        {"product": "tb-oxide", "share": 0.05, "essential": false}
     ]
 }))]
 pub struct NewProduct {

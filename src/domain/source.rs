@@ -6,7 +6,7 @@ use super::product::parse_slug;
 /// A source's id: a lowercase slug such as `usgs-mcs-2025`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "usgs-mcs-2025", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+#[schema(value_type = String, example = "usgs-mcs-2025-rare-earths", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
 pub struct SourceId(String);
 
 impl SourceId {
@@ -103,18 +103,18 @@ impl SourceKind {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "id": "baotou-daily-2026-work-report",
-    "title": "Baotou 2026 government work report (summary)",
-    "publisher": "Baotou Daily Digital Newspaper, relayed by Rare Earth Exchanges",
-    "kind": "state_affiliated_media",
-    "url": "https://rareearthexchanges.com/",
-    "published_on": "2026-01-22",
-    "accessed_on": "2026-11-20",
-    "notes": "The source itself says its figures should be verified independently."
+    "id": "usgs-mcs-2025-tellurium",
+    "title": "Mineral Commodity Summaries 2025: Tellurium",
+    "publisher": "U.S. Geological Survey, National Minerals Information Center",
+    "kind": "government_statistics",
+    "url": "https://pubs.usgs.gov/periodicals/mcs2025/mcs2025-tellurium.pdf",
+    "published_on": "2025-01-31",
+    "accessed_on": "2026-11-28",
+    "notes": "Tellurium is among the metals China put under export licensing in February 2025."
 }))]
 pub struct NewSource {
     /// 2 to 64 lower-case letters, digits and inner hyphens.
-    #[schema(value_type = String, example = "usgs-mcs-2025", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+    #[schema(value_type = String, example = "usgs-mcs-2025-rare-earths", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
     pub id: String,
     /// 1 to 500 characters, not all blank.
     #[schema(min_length = 1, max_length = 500, pattern = r"\S")]

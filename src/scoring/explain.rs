@@ -25,7 +25,7 @@ pub struct FactRef {
     #[schema(example = 1042)]
     pub id: i64,
     #[serde(serialize_with = "serialize_str")]
-    #[schema(value_type = String, example = "usgs-mcs-2025")]
+    #[schema(value_type = String, example = "usgs-mcs-2025-rare-earths")]
     pub source_id: Arc<str>,
     pub source_kind: SourceKind,
     /// 0..1.

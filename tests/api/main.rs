@@ -6,6 +6,7 @@ mod baseline;
 mod compose;
 mod embedded;
 mod errors;
+mod examples;
 mod exposure;
 mod facts;
 mod health;
