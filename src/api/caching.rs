@@ -5,6 +5,7 @@ use actix_web::http::header::{self, ETAG};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::error::ApiError;
+use crate::live::State;
 
 /// An ETag for a representation, from its bytes: it changes exactly when
 /// they do, and is the same on every replica.
@@ -32,6 +33,56 @@ pub fn tagged_json(
         .content_type("application/json")
         .insert_header((ETAG, tag))
         .body(body))
+}
+
+/// `ETag` over the data version, the current scores' instant and the
+/// request, so it changes exactly when the answer can.
+pub fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    // Fixed keys: the same tag on every replica running the same build, and
+    // cheap on the hottest path; an ETag needs no cryptographic strength.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (
+        &state.version,
+        state.computed_at.unix_timestamp_nanos(),
+        kind,
+        product,
+        canonical,
+        extra,
+    )
+        .hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
+}
+
+/// A cacheable response: 304 when the client holds this `ETag`. Scores of a
+/// past instant cannot change (facts record when they were learned), so they
+/// may be cached for a day; current ones must be revalidated.
+pub fn cached(
+    req: &HttpRequest,
+    tag: String,
+    immutable: bool,
+    body: impl FnOnce() -> Result<HttpResponse, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let cache_control = if immutable {
+        "public, max-age=86400"
+    } else {
+        "public, max-age=0, must-revalidate"
+    };
+    if not_modified(req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
+    let mut response = body()?;
+    response
+        .headers_mut()
+        .insert(header::ETAG, tag.parse().expect("hex etag"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache_control),
+    );
+    Ok(response)
 }
 
 /// Whether a list of entity tags holds `tag` (or `*`); weakly compared

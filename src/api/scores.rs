@@ -5,14 +5,13 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
-use super::caching::not_modified;
+use super::caching::{cached, etag, not_modified};
 use super::docs::{AccessErrors, NotFound, QueryErrors};
 use super::error::ApiError;
 use super::extract::Query;
@@ -20,7 +19,7 @@ use super::pagination::{self, Paged};
 use super::params::{product_id, unknown_product, AsOfQuery, ScoreParams, ScoreRequest, US};
 use super::render;
 use crate::domain::{Buyer, Stage};
-use crate::live::{LiveScores, State};
+use crate::live::LiveScores;
 use crate::scoring::summary::{self, History, ScoreSummary, Step};
 use crate::scoring::{self, EuCrmResult, Intervals, ProductScore, DEFAULT_DRAWS};
 
@@ -37,56 +36,6 @@ impl ScoreDetail<'_> {
     fn render(&self) -> Result<bytes::Bytes, ApiError> {
         render::to_vec(self).map(bytes::Bytes::from)
     }
-}
-
-/// `ETag` over the data version, the current scores' instant and the
-/// request, so it changes exactly when the answer can.
-fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    // Fixed keys: the same tag on every replica running the same build, and
-    // cheap on the hottest path; an ETag needs no cryptographic strength.
-    let mut hasher = std::hash::DefaultHasher::new();
-    (
-        &state.version,
-        state.computed_at.unix_timestamp_nanos(),
-        kind,
-        product,
-        canonical,
-        extra,
-    )
-        .hash(&mut hasher);
-    format!("\"{:016x}\"", hasher.finish())
-}
-
-/// A cacheable response: 304 when the client holds this `ETag`. Scores of a
-/// past instant cannot change (facts record when they were learned), so they
-/// may be cached for a day; current ones must be revalidated.
-fn cached(
-    req: &HttpRequest,
-    tag: String,
-    immutable: bool,
-    body: impl FnOnce() -> Result<HttpResponse, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    let cache_control = if immutable {
-        "public, max-age=86400"
-    } else {
-        "public, max-age=0, must-revalidate"
-    };
-    if not_modified(req, &tag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, tag))
-            .insert_header((header::CACHE_CONTROL, cache_control))
-            .finish());
-    }
-    let mut response = body()?;
-    response
-        .headers_mut()
-        .insert(header::ETAG, tag.parse().expect("hex etag"));
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static(cache_control),
-    );
-    Ok(response)
 }
 
 /// Runs a computation off the async workers, caching its result.
