@@ -29,7 +29,9 @@ pub const BATCH_BODY_LIMIT: usize = 32 << 20;
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"written": 2, "ids": [101, 102]}))]
 pub struct BatchWritten {
+    /// How many facts were written.
     pub written: usize,
+    /// Their ids, in input order.
     pub ids: Vec<i64>,
 }
 

@@ -12,6 +12,7 @@ use crate::store::{self, StoreError};
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// Always `ok`: the process answers.
     #[schema(example = "ok")]
     status: &'static str,
 }
@@ -25,6 +26,7 @@ pub async fn healthz() -> HttpResponse {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
+    /// Always `ready` in a 200 response: the database answers.
     #[schema(example = "ready")]
     status: &'static str,
     /// The data version this replica's scores are computed from: the

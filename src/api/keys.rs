@@ -36,6 +36,8 @@ pub struct NewKey {
 /// `Idempotency-Key`) answers the key's record without it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKey {
+    /// The secret to send as `Authorization: Bearer <key>`; absent on a
+    /// replay.
     #[schema(example = "ck_3fa85f64_9c1e…")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

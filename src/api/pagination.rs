@@ -106,7 +106,9 @@ pub const MAX_LIMIT: usize = 1000;
 /// One page of results. Pass `next_cursor` as `cursor` to get the next.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Paged<T: ToSchema> {
+    /// This page's items, in the listing's order.
     pub items: Vec<T>,
+    /// Whether another page follows.
     pub has_more: bool,
     /// Opaque; absent on the last page.
     #[schema(example = "69643a3432")]

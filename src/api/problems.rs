@@ -10,8 +10,11 @@ use super::error::{ApiError, ErrorCode, Problem};
 /// One entry of the error catalogue.
 #[derive(Serialize, ToSchema)]
 pub struct ProblemType {
+    /// The stable code, the `code` of problems of this type.
     code: ErrorCode,
+    /// The HTTP status problems of this type come with.
     status: u16,
+    /// A short summary, the `title` of problems of this type.
     title: &'static str,
     /// What the problem means and what to do about it.
     advice: &'static str,

@@ -123,12 +123,15 @@ pub enum ControlState {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"product": "sintered-ndfeb-magnet", "level": "ban", "status": "in_force"}))]
 pub struct ControlSwitchInput {
+    /// The product the control applies to.
     #[schema(example = "sintered-ndfeb-magnet")]
     product: String,
     /// The controlling country (default `CN`).
     #[schema(example = "CN")]
     country: Option<String>,
+    /// `licensing` (level 1) or `ban` (level 2).
     level: ControlLevel,
+    /// `in_force` switches the control on, `suspended` off.
     status: ControlState,
     /// Only for this buyer; default every buyer.
     buyer: Option<String>,
@@ -322,35 +325,47 @@ fn parse_change(change: &ChangeInput) -> Result<Change, Vec<(String, String)>> {
 /// A saved scenario named in an evaluation.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScenarioRef {
+    /// The saved scenario's id.
     #[schema(example = "0b6f3c1e-58a4-4a8e-9d0c-3f1f0e6d2a71")]
     pub id: String,
+    /// Its name.
     pub name: String,
 }
 
 /// A hypothetical fact as the engine read it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HypotheticalFactRef {
-    /// The position of the change that made it.
+    /// The 0-based position in `changes` of the change that made it.
     pub change: usize,
     /// Negative: hypothetical facts are told apart from stored ones.
     #[schema(example = -1)]
     pub id: i64,
+    /// The product it is about; absent for a country-level metric.
     pub product: Option<ProductId>,
+    /// The country it is about; absent for a product-wide metric.
     pub country: Option<CountryCode>,
+    /// What it records.
     pub metric: Metric,
     /// In the metric's canonical unit.
     pub value: Option<f64>,
+    /// The time it describes.
     pub period: Period,
+    /// Its status (`actual`, `under_construction`, `in_force`, …).
     pub status: FactStatus,
 }
 
 /// One product without and with the scenario.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductComparison {
+    /// The product reported.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
+    /// Its headline scores without the changes.
     pub baseline: ScoreSummary,
+    /// Its headline scores with the changes.
     pub scenario: ScoreSummary,
+    /// `scenario` minus `baseline`, in the units of the scores.
     pub delta: ScoreDelta,
     /// What moved in the explanation (the full explanations are
     /// `GET /v1/scores/{product}` for the baseline).
@@ -366,6 +381,7 @@ pub struct ScenarioEvaluation {
     pub scenario: Option<ScenarioRef>,
     /// What both sides were scored with.
     pub params: Params,
+    /// The method both sides were scored with.
     #[schema(example = "2026.2")]
     pub methodology_version: String,
     /// The data evaluated against; it changes whenever the facts do.
@@ -520,14 +536,18 @@ pub struct NewScenario {
 /// A saved scenario.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SavedScenario {
+    /// Its id, a UUID.
     #[schema(example = "0b6f3c1e-58a4-4a8e-9d0c-3f1f0e6d2a71")]
     pub id: String,
+    /// Its name, 1 to 200 characters.
     pub name: String,
+    /// What it is about; empty when none was given.
     pub description: String,
     /// As it was saved.
     #[schema(value_type = ScenarioRequest)]
     pub scenario: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
+    /// When it was saved.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }

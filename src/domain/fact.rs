@@ -73,27 +73,40 @@ pub struct NewFact {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HypotheticalFact {
+    /// The product; absent for country-level metrics such as `governance_wgi`.
     #[schema(example = "ndpr-oxide")]
     pub product: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the country the fact is about (the origin,
+    /// for `import_share`); absent means world-wide or bloc-wide.
     #[schema(example = "US")]
     pub country: Option<String>,
+    /// For buyer-specific metrics: the buyer (country or `EU`).
     pub buyer: Option<String>,
+    /// Facility or project name.
     pub facility: Option<String>,
+    /// What the fact records.
     #[schema(value_type = Metric)]
     pub metric: String,
+    /// A finite number in `unit`; null only for qualitative metrics.
     pub value: Option<f64>,
+    /// Any accepted spelling for the metric's canonical unit (e.g. `kt/yr`, `%`).
     #[schema(example = "t/yr")]
     pub unit: Option<String>,
+    /// The time the fact describes.
     #[schema(value_type = Period, example = "2026")]
     pub period: String,
+    /// The fact's status (`actual`, `under_construction`, `in_force`, …).
     #[schema(value_type = FactStatus, example = "under_construction")]
     pub status: String,
+    /// Country whose firms control this capacity.
     pub controlled_by: Option<String>,
+    /// Year pipeline capacity is expected online.
     #[schema(example = 2027)]
     pub expected_online: Option<i32>,
-    /// 0..1; default 1.
+    /// Fraction 0–1; default 1 (the scenario asserts the fact).
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
+    /// Free text, kept with the scenario.
     pub note: Option<String>,
 }
 

@@ -13,19 +13,31 @@ use super::{
 /// A stored source.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SourceRecord {
+    /// The source's id, cited by facts as `source_id`.
     pub id: SourceId,
+    /// The publication's title.
     pub title: String,
+    /// Who published it.
     pub publisher: String,
+    /// What kind of source it is; sets the default reliability.
     pub kind: SourceKind,
+    /// Where to read it.
     pub url: Option<String>,
+    /// When it was published.
     #[schema(value_type = Option<String>, format = Date)]
     pub published_on: Option<time::Date>,
+    /// When it was last consulted.
     #[schema(value_type = Option<String>, format = Date)]
     pub accessed_on: Option<time::Date>,
+    /// Free text about the source.
     pub notes: Option<String>,
-    /// Reliability prior (0..1): the kind's default unless overridden.
+    /// Fraction 0–1: the reliability prior, the kind's default unless
+    /// overridden; a fact without a confidence takes it.
     pub reliability: f64,
+    /// Whether `reliability` was set for this source rather than taken from
+    /// its kind.
     pub reliability_overridden: bool,
+    /// When the service recorded the source (server time, UTC).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: OffsetDateTime,
@@ -34,15 +46,22 @@ pub struct SourceRecord {
 /// A stored product with its inputs and the products that use it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductRecord {
+    /// The product's id, used in every path and fact.
     pub id: ProductId,
+    /// Its name, for people.
     pub name: String,
+    /// Its stage of the supply chain.
     pub stage: Stage,
+    /// What the product is; may be empty.
     pub description: String,
+    /// Its upstream products, each with the share of its input needs it
+    /// covers.
     pub inputs: Vec<ProductInput>,
     /// Products that list this one as an input.
     pub used_by: Vec<ProductId>,
     /// How many times the product has been written (1 = never changed).
     pub revision: i32,
+    /// When it was last written (server time, UTC).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
@@ -52,32 +71,56 @@ pub struct ProductRecord {
 /// (and, if so, retracted) it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FactRecord {
+    /// The fact's id.
     #[schema(example = 42)]
     pub id: i64,
+    /// The product it is about; absent for country-level metrics such as
+    /// `governance_wgi`.
     pub product: Option<ProductId>,
+    /// The country it is about (the origin, for `import_share`); absent
+    /// for world-wide or product-wide values.
     pub country: Option<CountryCode>,
+    /// The buyer, for buyer-specific metrics; absent for every buyer.
     pub buyer: Option<Buyer>,
+    /// The facility or project, for plant-level values.
     pub facility: Option<String>,
+    /// What the fact records.
     pub metric: Metric,
-    /// In the metric's canonical unit.
+    /// In the metric's canonical unit (`unit`); absent only for qualitative
+    /// metrics.
     pub value: Option<f64>,
+    /// The metric's canonical unit, to which the value was converted.
     pub unit: Unit,
+    /// The time the fact describes.
     pub period: Period,
+    /// Its status (`actual`, `estimate`, `operating`, `in_force`, …).
     pub status: FactStatus,
+    /// Country whose firms control this capacity (`CN` for a Chinese-owned
+    /// plant abroad).
     pub controlled_by: Option<CountryCode>,
+    /// Year pipeline capacity is expected online.
     pub expected_online: Option<i32>,
+    /// The source the fact cites.
     pub source_id: SourceId,
-    /// The fact's own confidence, or its source's reliability when it gave none.
+    /// Fraction 0–1: the fact's own confidence, or its source's reliability
+    /// when it gave none.
     pub confidence: f64,
+    /// Verbatim excerpt from the source.
     pub quote: Option<String>,
+    /// Where in the source: table, page or section.
     pub locator: Option<String>,
+    /// Free text.
     pub note: Option<String>,
+    /// When the service recorded the fact (server time, UTC); scores as of
+    /// an earlier instant do not see it.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: OffsetDateTime,
+    /// When it was retracted; absent while it stands.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub retracted_at: Option<OffsetDateTime>,
+    /// Why it was retracted.
     pub retraction_reason: Option<String>,
 }
 

@@ -31,12 +31,16 @@ pub enum OnError {
 pub struct RejectedRow {
     /// 1-based line of the stream (for CSV the header is line 1).
     pub line: u64,
+    /// Everything wrong with the row.
     pub errors: Vec<RowError>,
 }
 
+/// One problem with a rejected row.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RowError {
+    /// The field at fault, empty for the row as a whole.
     pub field: String,
+    /// What is wrong and what is accepted.
     pub message: String,
 }
 
@@ -48,8 +52,11 @@ pub struct RowError {
     "rejected_truncated": false
 }))]
 pub struct ImportSummary {
+    /// Data rows read from the stream (for CSV, not counting the header).
     pub rows_read: u64,
+    /// Facts written by the import.
     pub rows_written: u64,
+    /// Rows found invalid.
     pub rows_rejected: u64,
     /// The first 1000 rejected rows.
     pub rejected: Vec<RejectedRow>,

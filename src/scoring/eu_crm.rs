@@ -27,61 +27,85 @@ pub const ECONOMIC_IMPORTANCE_THRESHOLD: f64 = 2.8;
 /// One country's term in `HHI_WGI,t`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CrmCountry {
+    /// The supplying country (global supply) or origin (sourcing).
     pub country: CountryCode,
-    /// `S_c`, 0..1.
+    /// Fraction 0–1: `S_c`, the country's share.
     pub share: f64,
-    /// `WGI_c` on the 0..10 scale (10 worst).
+    /// `WGI_c` on the 0–10 scale (0 best governed, 10 worst); 5 without a
+    /// fact.
     pub wgi_scaled: f64,
+    /// Whether `wgi_scaled` comes from a `governance_wgi` fact or the
+    /// default.
     pub wgi_origin: Origin,
-    /// `t_c` (1 = no restriction).
+    /// `t_c`, multiplier 1–2 (1 = no restriction).
     pub trade_restriction: f64,
-    /// `S_c² · WGI_c · t_c`.
+    /// `S_c² · WGI_c · t_c`, 0–20; the terms add up to `HHI_WGI,t`.
     pub term: f64,
 }
 
 /// Supply risk of one stage (one product of the chain).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CrmStage {
+    /// The product of this stage.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
-    /// `HHI_WGI,t` of global supply; absent without supply data.
+    /// `HHI_WGI,t` of global supply, 0–20; absent without supply data.
     pub hhi_wgi_t_global: Option<f64>,
+    /// The terms of `hhi_wgi_t_global`, by supplying country.
     pub global_countries: Vec<CrmCountry>,
-    /// `HHI_WGI,t` of the buyer's sourcing (its import origins); absent without them.
+    /// `HHI_WGI,t` of the buyer's sourcing (its import origins), 0–20;
+    /// absent without them.
     pub hhi_wgi_t_sourcing: Option<f64>,
+    /// The terms of `hhi_wgi_t_sourcing`, by origin.
     pub sourcing_countries: Vec<CrmCountry>,
-    /// `IR`, weighting the global term by `IR/2` and sourcing by `1 − IR/2`.
+    /// Fraction 0–1: `IR`, weighting the global term by `IR/2` and sourcing
+    /// by `1 − IR/2` (default 1).
     pub import_reliance: Quantity,
-    /// `EoL_RIR`.
+    /// Fraction 0–1: `EoL_RIR`, the recycling input rate (default 0).
     pub end_of_life_recycling_input_rate: Quantity,
-    /// `SI_SR` (1 = no substitute; 1 without a fact).
+    /// `SI_SR`, index 0–1 (1 = no substitute; 1 without a fact).
     pub substitution_index: Quantity,
-    /// `SR`; absent when neither global nor sourcing data exist.
+    /// `SR` of this stage, on the EU CRM scale (not 0–100); absent when
+    /// neither global nor sourcing data exist.
     pub supply_risk: Option<f64>,
 }
 
 /// The EU CRM supply-risk cross-check of a product and its upstream chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct EuCrmResult {
+    /// The product checked.
     pub product: ProductId,
+    /// Whom for (its import origins make the sourcing term).
     pub buyer: Buyer,
+    /// The instant the facts were read as of.
     #[serde(with = "time::serde::rfc3339")]
     pub as_of: OffsetDateTime,
+    /// The method followed: the EU CRM supply-risk indicator of the 2023
+    /// assessment.
     #[schema(example = "eu_crm_2023")]
     pub method: String,
+    /// This service's method version (which resolves the facts).
     #[schema(example = "2026.2")]
     pub methodology_version: String,
-    /// The maximum stage supply risk over the product and its upstream chain.
+    /// `SR` on the EU CRM scale (dimensionless, from 0; not 0–100): the
+    /// maximum stage supply risk over the product and its upstream chain.
+    /// At or above `supply_risk_threshold` (1.0) the EU method reads the
+    /// supply risk as high enough for criticality. Absent without data.
     #[schema(example = 1.6)]
     pub supply_risk: Option<f64>,
     /// The product whose stage gives the maximum.
     pub binding_product: Option<ProductId>,
+    /// That product's stage.
     pub binding_stage: Option<Stage>,
-    /// The product's own economic importance, when recorded.
+    /// `EI` on the EU CRM 0–10 scale (not 0–100): the product's own
+    /// economic importance, when recorded.
     pub economic_importance: Option<Quantity>,
     /// `SR ≥ 1.0`, and `EI ≥ 2.8` where EI is recorded.
     pub critical: bool,
+    /// The EU method's supply-risk threshold for criticality: 1.0.
     pub supply_risk_threshold: f64,
+    /// The EU method's economic-importance threshold for criticality: 2.8.
     pub economic_importance_threshold: f64,
     /// Every stage, upstream first.
     pub stages: Vec<CrmStage>,

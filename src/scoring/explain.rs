@@ -22,13 +22,19 @@ use crate::domain::{Buyer, CountryCode, FactStatus, Metric, Period, ProductId, S
 /// A fact behind a number.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FactRef {
+    /// The fact's id (`GET /v1/facts/{id}`); negative for a scenario's
+    /// hypothetical facts.
     #[schema(example = 1042)]
     pub id: i64,
+    /// The source the fact cites.
     #[serde(serialize_with = "serialize_str")]
     #[schema(value_type = String, example = "usgs-mcs-2025-rare-earths")]
     pub source_id: Arc<str>,
+    /// The kind of that source, which sets its default reliability.
     pub source_kind: SourceKind,
-    /// 0..1.
+    /// Fraction 0–1: the fact's own confidence, or its source's reliability
+    /// when it gave none. Monte Carlo draws give the value a relative
+    /// standard deviation of `0.5 · (1 − confidence)`.
     #[schema(example = 0.9)]
     pub confidence: f64,
 }
@@ -43,23 +49,35 @@ pub struct DefaultUsed {
     /// Which input, e.g. `lead_time_years` or `governance_wgi:MM`.
     #[schema(example = "lead_time_years")]
     pub input: String,
+    /// The default applied, in the input's own unit: years for
+    /// `lead_time_years`, the 0–10 governance scale for `governance_wgi:…`,
+    /// a fraction 0–1 for shares and rates, 0 for a missing ban.
     pub value: f64,
+    /// Why the default applies and what it assumes.
     pub reason: String,
 }
 
 /// Facts for one key and period that differ by more than 20% of their mean.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Conflict {
+    /// The metric the facts record.
     pub metric: Metric,
+    /// The country of the key; absent for product-wide metrics.
     pub country: Option<CountryCode>,
+    /// The facility of the key; absent for a country or product total.
     pub facility: Option<String>,
+    /// The buyer of the key; absent for facts that hold for every buyer.
     pub buyer: Option<Buyer>,
+    /// The period the facts share.
     pub period: Period,
+    /// The facts combined, in the order of `values`.
     pub fact_ids: Vec<i64>,
+    /// Each fact's value, in the metric's canonical unit.
     pub values: Vec<f64>,
-    /// The confidence-weighted mean that was used.
+    /// The confidence-weighted mean that was used, in the metric's unit.
     pub mean: f64,
-    /// `(max − min) / |mean|`.
+    /// Fraction (not percent): `(max − min) / |mean|`; above 0.2 is a
+    /// conflict.
     #[schema(example = 0.35)]
     pub relative_spread: f64,
 }
@@ -67,8 +85,11 @@ pub struct Conflict {
 /// A scalar input with its origin.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Quantity {
+    /// The value used, in the unit of the input the enclosing field names.
     pub value: f64,
+    /// Whether `value` comes from facts or is a documented default.
     pub origin: Origin,
+    /// The facts behind `value`; empty for a default.
     pub fact_ids: Vec<i64>,
 }
 
@@ -79,87 +100,126 @@ pub struct Component {
     /// `cost`, `know_how`, `substitution` and `upstream` for difficulty.
     #[schema(example = "time")]
     pub name: &'static str,
-    /// The value in its own unit, before normalisation.
+    /// The value in its own unit (`unit`), before normalisation; absent
+    /// when the component has no fact and no default.
     pub raw: Option<f64>,
+    /// The unit of `raw`: `years`, `fraction` (0–1), `USD`, `level` or
+    /// `index`.
     #[schema(example = "years")]
     pub unit: &'static str,
-    /// 0..1.
+    /// Fraction 0–1: `raw` mapped onto the component's scale (see `note`);
+    /// for `upstream`, what the chain adds as a fraction of 100 points.
     pub normalised: f64,
-    /// The weight asked for (renormalised over all components).
+    /// Fraction 0–1: the weight asked for (renormalised over all six
+    /// difficulty components); 1 for `own_stage` and `upstream`, which add
+    /// directly.
     pub weight: f64,
-    /// The weight applied (renormalised over the components present).
+    /// Fraction 0–1: the weight applied (renormalised over the components
+    /// present); 0 for a dropped component.
     pub effective_weight: f64,
-    /// Points of the 0..100 score.
+    /// Points of the 0–100 score: `100 × effective_weight × normalised`
+    /// (for `own_stage`, `100·e`; for `upstream`, the score minus the
+    /// rest). A score's contributions add up to it.
     pub contribution: f64,
+    /// Whether the component rests on facts, a default, or nothing (dropped).
     pub origin: Origin,
+    /// The facts behind the component.
     pub fact_ids: Vec<i64>,
+    /// How `raw` was obtained and normalised.
     pub note: Cow<'static, str>,
 }
 
 /// A country's row in China's share of a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CountryShare {
+    /// The producing country.
     pub country: CountryCode,
-    /// Tonnes per year, or a fraction for the market-share basis.
+    /// In the unit of `basis`: tonnes per year for production and operating
+    /// capacity, a fraction 0–1 of world supply for market shares.
     pub amount: f64,
-    /// Share of the stage, 0..1.
+    /// Fraction 0–1: the country's share of the stage (`amount` over
+    /// `world`, or the published market share).
     pub share: f64,
-    /// Fraction of the country's output under Chinese control.
+    /// Fraction 0–1 of the country's output under Chinese control (1 for
+    /// China itself).
     pub china_controlled: f64,
-    /// Governance on the EU CRM 0..10 scale (10 worst).
+    /// EU CRM scale 0–10 (0 best governed, 10 worst):
+    /// `(2.5 − mean WGI) × 2`; 5 without a fact.
     pub governance_scaled: f64,
+    /// Whether `governance_scaled` comes from a `governance_wgi` fact or the
+    /// default.
     pub governance_origin: Origin,
-    /// EU CRM trade-restriction multiplier (1 = none).
+    /// EU CRM trade-restriction multiplier, 1–2 (1 = none).
     pub trade_restriction: f64,
+    /// The facts behind the row: volume or share, control, governance,
+    /// trade restriction.
     pub fact_ids: Vec<i64>,
 }
 
 /// China's share `g` of the stage, with its concentration.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ChinaShare {
+    /// What the shares are computed from.
     pub basis: ShareBasis,
-    /// `g`, 0..1.
+    /// Fraction 0–1 (not points): `g`, China's share of the stage, Chinese
+    /// output plus output abroad that Chinese firms control.
     #[schema(example = 0.92)]
     pub value: f64,
-    /// Chinese plus Chinese-controlled amount.
+    /// Chinese plus Chinese-controlled amount, in the unit of `amount`
+    /// (t/yr, or a fraction for market shares).
     pub china: f64,
-    /// Sum of the country rows (the denominator).
+    /// Sum of the country rows (the denominator), in the unit of `amount`.
     pub world: f64,
+    /// The country rows recorded.
     pub countries: Vec<CountryShare>,
-    /// Herfindahl–Hirschman index `Σ s²`, shares as fractions.
+    /// Herfindahl–Hirschman index `Σ s²`, shares as fractions: 0–1 (1 =
+    /// one supplier), not the 0–10,000 of percentage shares.
     pub hhi: f64,
-    /// Governance-weighted `Σ s² · WGI_c · t_c` (EU CRM `HHI_WGI,t`).
+    /// Governance-weighted `Σ s² · WGI_c · t_c` (EU CRM `HHI_WGI,t`), 0–20
+    /// (WGI_c 0–10, t_c 1–2); higher is more concentrated in poorly
+    /// governed or restricting countries.
     pub hhi_governance: f64,
 }
 
 /// The buyer's exposure at this stage, before the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct LocalExposure {
-    /// `g`.
+    /// Fraction 0–1: `g`, as `china_share.value`.
     pub china_share: f64,
-    /// `m`: China's share of the buyer's imports.
+    /// Fraction 0–1: `m`, China's share of the buyer's imports (0 when
+    /// import origins are recorded without China; `g` when none are).
     pub import_share_china: Quantity,
-    /// `IR`: the buyer's import reliance.
+    /// Fraction 0–1: `IR`, the buyer's import reliance (default 1).
     pub import_reliance: Quantity,
-    /// `g·IR/2 + m·(1 − IR/2)`, or `g` without the buyer's import shares.
+    /// Fraction 0–1: `g·IR/2 + m·(1 − IR/2)`, or `g` without the buyer's
+    /// import shares.
     pub before_recycling: f64,
+    /// Fraction 0–1 of supply from recycled material (default 0).
     pub recycling_input_rate: Quantity,
-    /// `e`, 0..1.
+    /// Fraction 0–1 (not points): `e`, the buyer's exposure at this stage,
+    /// `before_recycling × (1 − recycling_input_rate)`.
     pub value: f64,
 }
 
 /// One input edge's term in the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct InputTerm {
+    /// The upstream product.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
+    /// Fraction 0–1 of this product's input needs the input covers.
     pub share: f64,
+    /// An essential input cannot be substituted: it passes on its whole
+    /// China-free supply.
     pub essential: bool,
-    /// The input's dependency under the chosen chain.
+    /// Points 0–100: the input's dependency under the chosen chain.
     pub dependency: f64,
-    /// The input's China-free supply `f(i)` under the chosen chain.
+    /// Fraction 0–1: the input's China-free supply `f(i)` under the chosen
+    /// chain (`1 − dependency/100`).
     pub china_free_supply: f64,
-    /// `g_i`: `f(i)` if essential, else `1 − share·(1 − f(i))`.
+    /// Fraction 0–1: `g_i`, the China-free supply the input lets through,
+    /// `f(i)` if essential, else `1 − share·(1 − f(i))`.
     pub term: f64,
     /// Whether this term binds under bottleneck.
     pub binding: bool,
@@ -168,37 +228,55 @@ pub struct InputTerm {
 /// The upstream product whose own exposure bounds the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Chokepoint {
+    /// The product whose own stage binds the bottleneck chain (the scored
+    /// product itself when its own stage does).
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
-    /// That product's own exposure, 0..100.
+    /// Points 0–100 (not a fraction): 100 × that product's own exposure `e`.
     pub exposure: f64,
     /// From the scored product down to the chokepoint.
     pub path: Vec<ProductId>,
 }
 
+/// The two chain aggregations' dependencies, lower first.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub struct ScoreRange {
+    /// Points 0–100: the lower of the two (bottleneck's).
     pub low: f64,
+    /// Points 0–100: the higher of the two (independent's).
     pub high: f64,
 }
 
 /// Dependency (0..100) with its derivation.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DependencyScore {
-    /// Under the chosen chain.
+    /// Points 0–100 under `chain`: the share of the buyer's supply that
+    /// passes through Chinese-controlled capacity at this stage or
+    /// upstream, `100 · (1 − china_free_supply)`. 0 none, 100 all. The
+    /// method defines no low or high bands; its one threshold is 10, from
+    /// which an input counts for the difficulty chain.
     #[schema(example = 92.0)]
     pub score: f64,
+    /// The aggregation that gives `score`.
     pub chain: Chain,
+    /// Points 0–100 under the bottleneck aggregation.
     pub bottleneck: f64,
+    /// Points 0–100 under the independent aggregation (never below
+    /// `bottleneck`).
     pub independent: f64,
-    /// From the chosen aggregation to the other.
+    /// Points 0–100: from the chosen aggregation to the other.
     pub dependency_range: ScoreRange,
-    /// `f`, under the chosen chain.
+    /// Fraction 0–1: `f`, the China-free share of supply under the chosen
+    /// chain.
     pub china_free_supply: f64,
+    /// China's share `g` of this product's own stage (a fraction 0–1).
     pub china_share: ChinaShare,
+    /// The buyer's exposure `e` at this stage (a fraction 0–1).
     pub exposure: LocalExposure,
+    /// Each input's term in the chain.
     pub inputs: Vec<InputTerm>,
-    /// `own_stage` (100·e) plus `upstream` (what the chain adds).
+    /// `own_stage` (100·e) plus `upstream` (what the chain adds), in points.
     pub components: Vec<Component>,
     /// Under bottleneck; absent when nothing on the chain is Chinese-controlled.
     pub chokepoint: Option<Chokepoint>,
@@ -207,46 +285,64 @@ pub struct DependencyScore {
 /// An input's difficulty as seen by the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct InputDifficulty {
+    /// The upstream product.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
+    /// Points 0–100: the input's dependency under the chosen chain.
     pub dependency: f64,
+    /// Points 0–100: the input's chain difficulty.
     pub difficulty: f64,
     /// Dependency of at least 10: counts for the chain.
     pub material: bool,
+    /// Whether this input's difficulty is the product's.
     pub binding: bool,
 }
 
 /// The product whose difficulty is the chain's.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Binding {
+    /// The product (the scored one when no material input is harder).
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
-    /// Its own difficulty, 0..100.
+    /// Points 0–100: its own difficulty.
     pub score: f64,
 }
 
 /// Displacement difficulty (0..100) with its derivation.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DifficultyScore {
-    /// The chain's: `max(own, material inputs')`.
+    /// Points 0–100: how hard replacing the Chinese-controlled supply
+    /// would be; 100 × a weighted mean of six components each 0–1, and
+    /// the chain's `max(own, material inputs')`. The method defines no low
+    /// or high bands; read it with `coverage`.
     #[schema(example = 71.5)]
     pub score: f64,
+    /// Points 0–100: this stage's own weighted components, before the chain.
     pub own_score: f64,
-    /// Share of the weight backed by facts, 0..1.
+    /// Fraction 0–1 of the weight backed by facts (defaults and dropped
+    /// components do not count).
     pub coverage: f64,
     /// Own components plus `upstream`; contributions add up to `score`.
     pub components: Vec<Component>,
+    /// The product whose difficulty is the chain's.
     pub binding: Binding,
+    /// From the scored product to the binding one.
     pub binding_path: Vec<ProductId>,
-    /// The longest lead time on the binding path.
+    /// Years: the longest lead time (fact or stage default) on the binding
+    /// path.
     pub years_to_displace: f64,
+    /// Each input's difficulty and whether it is material.
     pub inputs: Vec<InputDifficulty>,
 }
 
 /// An export control in force or suspended at `as_of`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Pressure {
+    /// The product the control applies to.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
     /// On an upstream input rather than the product itself.
     pub upstream: bool,
@@ -254,31 +350,48 @@ pub struct Pressure {
     pub country: CountryCode,
     /// 1 licensing, 2 ban.
     pub level: u32,
+    /// `level` in words: `licensing` or `ban`.
     #[schema(example = "licensing")]
     pub level_label: String,
     /// `in_force` or `suspended` (until the period ends).
     pub status: FactStatus,
+    /// When the control (or its suspension) applies.
     pub period: Period,
+    /// The facts recording it.
     pub fact_ids: Vec<i64>,
 }
 
 /// Both scores of a product for a buyer at a time, fully explained.
+/// Export controls (`pressure`) are reported beside the scores; they do not
+/// enter them.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ProductScore {
+    /// The product scored.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
+    /// Whom the scores are for.
     pub buyer: Buyer,
+    /// The instant the facts were read as of.
     #[serde(with = "time::serde::rfc3339")]
     pub as_of: OffsetDateTime,
+    /// The method that produced the scores; scores of different versions
+    /// are not comparable without recomputing.
     #[schema(example = "2026.2")]
     pub methodology_version: String,
+    /// Dependency, 0–100 points, with its derivation.
     pub dependency: DependencyScore,
+    /// Displacement difficulty, 0–100 points, with its derivation.
     pub difficulty: DifficultyScore,
+    /// Export controls in force or suspended on the product or upstream.
     pub pressure: Vec<Pressure>,
+    /// Facts that disagree by more than 20% where they were combined.
     pub conflicts: Vec<Conflict>,
     /// Facts of the product's own stage; inputs' facts are in their scores.
     pub facts_used: Vec<FactRef>,
+    /// Inputs of the product's own stage that fell back to a default.
     pub defaults_used: Vec<DefaultUsed>,
+    /// The parameters used, weights renormalised.
     pub params: Params,
 }
 

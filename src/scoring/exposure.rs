@@ -45,7 +45,9 @@ pub enum WeightBasis {
 /// A product at a stage of the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct StagePoint {
+    /// The product.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
 }
 
@@ -72,18 +74,27 @@ pub enum Advice {
     /// recorded output of the product, outside China, the one that lowers
     /// the dependency most (the largest producer among equals).
     MoveSupplier {
+        /// The country to buy from instead.
         country: CountryCode,
-        /// The item's dependency after the move.
+        /// Points 0–100: the item's dependency after the move (the level it
+        /// would reach, not the change; see `points`).
         dependency: f64,
-        /// Dependency points the move takes off the item.
+        /// Points on the 0–100 scale the move takes off the item's
+        /// dependency: its dependency now minus `dependency`.
         points: f64,
     },
     /// Secure China-free supply of the upstream stage that binds the item:
     /// the dependency if `product`'s own stage were free of Chinese control.
     SecureUpstream {
+        /// The upstream product whose own stage binds the item.
         product: ProductId,
+        /// Its stage.
         stage: Stage,
+        /// Points 0–100: the item's dependency with that stage secured (the
+        /// level it would reach, not the change; see `points`).
         dependency: f64,
+        /// Points on the 0–100 scale the change takes off the item's
+        /// dependency: its dependency now minus `dependency`.
         points: f64,
     },
 }

@@ -25,17 +25,21 @@ pub enum Chain {
 #[serde(try_from = "WeightsInput")]
 #[schema(example = json!({"time": 0.25, "scale": 0.25, "capital": 0.15, "cost": 0.15, "know_how": 0.10, "substitution": 0.10}))]
 pub struct Weights {
-    /// Lead time to build new capacity.
+    /// Fraction 0–1 (the six sum to 1): lead time to build new capacity.
     time: f64,
-    /// China's share of current and pipeline capacity.
+    /// Fraction 0–1 (the six sum to 1): China's share of current and
+    /// pipeline capacity.
     scale: f64,
-    /// Capital needed to replace the Chinese volume serving the buyer.
+    /// Fraction 0–1 (the six sum to 1): capital needed to replace the
+    /// Chinese volume serving the buyer.
     capital: f64,
-    /// Cost premium of non-Chinese supply, raised by Chinese state support.
+    /// Fraction 0–1 (the six sum to 1): cost premium of non-Chinese supply,
+    /// raised by Chinese state support.
     cost: f64,
-    /// Chinese bans on exporting the technology.
+    /// Fraction 0–1 (the six sum to 1): Chinese bans on exporting the
+    /// technology.
     know_how: f64,
-    /// Lack of substitutes.
+    /// Fraction 0–1 (the six sum to 1): lack of substitutes.
     substitution: f64,
 }
 
@@ -130,11 +134,17 @@ impl Weights {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"time": 0.4, "scale": 0.3}))]
 pub struct WeightOverrides {
+    /// Relative weight of lead time, at least 0 (default 0.25).
     time: Option<f64>,
+    /// Relative weight of China's capacity share, at least 0 (default 0.25).
     scale: Option<f64>,
+    /// Relative weight of replacement capital, at least 0 (default 0.15).
     capital: Option<f64>,
+    /// Relative weight of the cost premium, at least 0 (default 0.15).
     cost: Option<f64>,
+    /// Relative weight of technology-export bans, at least 0 (default 0.10).
     know_how: Option<f64>,
+    /// Relative weight of the lack of substitutes, at least 0 (default 0.10).
     substitution: Option<f64>,
 }
 
@@ -221,7 +231,8 @@ pub struct Params {
     pub chain: Chain,
     /// Difficulty component weights, renormalised.
     pub weights: Weights,
-    /// Pipeline capacity counts when expected online within this many years of `as_of`.
+    /// Years: pipeline capacity counts when expected online by `as_of`'s
+    /// year plus this many years.
     #[schema(example = 5)]
     pub horizon_years: u32,
 }

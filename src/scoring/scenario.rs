@@ -386,39 +386,69 @@ pub enum ScoreKind {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExplanationChange {
     /// China's share `g` of the product's own stage (0..1).
-    ChinaShare { before: f64, after: f64 },
+    ChinaShare {
+        /// Fraction 0–1 in the baseline.
+        before: f64,
+        /// Fraction 0–1 in the scenario.
+        after: f64,
+    },
     /// A component's contribution to a score, in points of 0..100
     /// (`own_stage`, `upstream`; `time`, `scale`, `capital`, `cost`,
     /// `know_how`, `substitution`, `upstream`).
     Component {
+        /// Which score the component belongs to.
         score: ScoreKind,
+        /// The component's name.
         name: String,
+        /// Points of the 0–100 score in the baseline.
         before: f64,
+        /// Points of the 0–100 score in the scenario (0 when the
+        /// component is gone).
         after: f64,
     },
     /// The deepest product whose own stage binds the dependency.
     Chokepoint {
+        /// In the baseline; absent at dependency 0.
         before: Option<ProductId>,
+        /// In the scenario; absent at dependency 0.
         after: Option<ProductId>,
     },
     /// The product whose difficulty is the chain's.
-    DifficultyBinding { before: ProductId, after: ProductId },
+    DifficultyBinding {
+        /// In the baseline.
+        before: ProductId,
+        /// In the scenario.
+        after: ProductId,
+    },
     /// An export control on the product or upstream of it: absent, in force
     /// or suspended.
     Pressure {
+        /// The product the control applies to.
         product: ProductId,
+        /// The controlling country.
         country: CountryCode,
         /// 1 licensing, 2 ban.
         level: u32,
+        /// `in_force` or `suspended` in the baseline; absent when there
+        /// was no such control.
         before: Option<FactStatus>,
+        /// `in_force` or `suspended` in the scenario; absent when there is
+        /// no such control.
         after: Option<FactStatus>,
     },
     /// Facts behind the product's own stage that the scenario brings in or
     /// leaves out (hypothetical ones have negative ids).
-    FactsUsed { added: Vec<i64>, removed: Vec<i64> },
+    FactsUsed {
+        /// Fact ids used in the scenario only.
+        added: Vec<i64>,
+        /// Fact ids used in the baseline only.
+        removed: Vec<i64>,
+    },
     /// Inputs that now fall back to a documented default, or no longer do.
     DefaultsUsed {
+        /// Inputs on a default in the scenario only.
         added: Vec<String>,
+        /// Inputs on a default in the baseline only.
         removed: Vec<String>,
     },
 }

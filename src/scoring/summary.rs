@@ -11,26 +11,37 @@ use crate::domain::{Buyer, ProductId, Stage};
 /// A product's headline scores, as listed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScoreSummary {
+    /// The product scored.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
-    /// 0..100 under the requested chain aggregation.
+    /// Points 0–100 under the requested chain aggregation: the share of the
+    /// buyer's supply passing through Chinese-controlled capacity here or
+    /// upstream. The method defines no low or high bands.
     #[schema(example = 96.4)]
     pub dependency: f64,
-    /// From the chosen aggregation to the other.
+    /// Points 0–100: from the chosen aggregation to the other.
     pub dependency_range: ScoreRange,
-    /// 0..100.
+    /// Points 0–100: displacement difficulty, how hard replacing that
+    /// supply would be. The method defines no low or high bands.
     #[schema(example = 71.5)]
     pub difficulty: f64,
-    /// Share of the difficulty weight backed by facts (0..1).
+    /// Fraction 0–1 of the difficulty weight backed by facts.
     pub coverage: f64,
-    /// The upstream product that binds the dependency, if any.
+    /// The product whose own stage binds the dependency (possibly this one);
+    /// absent at dependency 0.
     pub chokepoint: Option<ProductId>,
+    /// The chokepoint's stage; absent with it.
     pub chokepoint_stage: Option<Stage>,
     /// The stage whose difficulty binds.
     pub binding_stage: Stage,
+    /// Years: the longest lead time (fact or stage default) on the
+    /// difficulty's binding path.
     pub years_to_displace: f64,
-    /// Export controls in force or suspended on the product or upstream.
+    /// Count of export controls in force or suspended on the product or
+    /// upstream.
     pub export_controls: usize,
+    /// The method that produced the scores.
     #[schema(example = "2026.2")]
     pub methodology_version: String,
 }
@@ -61,9 +72,15 @@ impl From<&ProductScore> for ScoreSummary {
 /// How far each headline figure moved: scenario minus baseline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScoreDelta {
+    /// Points on the 0–100 scale, −100 to 100: negative when the scenario
+    /// lowers the dependency.
     pub dependency: f64,
+    /// Points on the 0–100 scale, −100 to 100: negative when the scenario
+    /// makes displacement easier.
     pub difficulty: f64,
+    /// Years.
     pub years_to_displace: f64,
+    /// Change in the count of export controls.
     pub export_controls: i64,
 }
 
@@ -109,24 +126,37 @@ impl Step {
 /// One point of a product's history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryPoint {
+    /// The instant scored: 23:59:59 UTC on the step's last day (on `to` for
+    /// the last point).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
+    /// Points 0–100 under the requested chain.
     pub dependency: f64,
+    /// Points 0–100: from the chosen aggregation to the other.
     pub dependency_range: ScoreRange,
+    /// Points 0–100.
     pub difficulty: f64,
+    /// Fraction 0–1 of the difficulty weight backed by facts.
     pub coverage: f64,
+    /// Count of export controls in force or suspended then.
     pub export_controls: usize,
 }
 
 /// A product's scores history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct History {
+    /// The product scored.
     pub product: ProductId,
+    /// Whom for.
     pub buyer: Buyer,
+    /// The spacing of the points: `year`, `quarter` or `month`.
     pub step: String,
+    /// The method every point was scored with (today's, also for past
+    /// instants).
     #[schema(example = "2026.2")]
     pub methodology_version: String,
+    /// Oldest first.
     pub points: Vec<HistoryPoint>,
 }
 

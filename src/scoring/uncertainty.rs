@@ -19,28 +19,41 @@ pub const DEFAULT_DRAWS: u32 = 1_000;
 /// Percentiles of a score over the draws.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub struct Interval {
-    /// The score from the resolved values themselves.
+    /// Points 0–100, as the score: the score from the resolved values
+    /// themselves, unperturbed.
     pub point: f64,
+    /// Points 0–100: 5th percentile of the draws (nearest rank).
     pub p5: f64,
+    /// Points 0–100: median of the draws (nearest rank).
     pub p50: f64,
+    /// Points 0–100: 95th percentile of the draws (nearest rank).
     pub p95: f64,
 }
 
 /// Uncertainty of both scores of a product.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Intervals {
+    /// The product scored.
     pub product: ProductId,
+    /// Whom for.
     pub buyer: Buyer,
+    /// The instant the facts were read as of.
     #[serde(with = "time::serde::rfc3339")]
     pub as_of: OffsetDateTime,
+    /// The aggregation the dependency draws use.
     pub chain: Chain,
+    /// How many Monte Carlo draws were made.
     #[schema(example = 1000)]
     pub draws: u32,
+    /// The generator's seed: the same seed gives the same draws.
     #[schema(example = 42)]
     pub seed: u64,
+    /// The method the draws recompute.
     #[schema(example = "2026.2")]
     pub methodology_version: String,
+    /// Dependency over the draws, 0–100 points.
     pub dependency: Interval,
+    /// Displacement difficulty over the draws, 0–100 points.
     pub difficulty: Interval,
 }
 

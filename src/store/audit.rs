@@ -12,19 +12,24 @@ use super::{Page, StoreError};
 /// Who wrote what, when, through which route.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditRecord {
+    /// The entry's id.
     pub id: i64,
+    /// When the write was made (server clock, within its transaction).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
     /// The key that wrote (absent for the command line's `seed`).
     pub key_id: Option<i64>,
+    /// The HTTP method, or `CLI` for a command of the binary.
     #[schema(example = "POST")]
     pub method: String,
+    /// The route template written through, or the command's name.
     #[schema(example = "/v1/facts")]
     pub route: String,
     /// The ids written or changed (e.g. `{"facts": [101, 102]}`).
     #[schema(value_type = Object, example = json!({"facts": [101, 102]}))]
     pub object_ids: serde_json::Value,
+    /// The request's `X-Request-Id`; absent for a command.
     pub request_id: Option<String>,
 }
 

@@ -13,19 +13,25 @@ use crate::domain::Scope;
 /// A key as listed: never its secret.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KeyRecord {
+    /// The key's id (`/v1/keys/{id}`).
     #[schema(example = 1)]
     pub id: i64,
+    /// What the key is for.
     #[schema(example = "nightly USGS import")]
     pub name: String,
     /// The public part of the key (`ck_<prefix>_…`), to recognise it.
     #[schema(example = "3fa85f64")]
     pub prefix: String,
+    /// What the key may do (`admin` includes `ingest`, which includes
+    /// `read`).
     pub scopes: Vec<Scope>,
+    /// When it was created (server time, UTC).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// The key that created this one (none for keys made on the command line).
     pub created_by: Option<i64>,
+    /// When it was revoked; absent while it is valid.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<OffsetDateTime>,
