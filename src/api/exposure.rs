@@ -12,7 +12,7 @@ use super::auth::Reader;
 use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query};
-use crate::domain::{AsOf, Buyer, CountryCode, ProductId, Stage};
+use crate::domain::{AsOf, Buyer, CountryCode, Currency, ProductId, Stage};
 use crate::ingest::csv;
 use crate::live::{LiveScores, State};
 use crate::scoring::exposure::{self, Advice, Item, WeightBasis};
@@ -48,6 +48,12 @@ pub struct ExposureRequest {
     /// end of that day UTC). Default: now.
     #[schema(schema_with = super::params::nullable_as_of_schema)]
     as_of: Option<String>,
+    /// The currency of every `annual_spend`: an ISO 4217 code in upper case
+    /// (default `USD`). It labels the amounts and is echoed in
+    /// `summary.currency`; nothing is converted, and since weights are
+    /// shares of the total spend it changes no score.
+    #[schema(value_type = Option<Currency>)]
+    currency: Option<String>,
     /// 1 to 10,000 items. An item that does not fit is reported in
     /// `rejected` with its index, and the others are scored.
     #[schema(value_type = Vec<ExposureItem>, min_items = 1, max_items = 10000)]
@@ -63,12 +69,15 @@ pub struct ExposureItem {
     #[serde(rename = "ref")]
     #[schema(example = "MAG-0032", min_length = 1, max_length = 200)]
     reference: String,
+    /// The product bought.
     #[schema(
         example = "sintered-ndfeb-magnet",
         pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
     )]
     product: String,
-    /// What is spent on the item a year, in any one currency.
+    /// What is spent on the item a year, in the request's `currency`
+    /// (default USD), the same for every item. Weights are shares of the
+    /// total spend, so the currency does not change any score.
     #[schema(minimum = 0.0, example = 850000)]
     annual_spend: Option<f64>,
     /// Units a year; weighs items when not every item has a spend.
@@ -83,7 +92,8 @@ pub struct ExposureItem {
     supplier: Option<String>,
 }
 
-/// `buyer` and `as_of` of a CSV upload (a JSON body carries its own).
+/// `buyer`, `as_of` and `currency` of a CSV upload (a JSON body carries
+/// its own).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +104,27 @@ pub struct ExposureQuery {
     /// For a CSV upload: the facts as known at this instant (default now).
     #[param(schema_with = super::params::as_of_schema)]
     as_of: Option<AsOf>,
+    // Described by its schema: a `schema_with` parameter loses its doc comment.
+    #[param(schema_with = unprefilled_currency_schema)]
+    currency: Option<Currency>,
+}
+
+/// A currency in a parameter Swagger UI must not prefill (it would clash
+/// with a JSON body, which names its own): [`Currency`]'s schema without
+/// its example, described for the CSV upload it serves.
+fn unprefilled_currency_schema() -> utoipa::openapi::schema::Schema {
+    match <Currency as utoipa::PartialSchema>::schema() {
+        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(mut object)) => {
+            object.examples.clear();
+            object.description = Some(
+                "For a CSV upload: the currency of the `annual_spend` column, an ISO 4217 \
+                 code in three upper-case letters (default `USD`); it changes no score"
+                    .to_owned(),
+            );
+            utoipa::openapi::schema::Schema::Object(object)
+        }
+        _ => unreachable!("the currency schema is an inline object"),
+    }
 }
 
 /// The aggregates over the items scored.
@@ -101,16 +132,28 @@ pub struct ExposureQuery {
 pub struct ExposureSummary {
     /// Items received.
     pub received: usize,
+    /// Items scored.
     pub scored: usize,
+    /// Items rejected (listed in `rejected`).
     pub rejected: usize,
+    /// What the items' weights are shares of.
     pub weight_basis: WeightBasis,
-    /// Of the items scored that give one.
+    /// The currency of `total_annual_spend` and of every item's
+    /// `annual_spend`, as the request gave it (default `USD`).
+    pub currency: Currency,
+    /// In `currency`: the sum over the items scored that give a spend;
+    /// absent when none does.
     pub total_annual_spend: Option<f64>,
+    /// Units a year: the sum over the items scored that give a quantity;
+    /// absent when none does.
     pub total_quantity: Option<f64>,
-    /// `Σ weight × dependency` over the items scored.
+    /// Points 0–100: `Σ weight × dependency` over the items scored, the
+    /// weighted mean of the items' dependencies. The method defines no low
+    /// or high bands.
     #[schema(example = 84.2)]
     pub dependency: f64,
-    /// `Σ weight × difficulty` over the items scored.
+    /// Points 0–100: `Σ weight × difficulty` over the items scored. The
+    /// method defines no low or high bands.
     #[schema(example = 69.8)]
     pub difficulty: f64,
 }
@@ -121,26 +164,38 @@ pub struct ItemReport {
     /// The item's position in the request (0-based; for CSV, among the
     /// non-empty data rows).
     pub index: usize,
+    /// The buyer's reference for the line, as given (trimmed).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The product bought.
     pub product: ProductId,
+    /// Its stage.
     pub stage: Stage,
+    /// The country the item's own stage is supplied from; absent: the
+    /// buyer's market as a whole.
     pub supplier_country: Option<CountryCode>,
+    /// The supplier's name, as given.
     pub supplier: Option<String>,
+    /// In `summary.currency`, a year, as given.
     pub annual_spend: Option<f64>,
+    /// Units a year, as given.
     pub quantity: Option<f64>,
-    /// Share of the total (0..1) on the `weight_basis`.
+    /// Fraction 0–1 (the items' weights sum to 1): the item's share of the
+    /// total on the `weight_basis`.
     pub weight: f64,
-    /// `e` of the item's own stage (0..1): the fraction of the supplier
-    /// country's output China controls (1 in China), or the market's.
+    /// Fraction 0–1 (not points): `e` of the item's own stage, the fraction
+    /// of the supplier country's output China controls (1 in China), or
+    /// the market's exposure without a supplier country.
     pub own_exposure: f64,
-    /// 0..100.
+    /// Points 0–100: the item's dependency, its own stage supplied from
+    /// `supplier_country` and its inputs as the data has them.
     pub dependency: f64,
-    /// 0..100.
+    /// Points 0–100: the item's displacement difficulty.
     pub difficulty: f64,
     /// The deepest product whose own stage binds the dependency: the item's
     /// own when its supplier binds it; absent at dependency 0.
     pub chokepoint: Option<ProductId>,
+    /// The chokepoint's stage; absent with it.
     pub chokepoint_stage: Option<Stage>,
 }
 
@@ -149,20 +204,27 @@ pub struct ItemReport {
 pub struct HotspotReport {
     /// 1 for the heaviest.
     pub rank: usize,
+    /// The item's position in the request, as in `items`.
     pub index: usize,
+    /// The item's `ref`.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The product bought.
     pub product: ProductId,
+    /// The item's supplier country; absent: the market.
     pub supplier_country: Option<CountryCode>,
+    /// Fraction 0–1: the item's weight.
     pub weight: f64,
+    /// Points 0–100: the item's dependency.
     pub dependency: f64,
-    /// `weight × dependency`: the item's points in the aggregate dependency.
+    /// Points of the aggregate dependency, `weight × dependency`: what the
+    /// item adds to `summary.dependency`.
     pub contribution: f64,
     /// The single change that lowers the item's dependency most; absent
     /// when none does.
     pub advice: Option<Advice>,
-    /// `weight × advice.points`: how far the aggregate dependency falls
-    /// with the advice taken.
+    /// Points of the aggregate dependency, `weight × advice.points`: how
+    /// far `summary.dependency` falls with the advice taken.
     pub aggregate_points: Option<f64>,
 }
 
@@ -172,6 +234,7 @@ pub struct ItemProblem {
     /// The item's field (`ref`, `product`, …), empty for the item as a whole.
     #[schema(example = "product")]
     pub field: String,
+    /// What is wrong and what is accepted.
     #[schema(example = "product `unobtainium` does not exist")]
     pub message: String,
 }
@@ -179,24 +242,31 @@ pub struct ItemProblem {
 /// An item that could not be scored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RejectedItem {
+    /// The item's position in the request (0-based; for CSV, among the
+    /// non-empty data rows).
     pub index: usize,
     /// The item's `ref`, when it has one.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// Everything wrong with the item.
     pub errors: Vec<ItemProblem>,
 }
 
 /// A bill of materials scored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExposureReport {
+    /// Whom for.
     pub buyer: Buyer,
+    /// The instant the facts were read as of.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
+    /// The method the items were scored with.
     #[schema(example = "2026.2")]
     pub methodology_version: String,
     /// The data scored against; it changes whenever the facts do.
     pub data_version: String,
+    /// The aggregates over the items scored.
     pub summary: ExposureSummary,
     /// Largest contribution first, at most 10.
     pub hotspots: Vec<HotspotReport>,
@@ -280,6 +350,7 @@ pub async fn assess_exposure(
         if let Some(name) = [
             ("buyer", query.buyer.is_some()),
             ("as_of", query.as_of.is_some()),
+            ("currency", query.currency.is_some()),
         ]
         .iter()
         .find_map(|(name, given)| given.then_some(*name))
@@ -295,7 +366,7 @@ pub async fn assess_exposure(
     let state = live.state();
     // Parsing and scoring 10,000 items is CPU work: keep it off the workers.
     let report = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let (buyer, as_of, received) = match format {
+        let (buyer, as_of, currency, received) = match format {
             Format::Json => {
                 let request: ExposureRequest = extract::parse_json(&body)?;
                 let buyer = Buyer::read(&request.buyer).map_err(|message| {
@@ -311,17 +382,30 @@ pub async fn assess_exposure(
                     }
                     None => state.computed_at,
                 };
-                (buyer, as_of, json_items(request.items)?)
+                let currency = match request.currency.as_deref() {
+                    Some(text) => Currency::read(text).map_err(|message| {
+                        ApiError::validation(vec![FieldError::new("/currency", message)])
+                    })?,
+                    None => Currency::default(),
+                };
+                (buyer, as_of, currency, json_items(request.items)?)
             }
             Format::Csv => {
                 let buyer = query.buyer.ok_or_else(|| {
                     ApiError::invalid_parameter("buyer", "query", "required for a CSV upload")
                 })?;
                 let as_of = query.as_of.map_or(state.computed_at, |t| t.0);
-                (buyer, as_of, csv_items(&body)?)
+                let currency = query.currency.unwrap_or_default();
+                (buyer, as_of, currency, csv_items(&body)?)
             }
         };
-        let report = score(&state, Params::new(buyer, as_of), received, format)?;
+        let report = score(
+            &state,
+            Params::new(buyer, as_of),
+            currency,
+            received,
+            format,
+        )?;
         super::render::to_vec(&report)
     })
     .await
@@ -504,6 +588,7 @@ fn validate(
 fn score(
     state: &State,
     params: Params,
+    currency: Currency,
     received: Vec<Received>,
     format: Format,
 ) -> Result<ExposureReport, ApiError> {
@@ -571,6 +656,7 @@ fn score(
         scored: valid.len(),
         rejected: rejected.len(),
         weight_basis: assessment.basis,
+        currency,
         total_annual_spend: assessment.total_annual_spend,
         total_quantity: assessment.total_quantity,
         dependency: assessment.dependency,

@@ -3,6 +3,7 @@
 
 mod as_of;
 mod country;
+mod currency;
 mod fact;
 mod key;
 mod metric;
@@ -16,6 +17,7 @@ pub mod text;
 
 pub use as_of::AsOf;
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
+pub use currency::Currency;
 pub use fact::{Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS};
 pub use key::{constant_time_eq, KeySecret, Scope};
 pub use metric::{Metric, MetricScope, MetricSpec, NormaliseError, Unit, ValueKind};

@@ -395,3 +395,80 @@ async fn ten_thousand_items_are_scored_in_one_request() {
         .sum();
     assert!((weights - 1.0).abs() < 1e-9);
 }
+
+/// Spends are in the request's currency, USD unless it names another; the
+/// currency labels the amounts and, weights being shares of the total
+/// spend, moves nothing else in the report.
+#[tokio::test]
+async fn the_currency_of_spend_is_echoed_default_usd_and_changes_no_score() {
+    let app = seeded_chain().await;
+    let usd = ok_json(app.post_json("/v1/exposure", &bill()).await).await;
+    assert_eq!(usd["summary"]["currency"], "USD");
+    let mut eur_bill = bill();
+    eur_bill["currency"] = json!("EUR");
+    let mut eur = ok_json(app.post_json("/v1/exposure", &eur_bill).await).await;
+    assert_eq!(eur["summary"]["currency"], "EUR");
+    eur["summary"]["currency"] = json!("USD");
+    assert_eq!(eur, usd, "only the currency differs");
+
+    let csv_default = ok_json(
+        app.post_raw("/v1/exposure?buyer=US", "text/csv", BILL_CSV)
+            .await,
+    )
+    .await;
+    assert_eq!(csv_default["summary"]["currency"], "USD");
+    let mut csv_eur = ok_json(
+        app.post_raw("/v1/exposure?buyer=US&currency=EUR", "text/csv", BILL_CSV)
+            .await,
+    )
+    .await;
+    assert_eq!(csv_eur["summary"]["currency"], "EUR");
+    csv_eur["summary"]["currency"] = json!("USD");
+    assert_eq!(csv_eur, csv_default, "only the currency differs");
+}
+
+#[tokio::test]
+async fn a_currency_that_is_not_three_upper_case_letters_is_refused_with_a_pointer() {
+    let app = seeded_chain().await;
+    let before = table_counts(&app).await;
+    for bad in ["eur", "EURO", "EU", ""] {
+        let mut body = bill();
+        body["currency"] = json!(bad);
+        let problem = assert_problem(
+            app.post_json("/v1/exposure", &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["pointer"], "/currency", "{bad}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ISO 4217"),
+            "{problem}"
+        );
+
+        let problem = assert_problem(
+            app.post_raw(
+                &format!("/v1/exposure?buyer=US&currency={bad}"),
+                "text/csv",
+                BILL_CSV,
+            )
+            .await,
+            422,
+            "invalid_parameter",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["pointer"], "/query/currency", "{bad}");
+    }
+    // A JSON body states its currency in the body, like its buyer.
+    let misplaced = assert_problem(
+        app.post_json("/v1/exposure?currency=EUR", &bill()).await,
+        422,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(misplaced["errors"][0]["pointer"], "/query/currency");
+    assert_eq!(table_counts(&app).await, before);
+}
