@@ -102,6 +102,27 @@ impl IntoResponses for NotFound {
     }
 }
 
+/// `Accept` allows none of the operation's representations.
+pub struct NotAcceptable;
+
+impl IntoResponses for NotAcceptable {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response(
+                "406",
+                problem_response(
+                    "`Accept` allows neither `application/json` nor `text/csv`",
+                    &[(
+                        ErrorCode::NotAcceptable,
+                        "`Accept: application/xml` allows neither `application/json` nor `text/csv`, the representations this operation has",
+                    )],
+                ),
+            )
+            .build()
+            .into()
+    }
+}
+
 /// The resource exists already, or is in a state that forbids the change.
 pub struct Conflict;
 

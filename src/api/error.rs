@@ -19,6 +19,7 @@ pub enum ErrorCode {
     NotFound,
     RouteNotFound,
     MethodNotAllowed,
+    NotAcceptable,
     PayloadTooLarge,
     UriTooLong,
     HeadersTooLarge,
@@ -60,7 +61,7 @@ const fn entry(
 }
 
 /// The error catalogue, in the order `GET /problems` lists it.
-pub const CATALOGUE: [CodeEntry; 20] = [
+pub const CATALOGUE: [CodeEntry; 21] = [
     entry(ErrorCode::BadRequest, "bad_request", StatusCode::BAD_REQUEST,
         "The request is malformed",
         "The HTTP request itself could not be read: a header holds a control character, the request line or Content-Length is unreadable, or Content-Length comes with chunked encoding. Fix the client's request; the connection was closed."),
@@ -85,6 +86,9 @@ pub const CATALOGUE: [CodeEntry; 20] = [
     entry(ErrorCode::MethodNotAllowed, "method_not_allowed", StatusCode::METHOD_NOT_ALLOWED,
         "The route does not accept this method",
         "The path exists under other methods; the `Allow` header lists them."),
+    entry(ErrorCode::NotAcceptable, "not_acceptable", StatusCode::NOT_ACCEPTABLE,
+        "No representation the request's Accept allows",
+        "The operation answers `application/json` (the default) or, where it lists it, `text/csv`. Send `Accept: text/csv` for CSV, or an `Accept` that allows JSON (or none at all)."),
     entry(ErrorCode::PayloadTooLarge, "payload_too_large", StatusCode::PAYLOAD_TOO_LARGE,
         "The request body is too large",
         "Split the request, or stream large fact sets to POST /v1/facts/import, which takes any size."),

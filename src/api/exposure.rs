@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
-use super::docs::{AccessErrors, BodyErrors};
+use super::csv_export::{self, Representation};
+use super::docs::{AccessErrors, BodyErrors, NotAcceptable};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query};
 use crate::domain::{AsOf, Buyer, CountryCode, Currency, ProductId, Stage};
@@ -107,6 +108,9 @@ pub struct ExposureQuery {
     // Described by its schema: a `schema_with` parameter loses its doc comment.
     #[param(schema_with = unprefilled_currency_schema)]
     currency: Option<Currency>,
+    /// For a CSV answer (`Accept: text/csv`): which table of the report.
+    #[param(value_type = Option<ExposurePart>, inline)]
+    part: Option<ExposurePart>,
 }
 
 /// A currency in a parameter Swagger UI must not prefill (it would clash
@@ -124,6 +128,119 @@ fn unprefilled_currency_schema() -> utoipa::openapi::schema::Schema {
             utoipa::openapi::schema::Schema::Object(object)
         }
         _ => unreachable!("the currency schema is an inline object"),
+    }
+}
+
+/// The tables a report has as CSV.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExposurePart {
+    /// One row per item scored (the default).
+    #[default]
+    Items,
+    /// One row per hotspot, heaviest first.
+    Hotspots,
+    /// One row per problem of an item that was not scored.
+    Rejected,
+    /// One row: the buyer, instant, versions and aggregates.
+    Summary,
+}
+
+/// The CSV tables of a report; every number is rounded, as in its JSON.
+const ITEM_TABLE: csv_export::Table = csv_export::Table {
+    columns: &[
+        "index",
+        "ref",
+        "product",
+        "stage",
+        "supplier_country",
+        "supplier",
+        "annual_spend",
+        "quantity",
+        "weight",
+        "own_exposure",
+        "dependency",
+        "difficulty",
+        "chokepoint",
+        "chokepoint_stage",
+    ],
+    numbers: csv_export::Numbers::Derived,
+};
+const HOTSPOT_TABLE: csv_export::Table = csv_export::Table {
+    columns: &[
+        "rank",
+        "index",
+        "ref",
+        "product",
+        "supplier_country",
+        "weight",
+        "dependency",
+        "contribution",
+        "advice.action",
+        "advice.country",
+        "advice.product",
+        "advice.stage",
+        "advice.dependency",
+        "advice.points",
+        "aggregate_points",
+    ],
+    numbers: csv_export::Numbers::Derived,
+};
+const REJECTED_TABLE: csv_export::Table = csv_export::Table {
+    columns: &["index", "ref", "field", "message"],
+    numbers: csv_export::Numbers::Derived,
+};
+const SUMMARY_TABLE: csv_export::Table = csv_export::Table {
+    columns: &[
+        "buyer",
+        "as_of",
+        "methodology_version",
+        "data_version",
+        "received",
+        "scored",
+        "rejected",
+        "weight_basis",
+        "currency",
+        "total_annual_spend",
+        "total_quantity",
+        "dependency",
+        "difficulty",
+    ],
+    numbers: csv_export::Numbers::Derived,
+};
+
+/// One table of a report as CSV.
+fn csv_report(report: &ExposureReport, part: ExposurePart) -> Result<Vec<u8>, ApiError> {
+    match part {
+        ExposurePart::Items => ITEM_TABLE.rows(&report.items, true),
+        ExposurePart::Hotspots => HOTSPOT_TABLE.rows(&report.hotspots, true),
+        ExposurePart::Rejected => {
+            // A row per problem keeps the table flat: an item with two
+            // problems has two rows with the same index.
+            let rows: Vec<serde_json::Value> = report
+                .rejected
+                .iter()
+                .flat_map(|item| {
+                    item.errors.iter().map(move |problem| {
+                        serde_json::json!({
+                            "index": item.index,
+                            "ref": item.reference,
+                            "field": problem.field,
+                            "message": problem.message,
+                        })
+                    })
+                })
+                .collect();
+            REJECTED_TABLE.rows(&rows, true)
+        }
+        ExposurePart::Summary => {
+            let mut full = serde_json::to_value(report).map_err(ApiError::internal)?;
+            let mut row = full["summary"].take();
+            for name in ["buyer", "as_of", "methodology_version", "data_version"] {
+                row[name] = full[name].take();
+            }
+            SUMMARY_TABLE.rows(&[row], true)
+        }
     }
 }
 
@@ -312,6 +429,18 @@ struct Valid {
 /// equally). Items that do not fit, such as an unknown product, are listed
 /// in `rejected` by index and the rest are scored; the request is refused
 /// only when it is malformed or no item is valid.
+///
+/// With `Accept: text/csv` the answer is one table of the report as CSV
+/// (RFC 4180, UTF-8, a header row, CRLF record ends, empty cells for null,
+/// numbers rounded as in JSON), chosen by `part`: `items` (the default: one
+/// row per item scored, in request order, `index` being its position in the
+/// bill of materials), `hotspots` (one row per hotspot, its advice as the
+/// `advice_*` columns), `rejected` (one row per problem of an item not
+/// scored: `index`, `ref`, `field`, `message`; only the header row when
+/// every item was scored) or `summary` (one row: buyer, `as_of`, the
+/// methodology and data versions and the aggregates). Post the same bill of
+/// materials once per table wanted; answers with the same `data_version`
+/// agree. `part` is refused for a JSON answer, which holds every table.
 #[utoipa::path(tag = "exposure", params(ExposureQuery),
     request_body(description = "A bill of materials: JSON, or CSV with a header row", content(
         (ExposureRequest = "application/json", example = json!({"buyer": "US", "items": [
@@ -326,7 +455,19 @@ struct Valid {
         (String = "text/csv", example = json!("ref,product,annual_spend,supplier_country,supplier\nMAG-0032,sintered-ndfeb-magnet,850000,JP,Supplier B\nMAG-0033,sintered-ndfeb-magnet,640000,CN,Supplier C\nOX-7,ndpr-oxide,300000,,\n")),
     )),
     security((), ("bearer" = ["read"])),
-    responses((status = 200, body = ExposureReport), AccessErrors, BodyErrors))]
+    responses(
+        (status = 200, description = "The report; with `Accept: text/csv`, its `part` table",
+         content(
+            (ExposureReport = "application/json"),
+            (String = "text/csv", examples(
+                ("items" = (summary = "part=items (the default)", value = json!("index,ref,product,stage,supplier_country,supplier,annual_spend,quantity,weight,own_exposure,dependency,difficulty,chokepoint,chokepoint_stage\r\n0,MAG-0032,sintered-ndfeb-magnet,materials,JP,Supplier B,850000.0,,0.4474,0.0,88.4,71.5,ndpr-oxide,smelting\r\n1,MAG-0033,sintered-ndfeb-magnet,materials,CN,Supplier C,640000.0,,0.3368,1.0,100.0,71.5,sintered-ndfeb-magnet,materials\r\n"))),
+                ("hotspots" = (summary = "part=hotspots", value = json!("rank,index,ref,product,supplier_country,weight,dependency,contribution,advice_action,advice_country,advice_product,advice_stage,advice_dependency,advice_points,aggregate_points\r\n1,1,MAG-0033,sintered-ndfeb-magnet,CN,0.3368,100.0,33.6842,move_supplier,JP,,,88.4,11.6,3.9074\r\n"))),
+                ("rejected" = (summary = "part=rejected", value = json!("index,ref,field,message\r\n6,X-1,product,product `unobtainium` does not exist\r\n"))),
+                ("summary" = (summary = "part=summary", value = json!("buyer,as_of,methodology_version,data_version,received,scored,rejected,weight_basis,total_annual_spend,total_quantity,dependency,difficulty\r\nUS,2026-11-28T09:14:03.52Z,2026.2,v1-4f2a,3,3,0,annual_spend,1900000.0,,84.2,69.8\r\n"))),
+            )),
+         ),
+         headers(("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
+        NotAcceptable, AccessErrors, BodyErrors))]
 #[post("/exposure")]
 pub async fn assess_exposure(
     req: HttpRequest,
@@ -345,7 +486,18 @@ pub async fn assess_exposure(
             ))
         }
     };
+    let representation = csv_export::negotiate(&req)?;
     let query = query.0;
+    let part = match (representation, query.part) {
+        (Representation::Json, Some(_)) => {
+            return Err(ApiError::invalid_parameter(
+                "part",
+                "query",
+                "only for a CSV answer (`Accept: text/csv`): the JSON report holds every part",
+            ))
+        }
+        (_, part) => part.unwrap_or_default(),
+    };
     if format == Format::Json {
         if let Some(name) = [
             ("buyer", query.buyer.is_some()),
@@ -406,13 +558,21 @@ pub async fn assess_exposure(
             received,
             format,
         )?;
-        super::render::to_vec(&report)
+        match representation {
+            Representation::Json => super::render::to_vec(&report),
+            Representation::Csv => csv_report(&report, part),
+        }
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(report))
+    let mut response = match representation {
+        Representation::Json => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(report),
+        Representation::Csv => csv_export::ok().body(report),
+    };
+    csv_export::vary(&mut response);
+    Ok(response)
 }
 
 fn check_count(count: usize) -> Result<(), ApiError> {

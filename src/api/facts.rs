@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Ingest, Reader};
-use super::docs::{AccessErrors, BodyErrors, Conflict, NotFound, QueryErrors};
+use super::csv_export::{self, Representation};
+use super::docs::{AccessErrors, BodyErrors, Conflict, NotAcceptable, NotFound, QueryErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
@@ -33,6 +34,43 @@ pub struct BatchWritten {
     pub written: usize,
     /// Their ids, in input order.
     pub ids: Vec<i64>,
+}
+
+/// The answer of `POST /v1/facts`: the fact written for one object, the
+/// ids for an array.
+struct FactsWritten;
+
+impl utoipa::PartialSchema for FactsWritten {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{OneOfBuilder, Ref};
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("FactRecord"))
+            .item(Ref::from_schema_name("BatchWritten"))
+            .into()
+    }
+}
+
+impl ToSchema for FactsWritten {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        for (name, schema) in [
+            (
+                "FactRecord",
+                <FactRecord as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "BatchWritten",
+                <BatchWritten as utoipa::PartialSchema>::schema(),
+            ),
+        ] {
+            schemas.push((name.to_owned(), schema));
+        }
+        <FactRecord as ToSchema>::schemas(schemas);
+    }
 }
 
 /// The body of `POST /v1/facts`: one fact, or an array of them.
@@ -92,7 +130,7 @@ impl ToSchema for NewFacts {
     )),
     responses(
         (status = 201, description = "Written: the fact for a single object, a summary for an array",
-         body = BatchWritten, headers(("Location" = String, description = "For a single fact, the fact written, e.g. `/v1/facts/101`"))),
+         body = FactsWritten, headers(("Location" = String, description = "For a single fact, the fact written, e.g. `/v1/facts/101`"))),
         AccessErrors, BodyErrors),
     security(("bearer" = ["ingest"])))]
 #[post("/facts")]
@@ -213,6 +251,8 @@ pub struct FactListQuery {
     as_of: Option<AsOf>,
     /// Also list facts retracted since (default false).
     include_retracted: Option<bool>,
+    /// Facts a page (default 100). With `Accept: text/csv`, leave it out
+    /// for the whole listing in one streamed response.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
@@ -224,11 +264,52 @@ fn parse_period(name: &str, value: &str) -> Result<Period, ApiError> {
     Period::parse(value).map_err(|message| ApiError::invalid_parameter(name, "query", message))
 }
 
+/// The columns of a fact in CSV: its fields, numbers as stored.
+const FACT_TABLE: csv_export::Table = csv_export::Table {
+    columns: &[
+        "id",
+        "product",
+        "country",
+        "buyer",
+        "facility",
+        "metric",
+        "value",
+        "unit",
+        "period",
+        "status",
+        "controlled_by",
+        "expected_online",
+        "source_id",
+        "confidence",
+        "quote",
+        "locator",
+        "note",
+        "recorded_at",
+        "retracted_at",
+        "retraction_reason",
+    ],
+    numbers: csv_export::Numbers::Stored,
+};
+
 /// Lists facts in a stable order (by id) with filters; with `as_of`, as the
 /// service knew them then. Pages never repeat or skip a fact, even while
 /// facts are being added.
+///
+/// With `Accept: text/csv` the facts come as CSV (RFC 4180, UTF-8, a header
+/// row, CRLF record ends; one column per field of a fact, in the order of
+/// the example, empty for null; numbers as stored). Without `limit`, a CSV
+/// response is the whole filtered listing (after `cursor` when given),
+/// streamed as it is read, whatever its size; with `limit` it is one page,
+/// as in JSON, and the next page is the `Link` header's.
 #[utoipa::path(tag = "facts", params(FactListQuery), security((), ("bearer" = ["read"])),
-    responses((status = 200, description = "One page", body = Paged<FactRecord>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
+    responses(
+        (status = 200, description = "One page, or with `Accept: text/csv` and no `limit` the whole listing",
+         content(
+            (Paged<FactRecord> = "application/json"),
+            (String = "text/csv", example = json!("id,product,country,buyer,facility,metric,value,unit,period,status,controlled_by,expected_online,source_id,confidence,quote,locator,note,recorded_at,retracted_at,retraction_reason\r\n42,ndpr-oxide,CN,,,market_share,0.92,fraction,2023,estimate,,,iea-gcmo-2024,0.9,\"China separates about 92% of NdPr, by IEA figures\",p. 71,,2026-11-28T09:14:03.52Z,,\r\n")),
+         ),
+         headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"), ("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
+        NotAcceptable, AccessErrors, QueryErrors))]
 #[get("/facts")]
 pub async fn list_facts(
     req: HttpRequest,
@@ -236,8 +317,14 @@ pub async fn list_facts(
     _reader: Reader,
     query: Query<FactListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let representation = csv_export::negotiate(&req)?;
     let q = query.0;
-    let limit = pagination::limit(q.limit)?;
+    // A CSV export without `limit` is the whole listing; any other
+    // request is one page.
+    let limit = match (representation, q.limit) {
+        (Representation::Csv, None) => None,
+        (_, requested) => Some(pagination::limit(requested)?),
+    };
     let listing = pagination::Listing::new("facts", &req);
     let after: Option<i64> = listing.after(q.cursor.as_deref())?;
     let filter = store::facts::FactFilter {
@@ -263,8 +350,45 @@ pub async fn list_facts(
         include_retracted: q.include_retracted.unwrap_or(false),
     };
     let client = pool.get().await.map_err(StoreError::from)?;
-    let page = store::facts::list(&client, &filter, after, limit).await?;
-    Ok(listing.respond(&listing.page(page, |f| f.id.to_string())))
+    let mut response = match limit {
+        None => {
+            let first =
+                store::facts::list(&client, &filter, after, csv_export::STREAM_PAGE).await?;
+            // Each page takes a connection only while it is read, so a slow
+            // download holds none.
+            drop(client);
+            let pool = pool.into_inner();
+            csv_export::streamed(
+                FACT_TABLE,
+                first,
+                |fact: &FactRecord| fact.id,
+                move |after| {
+                    let (pool, filter) = (pool.clone(), filter.clone());
+                    async move {
+                        let client = pool.get().await.map_err(StoreError::from)?;
+                        let page = store::facts::list(
+                            &client,
+                            &filter,
+                            Some(after),
+                            csv_export::STREAM_PAGE,
+                        )
+                        .await?;
+                        Ok(page)
+                    }
+                },
+            )?
+        }
+        Some(limit) => {
+            let page = store::facts::list(&client, &filter, after, limit).await?;
+            let page = listing.page(page, |f| f.id.to_string());
+            match representation {
+                Representation::Json => listing.respond(&page),
+                Representation::Csv => listing.respond_csv(&page, FACT_TABLE)?,
+            }
+        }
+    };
+    csv_export::vary(&mut response);
+    Ok(response)
 }
 
 /// One fact, retracted or not.

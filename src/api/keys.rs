@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Admin;
-use super::docs::{AccessErrors, BodyErrors, NotFound, QueryErrors};
+use super::csv_export::{self, Representation};
+use super::docs::{AccessErrors, BodyErrors, NotAcceptable, NotFound, QueryErrors};
 use super::error::{ApiError, FieldError};
 use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
@@ -162,6 +163,8 @@ pub struct AuditQuery {
     /// Up to this instant (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
+    /// Entries a page (default 100). With `Accept: text/csv`, leave it out
+    /// for the whole trail in one streamed response.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
@@ -169,10 +172,39 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
+/// The columns of an audit entry in CSV; `object_ids` stays one cell of
+/// compact JSON, as its shape depends on what was written.
+const AUDIT_TABLE: csv_export::Table = csv_export::Table {
+    columns: &[
+        "id",
+        "at",
+        "key_id",
+        "method",
+        "route",
+        "object_ids",
+        "request_id",
+    ],
+    numbers: csv_export::Numbers::Stored,
+};
+
 /// The audit trail, newest first: who (key), what (route, object ids),
 /// when, and the request id of every committed write.
+///
+/// With `Accept: text/csv` the entries come as CSV (RFC 4180, UTF-8, a
+/// header row, CRLF record ends, empty cells for null, `object_ids` as
+/// compact JSON in one cell). Without `limit`, a CSV response is the whole
+/// filtered trail (after `cursor` when given), streamed as it is read; with
+/// `limit` it is one page, as in JSON, and the next page is the `Link`
+/// header's.
 #[utoipa::path(tag = "access", params(AuditQuery), security(("bearer" = ["admin"])),
-    responses((status = 200, description = "One page", body = Paged<AuditRecord>, headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))), AccessErrors, QueryErrors))]
+    responses(
+        (status = 200, description = "One page, or with `Accept: text/csv` and no `limit` the whole trail",
+         content(
+            (Paged<AuditRecord> = "application/json"),
+            (String = "text/csv", example = json!("id,at,key_id,method,route,object_ids,request_id\r\n17,2026-11-28T09:14:03.52Z,3,POST,/v1/facts,\"{\"\"facts\"\":[101,102]}\",6f1c0a52-2b7e-4d0e-9a53-2f6b1c8f9e01\r\n")),
+         ),
+         headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"), ("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
+        NotAcceptable, AccessErrors, QueryErrors))]
 #[get("/audit")]
 pub async fn list_audit(
     req: HttpRequest,
@@ -180,8 +212,14 @@ pub async fn list_audit(
     _admin: Admin,
     query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let representation = csv_export::negotiate(&req)?;
     let q = query.0;
-    let limit = pagination::limit(q.limit)?;
+    // A CSV export without `limit` is the whole trail; any other request
+    // is one page.
+    let limit = match (representation, q.limit) {
+        (Representation::Csv, None) => None,
+        (_, requested) => Some(pagination::limit(requested)?),
+    };
     let listing = pagination::Listing::new("audit", &req);
     let before: Option<i64> = listing.after(q.cursor.as_deref())?;
     let filter = AuditFilter {
@@ -191,6 +229,42 @@ pub async fn list_audit(
         to: q.to.as_deref().map(|t| instant("to", t)).transpose()?,
     };
     let client = pool.get().await.map_err(StoreError::from)?;
-    let page = store::audit::list(&client, &filter, before, limit).await?;
-    Ok(listing.respond(&listing.page(page, |entry| entry.id.to_string())))
+    let mut response = match limit {
+        None => {
+            let first =
+                store::audit::list(&client, &filter, before, csv_export::STREAM_PAGE).await?;
+            // Each page takes a connection only while it is read.
+            drop(client);
+            let pool = pool.into_inner();
+            csv_export::streamed(
+                AUDIT_TABLE,
+                first,
+                |entry: &AuditRecord| entry.id,
+                move |before| {
+                    let (pool, filter) = (pool.clone(), filter.clone());
+                    async move {
+                        let client = pool.get().await.map_err(StoreError::from)?;
+                        let page = store::audit::list(
+                            &client,
+                            &filter,
+                            Some(before),
+                            csv_export::STREAM_PAGE,
+                        )
+                        .await?;
+                        Ok(page)
+                    }
+                },
+            )?
+        }
+        Some(limit) => {
+            let page = store::audit::list(&client, &filter, before, limit).await?;
+            let page = listing.page(page, |entry| entry.id.to_string());
+            match representation {
+                Representation::Json => listing.respond(&page),
+                Representation::Csv => listing.respond_csv(&page, AUDIT_TABLE)?,
+            }
+        }
+    };
+    csv_export::vary(&mut response);
+    Ok(response)
 }

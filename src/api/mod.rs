@@ -4,6 +4,7 @@
 mod auth;
 mod caching;
 mod conventions;
+mod csv_export;
 mod docs;
 pub mod error;
 mod examples;

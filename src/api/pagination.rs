@@ -85,6 +85,19 @@ impl Listing {
             .body(super::render::to_vec(page)?))
     }
 
+    /// The page as CSV, its header row first; the `Link` header is the only
+    /// way to the next page, as there is no body to carry `next_cursor`.
+    pub fn respond_csv<T: ToSchema + Serialize>(
+        &self,
+        page: &Paged<T>,
+        table: super::csv_export::Table,
+    ) -> Result<HttpResponse, ApiError> {
+        Ok(self
+            .response(page)
+            .content_type(super::csv_export::TEXT_CSV)
+            .body(table.rows(&page.items, true)?))
+    }
+
     fn response<T: ToSchema>(&self, page: &Paged<T>) -> actix_web::HttpResponseBuilder {
         let mut response = HttpResponse::Ok();
         if let Some(cursor) = &page.next_cursor {

@@ -175,6 +175,12 @@ pub fn unprefilled_buyer_schema() -> Schema {
     match <Buyer as utoipa::PartialSchema>::schema() {
         utoipa::openapi::RefOr::T(Schema::Object(mut object)) => {
             object.examples.clear();
+            // A `schema_with` parameter loses its doc comment: say it here.
+            object.description = Some(
+                "For a CSV upload: whom for, an ISO 3166-1 alpha-2 code in upper case or `EU` \
+                 (required for CSV; a JSON body names its own buyer)"
+                    .to_owned(),
+            );
             Schema::Object(object)
         }
         _ => unreachable!("the buyer schema is an inline object"),

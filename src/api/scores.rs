@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
 use super::caching::{cached, etag, not_modified};
-use super::docs::{AccessErrors, NotFound, QueryErrors};
+use super::csv_export::{self, Representation};
+use super::docs::{AccessErrors, NotAcceptable, NotFound, QueryErrors};
 use super::error::ApiError;
 use super::extract::Query;
 use super::pagination::{self, Paged};
@@ -68,6 +69,8 @@ pub struct ListQuery {
         pattern = "^-?(product|dependency|difficulty)$"
     )]
     sort: Option<String>,
+    /// Products a page (default 100). With `Accept: text/csv`, leave it
+    /// out for the whole listing in one response.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
@@ -120,14 +123,47 @@ fn sort_position(summary: &ScoreSummary, key: SortKey, descending: bool) -> (f64
     }
 }
 
+/// The columns of a score summary in CSV: its fields, `dependency_range`
+/// as two columns, numbers rounded as in JSON.
+const SCORE_TABLE: csv_export::Table = csv_export::Table {
+    columns: &[
+        "product",
+        "stage",
+        "dependency",
+        "dependency_range.low",
+        "dependency_range.high",
+        "difficulty",
+        "coverage",
+        "chokepoint",
+        "chokepoint_stage",
+        "binding_stage",
+        "years_to_displace",
+        "export_controls",
+        "methodology_version",
+    ],
+    numbers: csv_export::Numbers::Derived,
+};
+
 /// Every product's dependency and displacement difficulty for a buyer,
 /// filterable by stage, sortable, a page at a time. Without `as_of` or
 /// custom parameters this reads the precomputed current scores.
+///
+/// With `Accept: text/csv` the summaries come as CSV (RFC 4180, UTF-8, a
+/// header row, CRLF record ends; one column per field, `dependency_range`
+/// as `dependency_range_low` and `dependency_range_high`, empty for null;
+/// numbers rounded as in JSON). Without `limit`, a CSV response is the
+/// whole sorted listing (after `cursor` when given); with `limit` it is one
+/// page, as in JSON, and the next page is the `Link` header's.
 #[utoipa::path(tag = "scores", params(ScoreParams, AsOfQuery, ListQuery),
     responses(
-        (status = 200, description = "One page", body = Paged<ScoreSummary>, headers(("ETag" = String), ("Cache-Control" = String), ("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "One page, or with `Accept: text/csv` and no `limit` the whole listing",
+         content(
+            (Paged<ScoreSummary> = "application/json"),
+            (String = "text/csv", example = json!("product,stage,dependency,dependency_range_low,dependency_range_high,difficulty,coverage,chokepoint,chokepoint_stage,binding_stage,years_to_displace,export_controls,methodology_version\r\nsintered-ndfeb-magnet,materials,96.4,92.0,96.4,71.5,0.8571,ndpr-oxide,smelting,mining,9.5,2,2026.2\r\n")),
+         ),
+         headers(("ETag" = String), ("Cache-Control" = String), ("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"), ("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
-        AccessErrors, QueryErrors),
+        NotAcceptable, AccessErrors, QueryErrors),
     security((), ("bearer" = ["read"])))]
 #[get("/scores")]
 pub async fn list_scores(
@@ -138,10 +174,16 @@ pub async fn list_scores(
     as_of: Query<AsOfQuery>,
     list: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let representation = csv_export::negotiate(&req)?;
     let state = live.state();
     let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, US)?;
     let list = list.0;
-    let limit = pagination::limit(list.limit)?;
+    // A CSV export without `limit` is the whole listing; any other
+    // request is one page.
+    let limit = match (representation, list.limit) {
+        (Representation::Csv, None) => None,
+        (_, requested) => Some(pagination::limit(requested)?),
+    };
     let (key, descending) = parse_sort(list.sort.as_deref())?;
     let listing = pagination::Listing::new("scores", &req);
     let after = list
@@ -149,7 +191,12 @@ pub async fn list_scores(
         .as_deref()
         .map(|c| listing.decode(c))
         .transpose()?;
-    let tag = etag(&state, "list", "", &request.canonical, req.query_string());
+    // JSON and CSV are two representations: two tags.
+    let variant = match representation {
+        Representation::Json => req.query_string().to_owned(),
+        Representation::Csv => format!("{}|csv", req.query_string()),
+    };
+    let tag = etag(&state, "list", "", &request.canonical, &variant);
     let immutable = request.is_past(&state);
     // Summaries of a whole state are computed once, then sorted per request.
     let state_key = format!(
@@ -188,7 +235,7 @@ pub async fn list_scores(
         .await?
         .expect("score_all always answers")
     };
-    cached(&req, tag, immutable, move || {
+    let mut response = cached(&req, tag, immutable, move || {
         let mut rows: Vec<(f64, String, &ScoreSummary)> = summaries
             .iter()
             .filter(|s| list.stage.is_none_or(|stage| s.stage == stage))
@@ -226,6 +273,7 @@ pub async fn list_scores(
                     .unwrap_or(rows.len())
             }
         };
+        let limit = limit.unwrap_or(rows.len());
         let page: Vec<_> = rows.into_iter().skip(start).take(limit + 1).collect();
         let has_more = page.len() > limit;
         let next_cursor = has_more.then(|| {
@@ -237,12 +285,18 @@ pub async fn list_scores(
             .take(limit)
             .map(|(_, _, s)| s.clone())
             .collect();
-        listing.respond_rounded(&Paged {
+        let page = Paged {
             items,
             has_more,
             next_cursor,
-        })
-    })
+        };
+        match representation {
+            Representation::Json => listing.respond_rounded(&page),
+            Representation::Csv => listing.respond_csv(&page, SCORE_TABLE),
+        }
+    })?;
+    csv_export::vary(&mut response);
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

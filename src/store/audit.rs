@@ -72,7 +72,7 @@ impl Actor {
 }
 
 /// Filters for listing the trail.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AuditFilter {
     pub key_id: Option<i64>,
     pub route: Option<String>,

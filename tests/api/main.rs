@@ -7,6 +7,7 @@ mod compose;
 mod embedded;
 mod errors;
 mod examples;
+mod exports;
 mod exposure;
 mod facts;
 mod health;
