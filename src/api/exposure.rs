@@ -12,7 +12,7 @@ use super::auth::Reader;
 use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query};
-use crate::domain::{AsOf, Buyer, CountryCode, ProductId, Stage};
+use crate::domain::{AsOf, Buyer, CountryCode, ProductId, Stage, View};
 use crate::ingest::csv;
 use crate::live::{LiveScores, State};
 use crate::scoring::exposure::{self, Advice, Item, WeightBasis};
@@ -48,6 +48,9 @@ pub struct ExposureRequest {
     /// end of that day UTC). Default: now.
     #[schema(schema_with = super::params::nullable_as_of_schema)]
     as_of: Option<String>,
+    /// Which facts count as known at `as_of`: `public` (default),
+    /// `recorded` or `current`, as for score reads.
+    view: Option<View>,
     /// 1 to 10,000 items. An item that does not fit is reported in
     /// `rejected` with its index, and the others are scored.
     #[schema(value_type = Vec<ExposureItem>, min_items = 1, max_items = 10000)]
@@ -94,6 +97,9 @@ pub struct ExposureQuery {
     /// For a CSV upload: the facts as known at this instant (default now).
     #[param(schema_with = super::params::as_of_schema)]
     as_of: Option<AsOf>,
+    /// For a CSV upload: the view of `as_of` (default `public`).
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
 }
 
 /// The aggregates over the items scored.
@@ -190,6 +196,8 @@ pub struct RejectedItem {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExposureReport {
     pub buyer: Buyer,
+    /// Which facts count as known at `as_of`.
+    pub view: View,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
@@ -280,6 +288,7 @@ pub async fn assess_exposure(
         if let Some(name) = [
             ("buyer", query.buyer.is_some()),
             ("as_of", query.as_of.is_some()),
+            ("view", query.view.is_some()),
         ]
         .iter()
         .find_map(|(name, given)| given.then_some(*name))
@@ -295,7 +304,7 @@ pub async fn assess_exposure(
     let state = live.state();
     // Parsing and scoring 10,000 items is CPU work: keep it off the workers.
     let report = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let (buyer, as_of, received) = match format {
+        let (buyer, as_of, view, received) = match format {
             Format::Json => {
                 let request: ExposureRequest = extract::parse_json(&body)?;
                 let buyer = Buyer::read(&request.buyer).map_err(|message| {
@@ -311,17 +320,23 @@ pub async fn assess_exposure(
                     }
                     None => state.computed_at,
                 };
-                (buyer, as_of, json_items(request.items)?)
+                let view = request.view.unwrap_or_default();
+                (buyer, as_of, view, json_items(request.items)?)
             }
             Format::Csv => {
                 let buyer = query.buyer.ok_or_else(|| {
                     ApiError::invalid_parameter("buyer", "query", "required for a CSV upload")
                 })?;
                 let as_of = query.as_of.map_or(state.computed_at, |t| t.0);
-                (buyer, as_of, csv_items(&body)?)
+                let view = query.view.unwrap_or_default();
+                (buyer, as_of, view, csv_items(&body)?)
             }
         };
-        let report = score(&state, Params::new(buyer, as_of), received, format)?;
+        let params = Params {
+            view,
+            ..Params::new(buyer, as_of)
+        };
+        let report = score(&state, params, received, format)?;
         super::render::to_vec(&report)
     })
     .await
@@ -598,6 +613,7 @@ fn score(
         .collect();
     Ok(ExposureReport {
         buyer: params.buyer,
+        view: params.view,
         as_of: params.as_of,
         methodology_version: METHODOLOGY_VERSION.to_owned(),
         data_version: state.version.clone(),

@@ -14,7 +14,8 @@ use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{
-    AsOf, Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
+    parse_publication_date, AsOf, Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact,
+    Period, ProductId, SourceId, View,
 };
 use crate::ingest::facts::{self as writes, write_facts, RetractionRefused};
 use crate::ingest::{parse_fact, FactError};
@@ -204,11 +205,16 @@ pub struct FactListQuery {
     /// Facts whose period starts on or before this year's or date's end.
     #[param(schema_with = super::params::year_or_date_schema, example = "2025")]
     period_to: Option<String>,
-    /// The facts as the service knew them at this instant (RFC 3339, or a
-    /// date meaning the end of that day UTC): recorded by then and not
-    /// retracted then.
+    /// The facts known at this instant (RFC 3339, or a date meaning the end
+    /// of that day UTC) in `view`.
     #[param(schema_with = super::params::as_of_schema)]
     as_of: Option<AsOf>,
+    /// With `as_of`: `public` (default: published by then, retractions
+    /// counting once published), `recorded` (recorded by then and not
+    /// retracted then) or `current` (standing now; periods are not
+    /// filtered here, use `period_to`).
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
     /// Also list facts retracted since (default false).
     include_retracted: Option<bool>,
     #[param(minimum = 1, maximum = 1000)]
@@ -258,6 +264,7 @@ pub async fn list_facts(
             .transpose()?
             .map(|p| p.end.unwrap_or(p.start)),
         as_of: q.as_of.map(|t| t.0),
+        view: q.view.unwrap_or_default(),
         include_retracted: q.include_retracted.unwrap_or(false),
     };
     let client = pool.get().await.map_err(StoreError::from)?;
@@ -304,6 +311,11 @@ pub struct RetractQuery {
         pattern = r"\S"
     )]
     reason: String,
+    /// When the correction became public (`YYYY-MM-DD`, from the fact's own
+    /// publication to today); default today. The `public` view of earlier
+    /// dates still shows the fact.
+    #[param(value_type = Option<String>, format = Date)]
+    published_on: Option<String>,
 }
 
 /// Retracts a fact: it stays stored with `retracted_at` and the reason, so
@@ -329,10 +341,17 @@ pub async fn retract_fact(
                 "a retraction needs a reason of 1 to 1000 characters",
             )
         })?;
+    let published_on = query
+        .0
+        .published_on
+        .as_deref()
+        .map(parse_publication_date)
+        .transpose()
+        .map_err(|message| ApiError::invalid_parameter("published_on", "query", message))?;
     let actor = write::actor(&caller.0, &req);
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
-    let retracted = writes::retract_fact(&tx, id, &reason, &actor)
+    let retracted = writes::retract_fact(&tx, id, &reason, published_on, &actor)
         .await
         .map_err(|refused| match refused {
             RetractionRefused::NotFound => ApiError::not_found(format!("fact {id}")),
@@ -343,6 +362,9 @@ pub async fn retract_fact(
                     at.map(|t| t.to_string()).unwrap_or_default()
                 ),
             ),
+            RetractionRefused::PublishedOn(message) => {
+                ApiError::invalid_parameter("published_on", "query", message)
+            }
             RetractionRefused::Store(error) => error.into(),
         })?;
     tx.commit().await.map_err(StoreError::from)?;

@@ -19,7 +19,7 @@ use super::render;
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{
     AsOf, Buyer, CountryCode, FactStatus, HypotheticalFact, Metric, NewFact, Period, ProductId,
-    Stage,
+    Stage, View,
 };
 use crate::live::{LiveScores, State};
 use crate::scoring::scenario::{
@@ -57,6 +57,9 @@ pub struct ScenarioRequest {
     pub as_of: Option<String>,
     /// `bottleneck` (default) or `independent`.
     pub chain: Option<Chain>,
+    /// Which facts count as known at `as_of`: `public` (default),
+    /// `recorded` or `current`, as for score reads.
+    pub view: Option<View>,
     /// Years ahead within which pipeline capacity counts (1..30, default 5).
     #[schema(minimum = 1, maximum = 30, example = 5)]
     pub horizon: Option<u32>,
@@ -157,6 +160,9 @@ pub struct EvaluateQuery {
     /// Another instant than the one saved (default: the saved one, else now).
     #[param(schema_with = super::params::as_of_schema)]
     as_of: Option<AsOf>,
+    /// Another view than the one saved (default: the saved one, else `public`).
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
 }
 
 /// Checks `request` against the live data; every problem is reported, its
@@ -190,6 +196,9 @@ fn prepare(
     );
     if let Some(chain) = request.chain {
         params.chain = chain;
+    }
+    if let Some(view) = overrides.view.or(request.view) {
+        params.view = view;
     }
     if let Some(overrides) = &request.weights {
         match overrides.apply(&params.weights) {

@@ -150,7 +150,7 @@ pub async fn list_scores(
         .map(|c| listing.decode(c))
         .transpose()?;
     let tag = etag(&state, "list", "", &request.canonical, req.query_string());
-    let immutable = request.is_past(&state);
+    let immutable = request.is_immutable(&state);
     // Summaries of a whole state are computed once, then sorted per request.
     let state_key = format!(
         "{}|{}|summaries|{}",
@@ -298,7 +298,7 @@ pub async fn get_score(
     let extra = format!("{with_uncertainty}|{draws}|{seed}");
     let tag = etag(&state, "one", product.as_str(), &request.canonical, &extra);
     if not_modified(&req, &tag) {
-        return cached(&req, tag, request.is_past(&state), || {
+        return cached(&req, tag, request.is_immutable(&state), || {
             unreachable!("answered 304")
         });
     }
@@ -359,7 +359,7 @@ pub async fn get_score(
             .render()?
         }
     };
-    cached(&req, tag, request.is_past(&state), move || {
+    cached(&req, tag, request.is_immutable(&state), move || {
         Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(body))
@@ -389,7 +389,7 @@ pub async fn get_eu_crm(
     let product = product_id(&product)?;
     let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, Buyer::Eu)?;
     let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
-    let past = request.is_past(&state);
+    let past = request.is_immutable(&state);
     let snapshot = state.snapshot.clone();
     let params = request.params;
     let id = product.clone();

@@ -2,7 +2,7 @@
 //! recorded about them. These are also the API's response bodies.
 
 use serde::Serialize;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::{
@@ -69,6 +69,10 @@ pub struct FactRecord {
     pub source_id: SourceId,
     /// The fact's own confidence, or its source's reliability when it gave none.
     pub confidence: f64,
+    /// When the information became public: the fact's own date, else its
+    /// source's `published_on`, else the day it was recorded.
+    #[schema(value_type = String, format = Date)]
+    pub published_on: Date,
     pub quote: Option<String>,
     pub locator: Option<String>,
     pub note: Option<String>,
@@ -79,6 +83,9 @@ pub struct FactRecord {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub retracted_at: Option<OffsetDateTime>,
     pub retraction_reason: Option<String>,
+    /// When the retraction became public (set with the retraction).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub retraction_published_on: Option<Date>,
 }
 
 impl FactRecord {
@@ -87,7 +94,7 @@ impl FactRecord {
     pub fn from_fact(
         id: i64,
         fact: Fact,
-        confidence: f64,
+        defaults: FactDefaults,
         recorded_at: OffsetDateTime,
     ) -> FactRecord {
         FactRecord {
@@ -104,13 +111,15 @@ impl FactRecord {
             controlled_by: fact.controlled_by,
             expected_online: fact.expected_online,
             source_id: fact.source_id,
-            confidence,
+            confidence: defaults.confidence,
+            published_on: defaults.published_on,
             quote: fact.quote,
             locator: fact.locator,
             note: fact.note,
             recorded_at,
             retracted_at: None,
             retraction_reason: None,
+            retraction_published_on: None,
         }
     }
 
@@ -119,10 +128,25 @@ impl FactRecord {
     pub fn claim(&self) -> String {
         let mut value = serde_json::to_value(self).expect("a record serialises");
         if let Some(fields) = value.as_object_mut() {
-            for server_set in ["id", "recorded_at", "retracted_at", "retraction_reason"] {
+            for server_set in [
+                "id",
+                "recorded_at",
+                "retracted_at",
+                "retraction_reason",
+                "retraction_published_on",
+            ] {
                 fields.remove(server_set);
             }
         }
         value.to_string()
     }
+}
+
+/// What a write settles for a fact from what it refers to: its confidence
+/// (its own, else its source's reliability) and its publication date (its
+/// own, else its source's, else the day it is recorded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FactDefaults {
+    pub confidence: f64,
+    pub published_on: Date,
 }

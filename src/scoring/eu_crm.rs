@@ -146,7 +146,7 @@ pub(crate) fn eu_crm(snapshot: &Snapshot, id: &ProductId, params: &Params) -> Op
     let mut stages = Vec::new();
     let mut economic_importance = None;
     for p in snapshot.upstream_closure(product) {
-        let r = resolve(snapshot, p, params.buyer, params.as_of);
+        let r = resolve(snapshot, p, params);
         if p == product {
             economic_importance = r.economic_importance.map(|s| Quantity {
                 value: r.values[s],

@@ -161,7 +161,7 @@ pub(crate) fn uncertainty(
     let closure = snapshot.upstream_closure(product);
     let resolved: Vec<Resolved> = closure
         .iter()
-        .map(|&p| resolve(snapshot, p, params.buyer, params.as_of))
+        .map(|&p| resolve(snapshot, p, params))
         .collect();
     let mut nodes = vec![Node::default(); product + 1];
     let mut values: Vec<Vec<f64>> = resolved.iter().map(|r| r.values.clone()).collect();

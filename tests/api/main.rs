@@ -21,3 +21,4 @@ mod products;
 mod scenarios;
 mod scores;
 mod sources;
+mod time;
