@@ -15,8 +15,8 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 
 use chokepoint::domain::{
-    Buyer, CountryCode, FactStatus, Metric, Period, Product, ProductId, ProductInput, SourceId,
-    SourceKind, Stage,
+    Buyer, CountryCode, FactStatus, Knowledge, Metric, Period, Product, ProductId, ProductInput,
+    SourceId, SourceKind, Stage,
 };
 use chokepoint::scoring::{score_all, uncertainty, Params, Snapshot, SnapshotFact, DEFAULT_DRAWS};
 
@@ -90,8 +90,12 @@ impl Generator {
             source_id,
             source_kind: SourceKind::GovernmentStatistics,
             confidence,
-            recorded_at: datetime!(2025-06-01 00:00 UTC),
-            retracted_at: None,
+            knowledge: Knowledge {
+                published_on: datetime!(2025-06-01 00:00 UTC).date(),
+                recorded_at: datetime!(2025-06-01 00:00 UTC),
+                retracted_at: None,
+                retraction_published_on: None,
+            },
         });
         self.facts.last_mut().unwrap()
     }

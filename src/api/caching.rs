@@ -54,9 +54,10 @@ pub fn etag(state: &State, kind: &str, product: &str, canonical: &str, extra: &s
     format!("\"{:016x}\"", hasher.finish())
 }
 
-/// A cacheable response: 304 when the client holds this `ETag`. Scores of a
-/// past instant cannot change (facts record when they were learned), so they
-/// may be cached for a day; current ones must be revalidated.
+/// A cacheable response: 304 when the client holds this `ETag`. An
+/// immutable answer (the `recorded` view of a past instant: facts record
+/// when they were learned) may be cached for a day; any other must be
+/// revalidated, since facts about the past keep being recorded.
 pub fn cached(
     req: &HttpRequest,
     tag: String,

@@ -13,7 +13,7 @@ use super::csv_export::{self, Representation};
 use super::docs::{AccessErrors, BodyErrors, NotAcceptable};
 use super::error::{ApiError, ErrorCode, FieldError};
 use super::extract::{self, Query};
-use crate::domain::{AsOf, Buyer, CountryCode, Currency, ProductId, Stage};
+use crate::domain::{AsOf, Buyer, CountryCode, Currency, ProductId, Stage, View};
 use crate::ingest::csv;
 use crate::live::{LiveScores, State};
 use crate::scoring::exposure::{self, Advice, Item, WeightBasis};
@@ -55,6 +55,9 @@ pub struct ExposureRequest {
     /// shares of the total spend it changes no score.
     #[schema(value_type = Option<Currency>)]
     currency: Option<String>,
+    /// Which facts count as known at `as_of`: `public` (default),
+    /// `recorded` or `current`, as for score reads.
+    view: Option<View>,
     /// 1 to 10,000 items. An item that does not fit is reported in
     /// `rejected` with its index, and the others are scored.
     #[schema(value_type = Vec<ExposureItem>, min_items = 1, max_items = 10000)]
@@ -108,6 +111,9 @@ pub struct ExposureQuery {
     // Described by its schema: a `schema_with` parameter loses its doc comment.
     #[param(schema_with = unprefilled_currency_schema)]
     currency: Option<Currency>,
+    /// For a CSV upload: the view of `as_of` (default `public`).
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
     /// For a CSV answer (`Accept: text/csv`): which table of the report.
     #[param(value_type = Option<ExposurePart>, inline)]
     part: Option<ExposurePart>,
@@ -374,12 +380,14 @@ pub struct RejectedItem {
 pub struct ExposureReport {
     /// Whom for.
     pub buyer: Buyer,
+    /// Which facts count as known at `as_of`.
+    pub view: View,
     /// The instant the facts were read as of.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
     /// The method the items were scored with.
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
     /// The data scored against; it changes whenever the facts do.
     pub data_version: String,
@@ -463,7 +471,7 @@ struct Valid {
                 ("items" = (summary = "part=items (the default)", value = json!("index,ref,product,stage,supplier_country,supplier,annual_spend,quantity,weight,own_exposure,dependency,difficulty,chokepoint,chokepoint_stage\r\n0,MAG-0032,sintered-ndfeb-magnet,materials,JP,Supplier B,850000.0,,0.4474,0.0,88.4,71.5,ndpr-oxide,smelting\r\n1,MAG-0033,sintered-ndfeb-magnet,materials,CN,Supplier C,640000.0,,0.3368,1.0,100.0,71.5,sintered-ndfeb-magnet,materials\r\n"))),
                 ("hotspots" = (summary = "part=hotspots", value = json!("rank,index,ref,product,supplier_country,weight,dependency,contribution,advice_action,advice_country,advice_product,advice_stage,advice_dependency,advice_points,aggregate_points\r\n1,1,MAG-0033,sintered-ndfeb-magnet,CN,0.3368,100.0,33.6842,move_supplier,JP,,,88.4,11.6,3.9074\r\n"))),
                 ("rejected" = (summary = "part=rejected", value = json!("index,ref,field,message\r\n6,X-1,product,product `unobtainium` does not exist\r\n"))),
-                ("summary" = (summary = "part=summary", value = json!("buyer,as_of,methodology_version,data_version,received,scored,rejected,weight_basis,total_annual_spend,total_quantity,dependency,difficulty\r\nUS,2026-11-28T09:14:03.52Z,2026.2,v1-4f2a,3,3,0,annual_spend,1900000.0,,84.2,69.8\r\n"))),
+                ("summary" = (summary = "part=summary", value = json!("buyer,as_of,methodology_version,data_version,received,scored,rejected,weight_basis,currency,total_annual_spend,total_quantity,dependency,difficulty\r\nUS,2026-11-28T09:14:03.52Z,2026.3,v1-4f2a,3,3,0,annual_spend,USD,1900000.0,,84.2,69.8\r\n"))),
             )),
          ),
          headers(("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
@@ -502,6 +510,7 @@ pub async fn assess_exposure(
         if let Some(name) = [
             ("buyer", query.buyer.is_some()),
             ("as_of", query.as_of.is_some()),
+            ("view", query.view.is_some()),
             ("currency", query.currency.is_some()),
         ]
         .iter()
@@ -518,7 +527,7 @@ pub async fn assess_exposure(
     let state = live.state();
     // Parsing and scoring 10,000 items is CPU work: keep it off the workers.
     let report = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let (buyer, as_of, currency, received) = match format {
+        let (buyer, as_of, currency, view, received) = match format {
             Format::Json => {
                 let request: ExposureRequest = extract::parse_json(&body)?;
                 let buyer = Buyer::read(&request.buyer).map_err(|message| {
@@ -540,7 +549,8 @@ pub async fn assess_exposure(
                     })?,
                     None => Currency::default(),
                 };
-                (buyer, as_of, currency, json_items(request.items)?)
+                let view = request.view.unwrap_or_default();
+                (buyer, as_of, currency, view, json_items(request.items)?)
             }
             Format::Csv => {
                 let buyer = query.buyer.ok_or_else(|| {
@@ -548,12 +558,16 @@ pub async fn assess_exposure(
                 })?;
                 let as_of = query.as_of.map_or(state.computed_at, |t| t.0);
                 let currency = query.currency.unwrap_or_default();
-                (buyer, as_of, currency, csv_items(&body)?)
+                let view = query.view.unwrap_or_default();
+                (buyer, as_of, currency, view, csv_items(&body)?)
             }
         };
         let report = score(
             &state,
-            Params::new(buyer, as_of),
+            Params {
+                view,
+                ..Params::new(buyer, as_of)
+            },
             currency,
             received,
             format,
@@ -844,6 +858,7 @@ fn score(
         .collect();
     Ok(ExposureReport {
         buyer: params.buyer,
+        view: params.view,
         as_of: params.as_of,
         methodology_version: METHODOLOGY_VERSION.to_owned(),
         data_version: state.version.clone(),

@@ -15,7 +15,8 @@ use super::extract::{self, Query, RequestDigest};
 use super::pagination::{self, Paged};
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{
-    AsOf, Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
+    parse_publication_date, AsOf, Buyer, CountryCode, FactRecord, FactStatus, Metric, NewFact,
+    Period, ProductId, SourceId, View,
 };
 use crate::ingest::facts::{self as writes, write_facts, RetractionRefused};
 use crate::ingest::{parse_fact, FactError};
@@ -244,11 +245,16 @@ pub struct FactListQuery {
     /// Facts whose period starts on or before this year's or date's end.
     #[param(schema_with = super::params::year_or_date_schema, example = "2025")]
     period_to: Option<String>,
-    /// The facts as the service knew them at this instant (RFC 3339, or a
-    /// date meaning the end of that day UTC): recorded by then and not
-    /// retracted then.
+    /// The facts known at this instant (RFC 3339, or a date meaning the end
+    /// of that day UTC) in `view`.
     #[param(schema_with = super::params::as_of_schema)]
     as_of: Option<AsOf>,
+    /// With `as_of`: `public` (default: published by then, retractions
+    /// counting once published), `recorded` (recorded by then and not
+    /// retracted then) or `current` (standing now; periods are not
+    /// filtered here, use `period_to`).
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
     /// Also list facts retracted since (default false).
     include_retracted: Option<bool>,
     /// Facts a page (default 100). With `Accept: text/csv`, leave it out
@@ -281,12 +287,14 @@ const FACT_TABLE: csv_export::Table = csv_export::Table {
         "expected_online",
         "source_id",
         "confidence",
+        "published_on",
         "quote",
         "locator",
         "note",
         "recorded_at",
         "retracted_at",
         "retraction_reason",
+        "retraction_published_on",
     ],
     numbers: csv_export::Numbers::Stored,
 };
@@ -306,7 +314,7 @@ const FACT_TABLE: csv_export::Table = csv_export::Table {
         (status = 200, description = "One page, or with `Accept: text/csv` and no `limit` the whole listing",
          content(
             (Paged<FactRecord> = "application/json"),
-            (String = "text/csv", example = json!("id,product,country,buyer,facility,metric,value,unit,period,status,controlled_by,expected_online,source_id,confidence,quote,locator,note,recorded_at,retracted_at,retraction_reason\r\n42,ndpr-oxide,CN,,,market_share,0.92,fraction,2023,estimate,,,iea-gcmo-2024,0.9,\"China separates about 92% of NdPr, by IEA figures\",p. 71,,2026-11-28T09:14:03.52Z,,\r\n")),
+            (String = "text/csv", example = json!("id,product,country,buyer,facility,metric,value,unit,period,status,controlled_by,expected_online,source_id,confidence,published_on,quote,locator,note,recorded_at,retracted_at,retraction_reason,retraction_published_on\r\n42,ndpr-oxide,CN,,,market_share,0.92,fraction,2023,estimate,,,iea-gcmo-2024,0.9,2024-05-17,\"China separates about 92% of NdPr, by IEA figures\",p. 71,,2026-11-28T09:14:03.52Z,,,\r\n")),
          ),
          headers(("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"), ("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
         NotAcceptable, AccessErrors, QueryErrors))]
@@ -347,6 +355,7 @@ pub async fn list_facts(
             .transpose()?
             .map(|p| p.end.unwrap_or(p.start)),
         as_of: q.as_of.map(|t| t.0),
+        view: q.view.unwrap_or_default(),
         include_retracted: q.include_retracted.unwrap_or(false),
     };
     let client = pool.get().await.map_err(StoreError::from)?;
@@ -430,6 +439,11 @@ pub struct RetractQuery {
         pattern = r"\S"
     )]
     reason: String,
+    /// When the correction became public (`YYYY-MM-DD`, from the fact's own
+    /// publication to today); default today. The `public` view of earlier
+    /// dates still shows the fact.
+    #[param(value_type = Option<String>, format = Date)]
+    published_on: Option<String>,
 }
 
 /// Retracts a fact: it stays stored with `retracted_at` and the reason, so
@@ -455,10 +469,17 @@ pub async fn retract_fact(
                 "a retraction needs a reason of 1 to 1000 characters",
             )
         })?;
+    let published_on = query
+        .0
+        .published_on
+        .as_deref()
+        .map(parse_publication_date)
+        .transpose()
+        .map_err(|message| ApiError::invalid_parameter("published_on", "query", message))?;
     let actor = write::actor(&caller.0, &req);
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
-    let retracted = writes::retract_fact(&tx, id, &reason, &actor)
+    let retracted = writes::retract_fact(&tx, id, &reason, published_on, &actor)
         .await
         .map_err(|refused| match refused {
             RetractionRefused::NotFound => ApiError::not_found(format!("fact {id}")),
@@ -469,6 +490,9 @@ pub async fn retract_fact(
                     at.map(|t| t.to_string()).unwrap_or_default()
                 ),
             ),
+            RetractionRefused::PublishedOn(message) => {
+                ApiError::invalid_parameter("published_on", "query", message)
+            }
             RetractionRefused::Store(error) => error.into(),
         })?;
     tx.commit().await.map_err(StoreError::from)?;

@@ -264,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             table.query_parameters(&Method::DELETE, "/v1/facts/12"),
-            Some(&["reason".to_owned()][..])
+            Some(&["reason".to_owned(), "published_on".to_owned()][..])
         );
         assert_eq!(
             table.query_parameters(&Method::POST, "/v1/sources"),

@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use crate::domain::{AsOf, Buyer, CountryCode, ProductId};
+use crate::domain::{AsOf, Buyer, CountryCode, ProductId, View};
 use crate::live::State;
 use crate::scoring::{Chain, Params, WeightOverrides};
 
@@ -36,6 +36,12 @@ pub struct ScoreParams {
     /// Years ahead within which pipeline capacity counts (1..30, default 5).
     #[param(minimum = 1, maximum = 30, example = 5)]
     horizon: Option<u32>,
+    /// Which facts count as known at `as_of`: `public` (default: what had
+    /// been published by then), `recorded` (what this database held then;
+    /// reproduces earlier answers exactly) or `current` (today's knowledge
+    /// of the situation then). See the methodology.
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
 }
 
 /// The instant a read is made as of.
@@ -76,6 +82,9 @@ impl ScoreRequest {
                 .and_then(|o| o.apply(&params.weights).map_err(|e| e.to_string()))
                 .map_err(|message| ApiError::invalid_parameter("weights", "query", message))?;
         }
+        if let Some(view) = query.view {
+            params.view = view;
+        }
         if let Some(years) = query.horizon {
             params
                 .set_horizon(years)
@@ -84,12 +93,13 @@ impl ScoreRequest {
         let current =
             as_of.is_none() && params.has_default_choices() && state.current(buyer).is_some();
         let canonical = format!(
-            "{}|{}|{:?}|{:?}|{}",
+            "{}|{}|{:?}|{:?}|{}|{}",
             buyer,
             params.as_of.unix_timestamp_nanos(),
             params.chain,
             params.weights.as_array(),
-            params.horizon_years
+            params.horizon_years,
+            params.view.as_str()
         );
         Ok(ScoreRequest {
             params,
@@ -98,9 +108,10 @@ impl ScoreRequest {
         })
     }
 
-    /// Whether the read is of the past, whose answer cannot change.
-    pub fn is_past(&self, state: &State) -> bool {
-        self.params.as_of < state.computed_at
+    /// Whether the answer can never change: a `recorded` read of the past.
+    /// Other views of the past change as facts about it are recorded.
+    pub fn is_immutable(&self, state: &State) -> bool {
+        self.params.as_of < state.computed_at && self.params.view.is_fixed_in_the_past()
     }
 }
 

@@ -19,7 +19,7 @@ use super::render;
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{
     AsOf, Buyer, CountryCode, FactStatus, HypotheticalFact, Metric, NewFact, Period, ProductId,
-    Stage,
+    Stage, View,
 };
 use crate::live::{LiveScores, State};
 use crate::scoring::scenario::{
@@ -57,6 +57,9 @@ pub struct ScenarioRequest {
     pub as_of: Option<String>,
     /// `bottleneck` (default) or `independent`.
     pub chain: Option<Chain>,
+    /// Which facts count as known at `as_of`: `public` (default),
+    /// `recorded` or `current`, as for score reads.
+    pub view: Option<View>,
     /// Years ahead within which pipeline capacity counts (1..30, default 5).
     #[schema(minimum = 1, maximum = 30, example = 5)]
     pub horizon: Option<u32>,
@@ -160,6 +163,9 @@ pub struct EvaluateQuery {
     /// Another instant than the one saved (default: the saved one, else now).
     #[param(schema_with = super::params::as_of_schema)]
     as_of: Option<AsOf>,
+    /// Another view than the one saved (default: the saved one, else `public`).
+    #[param(value_type = Option<View>)]
+    view: Option<View>,
 }
 
 /// Checks `request` against the live data; every problem is reported, its
@@ -193,6 +199,9 @@ fn prepare(
     );
     if let Some(chain) = request.chain {
         params.chain = chain;
+    }
+    if let Some(view) = overrides.view.or(request.view) {
+        params.view = view;
     }
     if let Some(overrides) = &request.weights {
         match overrides.apply(&params.weights) {
@@ -382,7 +391,7 @@ pub struct ScenarioEvaluation {
     /// What both sides were scored with.
     pub params: Params,
     /// The method both sides were scored with.
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
     /// The data evaluated against; it changes whenever the facts do.
     pub data_version: String,

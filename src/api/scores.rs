@@ -159,7 +159,7 @@ const SCORE_TABLE: csv_export::Table = csv_export::Table {
         (status = 200, description = "One page, or with `Accept: text/csv` and no `limit` the whole listing",
          content(
             (Paged<ScoreSummary> = "application/json"),
-            (String = "text/csv", example = json!("product,stage,dependency,dependency_range_low,dependency_range_high,difficulty,coverage,chokepoint,chokepoint_stage,binding_stage,years_to_displace,export_controls,methodology_version\r\nsintered-ndfeb-magnet,materials,96.4,92.0,96.4,71.5,0.8571,ndpr-oxide,smelting,mining,9.5,2,2026.2\r\n")),
+            (String = "text/csv", example = json!("product,stage,dependency,dependency_range_low,dependency_range_high,difficulty,coverage,chokepoint,chokepoint_stage,binding_stage,years_to_displace,export_controls,methodology_version\r\nsintered-ndfeb-magnet,materials,96.4,92.0,96.4,71.5,0.8571,ndpr-oxide,smelting,mining,9.5,2,2026.3\r\n")),
          ),
          headers(("ETag" = String), ("Cache-Control" = String), ("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"), ("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),
@@ -197,7 +197,7 @@ pub async fn list_scores(
         Representation::Csv => format!("{}|csv", req.query_string()),
     };
     let tag = etag(&state, "list", "", &request.canonical, &variant);
-    let immutable = request.is_past(&state);
+    let immutable = request.is_immutable(&state);
     // Summaries of a whole state are computed once, then sorted per request.
     let state_key = format!(
         "{}|{}|summaries|{}",
@@ -352,7 +352,7 @@ pub async fn get_score(
     let extra = format!("{with_uncertainty}|{draws}|{seed}");
     let tag = etag(&state, "one", product.as_str(), &request.canonical, &extra);
     if not_modified(&req, &tag) {
-        return cached(&req, tag, request.is_past(&state), || {
+        return cached(&req, tag, request.is_immutable(&state), || {
             unreachable!("answered 304")
         });
     }
@@ -413,7 +413,7 @@ pub async fn get_score(
             .render()?
         }
     };
-    cached(&req, tag, request.is_past(&state), move || {
+    cached(&req, tag, request.is_immutable(&state), move || {
         Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(body))
@@ -443,7 +443,7 @@ pub async fn get_eu_crm(
     let product = product_id(&product)?;
     let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, Buyer::Eu)?;
     let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
-    let past = request.is_past(&state);
+    let past = request.is_immutable(&state);
     let snapshot = state.snapshot.clone();
     let params = request.params;
     let id = product.clone();

@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use time::Date;
 use utoipa::ToSchema;
 
 use super::metric::{MetricScope, NormaliseError};
@@ -61,6 +62,12 @@ pub struct NewFact {
     /// 0..1; defaults to the source's reliability.
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
+    /// When this information became public (`YYYY-MM-DD`, 1900 to today);
+    /// defaults to the source's `published_on`, else the day it is recorded.
+    /// Give it when one source republishes figures first published earlier
+    /// (a dataset release whose older years came out in earlier releases).
+    #[schema(value_type = Option<String>, format = Date, example = "2025-01-31")]
+    pub published_on: Option<String>,
     /// Verbatim excerpt from the source (at most 2000 characters).
     pub quote: Option<String>,
     /// Where in the source: table, page or section.
@@ -128,6 +135,7 @@ impl NewFact {
             expected_online: fact.expected_online,
             source_id: source_id.to_owned(),
             confidence: fact.confidence,
+            published_on: None,
             quote: None,
             locator: None,
             note: fact.note,
@@ -152,9 +160,26 @@ pub struct Fact {
     pub expected_online: Option<i32>,
     pub source_id: SourceId,
     pub confidence: Option<f64>,
+    /// `None`: the source's publication date, resolved when written.
+    pub published_on: Option<Date>,
     pub quote: Option<String>,
     pub locator: Option<String>,
     pub note: Option<String>,
+}
+
+/// Earliest accepted publication date.
+pub const EARLIEST_PUBLICATION: Date = time::macros::date!(1900 - 01 - 01);
+
+/// A publication date as submitted: `YYYY-MM-DD`, not before 1900; whether
+/// it lies in the future is checked when written, against the clock.
+pub fn parse_publication_date(text: &str) -> Result<Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date =
+        Date::parse(text, format).map_err(|_| format!("`{text}` is not a YYYY-MM-DD date"))?;
+    if date < EARLIEST_PUBLICATION {
+        return Err("must not be before 1900-01-01".to_owned());
+    }
+    Ok(date)
 }
 
 /// One problem with one field of a submitted fact.
@@ -224,6 +249,11 @@ impl NewFact {
         let source_id = SourceId::parse(&self.source_id)
             .map_err(|e| errors.push(problem("source_id", e)))
             .ok();
+        let published_on = self.published_on.as_deref().and_then(|text| {
+            parse_publication_date(text)
+                .map_err(|message| errors.push(problem("published_on", message)))
+                .ok()
+        });
         if let Some(c) = self.confidence {
             if !(0.0..=1.0).contains(&c) {
                 errors.push(problem("confidence", "must be between 0 and 1"));
@@ -295,6 +325,7 @@ impl NewFact {
                     expected_online: self.expected_online,
                     source_id,
                     confidence: self.confidence,
+                    published_on,
                     quote: self.quote,
                     locator: self.locator,
                     note: self.note,

@@ -14,16 +14,20 @@ mod source;
 mod stage;
 mod status;
 pub mod text;
+mod view;
 
 pub use as_of::AsOf;
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
 pub use currency::Currency;
-pub use fact::{Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS};
+pub use fact::{
+    parse_publication_date, Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS,
+};
 pub use key::{constant_time_eq, KeySecret, Scope};
 pub use metric::{Metric, MetricScope, MetricSpec, NormaliseError, Unit, ValueKind};
 pub use period::Period;
 pub use product::{find_cycle, NewProduct, NewProductInput, Product, ProductId, ProductInput};
-pub use records::{FactRecord, ProductRecord, SourceRecord};
+pub use records::{FactDefaults, FactRecord, ProductRecord, SourceRecord};
 pub use source::{NewSource, Source, SourceId, SourceKind};
 pub use stage::Stage;
 pub use status::FactStatus;
+pub use view::{Knowledge, View};

@@ -2,7 +2,7 @@
 //! recorded about them. These are also the API's response bodies.
 
 use serde::Serialize;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::{
@@ -105,14 +105,18 @@ pub struct FactRecord {
     /// Fraction 0–1: the fact's own confidence, or its source's reliability
     /// when it gave none.
     pub confidence: f64,
+    /// When the information became public: the fact's own date, else its
+    /// source's `published_on`, else the day it was recorded.
+    #[schema(value_type = String, format = Date)]
+    pub published_on: Date,
     /// Verbatim excerpt from the source.
     pub quote: Option<String>,
     /// Where in the source: table, page or section.
     pub locator: Option<String>,
     /// Free text.
     pub note: Option<String>,
-    /// When the service recorded the fact (server time, UTC); scores as of
-    /// an earlier instant do not see it.
+    /// When the service recorded the fact (server time, UTC); reads of an
+    /// earlier instant in the `recorded` view do not see it.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: OffsetDateTime,
@@ -122,6 +126,9 @@ pub struct FactRecord {
     pub retracted_at: Option<OffsetDateTime>,
     /// Why it was retracted.
     pub retraction_reason: Option<String>,
+    /// When the retraction became public (set with the retraction).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub retraction_published_on: Option<Date>,
 }
 
 impl FactRecord {
@@ -130,7 +137,7 @@ impl FactRecord {
     pub fn from_fact(
         id: i64,
         fact: Fact,
-        confidence: f64,
+        defaults: FactDefaults,
         recorded_at: OffsetDateTime,
     ) -> FactRecord {
         FactRecord {
@@ -147,13 +154,15 @@ impl FactRecord {
             controlled_by: fact.controlled_by,
             expected_online: fact.expected_online,
             source_id: fact.source_id,
-            confidence,
+            confidence: defaults.confidence,
+            published_on: defaults.published_on,
             quote: fact.quote,
             locator: fact.locator,
             note: fact.note,
             recorded_at,
             retracted_at: None,
             retraction_reason: None,
+            retraction_published_on: None,
         }
     }
 
@@ -162,10 +171,25 @@ impl FactRecord {
     pub fn claim(&self) -> String {
         let mut value = serde_json::to_value(self).expect("a record serialises");
         if let Some(fields) = value.as_object_mut() {
-            for server_set in ["id", "recorded_at", "retracted_at", "retraction_reason"] {
+            for server_set in [
+                "id",
+                "recorded_at",
+                "retracted_at",
+                "retraction_reason",
+                "retraction_published_on",
+            ] {
                 fields.remove(server_set);
             }
         }
         value.to_string()
     }
+}
+
+/// What a write settles for a fact from what it refers to: its confidence
+/// (its own, else its source's reliability) and its publication date (its
+/// own, else its source's, else the day it is recorded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FactDefaults {
+    pub confidence: f64,
+    pub published_on: Date,
 }

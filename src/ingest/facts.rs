@@ -4,7 +4,7 @@
 //! the caller's commit makes all of it visible at once.
 
 use deadpool_postgres::Transaction;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use super::{References, Rejected};
 use crate::domain::{Fact, FactRecord};
@@ -54,6 +54,8 @@ pub async fn write_facts(
 pub enum RetractionRefused {
     NotFound,
     AlreadyRetracted(Option<OffsetDateTime>),
+    /// The correction's publication date is impossible for this fact.
+    PublishedOn(String),
     Store(StoreError),
 }
 
@@ -63,14 +65,34 @@ impl From<StoreError> for RetractionRefused {
     }
 }
 
-/// Retracts fact `id` for `reason`; the fact stays stored.
+/// Retracts fact `id` for `reason`, the correction published on
+/// `published_on` (default today): not before the fact's own publication
+/// nor after today. The fact stays stored.
 pub async fn retract_fact(
     tx: &Transaction<'_>,
     id: i64,
     reason: &str,
+    published_on: Option<Date>,
     actor: &Actor,
 ) -> Result<FactRecord, RetractionRefused> {
-    let retracted = match store::facts::retract(tx, id, reason).await? {
+    if let Some(day) = published_on {
+        let fact = store::facts::get(tx, id)
+            .await?
+            .ok_or(RetractionRefused::NotFound)?;
+        let today = OffsetDateTime::now_utc().date();
+        if day > today {
+            return Err(RetractionRefused::PublishedOn(format!(
+                "must not be after today ({today})"
+            )));
+        }
+        if day < fact.published_on {
+            return Err(RetractionRefused::PublishedOn(format!(
+                "must not be before the fact's own publication ({})",
+                fact.published_on
+            )));
+        }
+    }
+    let retracted = match store::facts::retract(tx, id, reason, published_on).await? {
         store::facts::Retraction::Retracted(fact) => fact,
         store::facts::Retraction::AlreadyRetracted(fact) => {
             return Err(RetractionRefused::AlreadyRetracted(fact.retracted_at))

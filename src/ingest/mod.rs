@@ -15,7 +15,9 @@ pub mod rows;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{text, Fact, NewFact};
+use time::{Date, OffsetDateTime};
+
+use crate::domain::{text, Fact, FactDefaults, NewFact};
 use crate::store::{self, StoreError};
 
 /// A write refused: the problems as (JSON Pointer, message), or the store failed.
@@ -38,7 +40,10 @@ fn problem(pointer: impl Into<String>, message: impl Into<String>) -> (String, S
 /// The references a fact must make to stored things, read once per write.
 pub struct References {
     products: HashSet<String>,
-    reliabilities: HashMap<String, f64>,
+    /// Each source's reliability and publication date.
+    sources: HashMap<String, (f64, Option<Date>)>,
+    /// The day of the write: no publication date may lie beyond it.
+    today: Date,
 }
 
 impl References {
@@ -47,28 +52,43 @@ impl References {
     ) -> Result<References, StoreError> {
         Ok(References {
             products: store::facts::product_ids(client).await?,
-            reliabilities: store::sources::reliabilities(client).await?,
+            sources: store::sources::fact_defaults(client).await?,
+            today: OffsetDateTime::now_utc().date(),
         })
     }
 
-    /// The fact's confidence, or the problems with what it refers to.
-    pub fn check(&self, fact: &Fact) -> Result<f64, Vec<(&'static str, String)>> {
+    /// What the write settles for the fact (confidence and publication
+    /// date, from its source where it gives none), or the problems with
+    /// what it refers to.
+    pub fn check(&self, fact: &Fact) -> Result<FactDefaults, Vec<(&'static str, String)>> {
         let mut problems = Vec::new();
         if let Some(product) = &fact.product {
             if !self.products.contains(product.as_str()) {
                 problems.push(("product", format!("product `{product}` does not exist")));
             }
         }
-        let confidence = store::facts::resolve_confidence(fact, &self.reliabilities);
-        if confidence.is_none() {
+        if fact.published_on.is_some_and(|day| day > self.today) {
             problems.push((
-                "source_id",
-                format!("source `{}` does not exist", fact.source_id),
+                "published_on",
+                format!("must not be after today ({})", self.today),
             ));
         }
-        match confidence {
-            Some(confidence) if problems.is_empty() => Ok(confidence),
-            _ => Err(problems),
+        match self.sources.get(fact.source_id.as_str()) {
+            Some((reliability, source_published_on)) if problems.is_empty() => Ok(FactDefaults {
+                confidence: fact.confidence.unwrap_or(*reliability),
+                published_on: fact
+                    .published_on
+                    .or(*source_published_on)
+                    .unwrap_or(self.today),
+            }),
+            Some(_) => Err(problems),
+            None => {
+                problems.push((
+                    "source_id",
+                    format!("source `{}` does not exist", fact.source_id),
+                ));
+                Err(problems)
+            }
         }
     }
 }

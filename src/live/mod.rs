@@ -193,7 +193,10 @@ async fn load_state(
             // Writes whose notifications are still on their way may have
             // committed since: the version read above counts their facts,
             // so the facts served must too, or the load becomes a full one.
-            let retracted = facts.iter().filter(|f| f.retracted_at.is_some()).count();
+            let retracted = facts
+                .iter()
+                .filter(|f| f.knowledge.retracted_at.is_some())
+                .count();
             let counts = (facts.len() as i64, retracted as i64);
             (store::snapshot::fact_counts(&tx).await? == counts).then_some(facts)
         }

@@ -144,7 +144,7 @@ pub(crate) fn walk(
 ) {
     let mut nodes = vec![Node::default(); snapshot.products().len()];
     for &product in order {
-        let resolved = resolve(snapshot, product, params.buyer, params.as_of);
+        let resolved = resolve(snapshot, product, params);
         let local = local(snapshot, product, &resolved, &resolved.values, params);
         nodes[product] = node(snapshot, product, &local, &nodes, params.chain);
         visit(Visit {
@@ -175,7 +175,7 @@ impl<'a> ChainNumbers<'a> {
         let mut locals: Vec<Option<(Resolved, Local)>> = (0..count).map(|_| None).collect();
         let mut nodes = vec![Node::default(); count];
         for product in snapshot.upstream_closure_of_all(products) {
-            let resolved = resolve(snapshot, product, params.buyer, params.as_of);
+            let resolved = resolve(snapshot, product, params);
             let local = local(snapshot, product, &resolved, &resolved.values, params);
             nodes[product] = node(snapshot, product, &local, &nodes, params.chain);
             locals[product] = Some((resolved, local));

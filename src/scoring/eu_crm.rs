@@ -86,7 +86,7 @@ pub struct EuCrmResult {
     #[schema(example = "eu_crm_2023")]
     pub method: String,
     /// This service's method version (which resolves the facts).
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
     /// `SR` on the EU CRM scale (dimensionless, from 0; not 0–100): the
     /// maximum stage supply risk over the product and its upstream chain.
@@ -170,7 +170,7 @@ pub(crate) fn eu_crm(snapshot: &Snapshot, id: &ProductId, params: &Params) -> Op
     let mut stages = Vec::new();
     let mut economic_importance = None;
     for p in snapshot.upstream_closure(product) {
-        let r = resolve(snapshot, p, params.buyer, params.as_of);
+        let r = resolve(snapshot, p, params);
         if p == product {
             economic_importance = r.economic_importance.map(|s| Quantity {
                 value: r.values[s],

@@ -357,6 +357,13 @@ pub struct Pressure {
     pub status: FactStatus,
     /// When the control (or its suspension) applies.
     pub period: Period,
+    /// When the control was announced: its fact's publication date.
+    #[schema(value_type = String, format = Date)]
+    pub announced_on: time::Date,
+    /// For a control announced but not yet in force at `as_of`: the day it
+    /// takes effect. Such a control is listed, not counted as in force.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub takes_effect_on: Option<time::Date>,
     /// The facts recording it.
     pub fact_ids: Vec<i64>,
 }
@@ -377,7 +384,7 @@ pub struct ProductScore {
     pub as_of: OffsetDateTime,
     /// The method that produced the scores; scores of different versions
     /// are not comparable without recomputing.
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
     /// Dependency, 0–100 points, with its derivation.
     pub dependency: DependencyScore,
@@ -430,16 +437,25 @@ impl<'a> Explainer<'a> {
     fn pressure_of(&self, visit: &Visit<'_>) -> Vec<Pressure> {
         let product = &self.snapshot.products()[visit.product];
         let facts = self.snapshot.facts();
-        let mut list: Vec<Pressure> = visit
+        let in_force = visit
             .resolved
             .export_controls
             .iter()
             .filter(|control| control.level > 0)
-            .filter_map(|control| {
+            .map(|control| (control, false));
+        let announced = visit
+            .resolved
+            .announced_controls
+            .iter()
+            .map(|control| (control, true));
+        let mut list: Vec<Pressure> = in_force
+            .chain(announced)
+            .filter_map(|(control, announced)| {
                 pressure_entry(
                     product.id.clone(),
                     product.stage,
                     control,
+                    announced,
                     visit.resolved,
                     facts,
                 )
@@ -466,9 +482,11 @@ fn pressure_entry(
     product: ProductId,
     stage: Stage,
     control: &ControlValue,
+    announced: bool,
     r: &Resolved,
     facts: &[super::snapshot::SnapshotFact],
 ) -> Option<Pressure> {
+    let control_facts = &r.used[control.facts.clone()];
     let level_label = match Metric::ExportControl.spec().kind {
         crate::domain::ValueKind::Level { labels } => labels
             .get(control.level as usize)
@@ -486,10 +504,12 @@ fn pressure_entry(
         level_label: level_label.to_owned(),
         status: control.status,
         period: control.period,
-        fact_ids: r.used[control.facts.clone()]
+        announced_on: control_facts
             .iter()
-            .map(|&i| facts[i].id)
-            .collect(),
+            .map(|&i| facts[i].knowledge.published_on)
+            .min()?,
+        takes_effect_on: announced.then_some(control.period.start),
+        fact_ids: control_facts.iter().map(|&i| facts[i].id).collect(),
     })
 }
 

@@ -6,7 +6,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::domain::Buyer;
+use crate::domain::{Buyer, View};
 
 /// How a product's China-free supply combines with its inputs'.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -235,6 +235,8 @@ pub struct Params {
     /// year plus this many years.
     #[schema(example = 5)]
     pub horizon_years: u32,
+    /// Which facts count as known at `as_of`.
+    pub view: View,
 }
 
 /// A pipeline horizon outside [`Params::HORIZON_YEARS`].
@@ -262,6 +264,7 @@ impl Params {
         self.chain == default.chain
             && self.weights == default.weights
             && self.horizon_years == default.horizon_years
+            && self.view == default.view
     }
 
     /// Bottleneck chain, default weights, five-year horizon.
@@ -272,6 +275,7 @@ impl Params {
             chain: Chain::default(),
             weights: Weights::default(),
             horizon_years: Self::DEFAULT_HORIZON_YEARS,
+            view: View::default(),
         }
     }
 

@@ -13,8 +13,9 @@ use std::ops::Range;
 
 use time::{Date, OffsetDateTime, UtcOffset};
 
+use super::params::Params;
 use super::snapshot::{variant, Snapshot, SnapshotFact};
-use crate::domain::{Buyer, CountryCode, FactStatus, Metric, Period, ValueKind};
+use crate::domain::{Buyer, CountryCode, FactStatus, Metric, Period, ValueKind, View};
 
 /// Two facts for the same key and period conflict when their spread exceeds
 /// this fraction of their mean.
@@ -104,6 +105,9 @@ pub(crate) struct Resolved {
     /// China's state-support level for its producers.
     pub state_support: Option<usize>,
     pub export_controls: Vec<ControlValue>,
+    /// Export controls known at `as_of` whose period starts later: the
+    /// next one of each (country, level, facility).
+    pub announced_controls: Vec<ControlValue>,
     /// Chinese technology-export bans (one recorded without a country is
     /// taken as China's, the only one the method asks about).
     pub technology_bans: Vec<ControlValue>,
@@ -140,17 +144,13 @@ struct Pick {
     expected_online: Option<i32>,
 }
 
-pub(crate) fn resolve(
-    snapshot: &Snapshot,
-    product: usize,
-    buyer: Buyer,
-    as_of: OffsetDateTime,
-) -> Resolved {
+pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> Resolved {
     let mut resolver = Resolver {
         facts: snapshot.facts(),
-        buyer,
-        as_of,
-        date: as_of.to_offset(UtcOffset::UTC).date(),
+        buyer: params.buyer,
+        as_of: params.as_of,
+        view: params.view,
+        date: params.as_of.to_offset(UtcOffset::UTC).date(),
         out: Resolved::default(),
     };
     let facts = |metric| snapshot.product_facts(product, metric);
@@ -182,6 +182,7 @@ pub(crate) fn resolve(
         facts(Metric::EconomicImportance),
     );
     r.out.export_controls = r.controls(Metric::ExportControl, facts(Metric::ExportControl));
+    r.out.announced_controls = r.announced(facts(Metric::ExportControl));
     r.out.technology_bans = r
         .controls(
             Metric::TechnologyExportBan,
@@ -198,6 +199,7 @@ struct Resolver<'a> {
     facts: &'a [SnapshotFact],
     buyer: Buyer,
     as_of: OffsetDateTime,
+    view: View,
     date: Date,
     out: Resolved,
 }
@@ -340,6 +342,38 @@ impl Resolver<'_> {
         rows
     }
 
+    /// Export controls known at `as_of` that take effect later, the
+    /// earliest of each group; they are listed, not scored.
+    fn announced(&mut self, range: Range<usize>) -> Vec<ControlValue> {
+        let facts = self.facts;
+        let mut rows = Vec::new();
+        for group in groups(facts, range, Grouping::Facility) {
+            let next = facts[group.clone()]
+                .iter()
+                .enumerate()
+                .filter(|(_, fact)| {
+                    self.view.knows(&fact.knowledge, self.as_of)
+                        && fact.period.start > self.date
+                        && fact.status == FactStatus::InForce
+                        && fact.value.is_some_and(|level| level > 0.0)
+                        && fact.buyer.is_none_or(|buyer| buyer == self.buyer)
+                })
+                .min_by_key(|(_, fact)| fact.period.start);
+            if let Some((i, fact)) = next {
+                let first = self.out.used.len();
+                self.out.used.push(group.start + i);
+                rows.push(ControlValue {
+                    country: fact.country,
+                    level: variant(fact),
+                    status: fact.status,
+                    period: fact.period,
+                    facts: first..first + 1,
+                });
+            }
+        }
+        rows
+    }
+
     /// Governance of every country that supplies or sources the product.
     fn governance(&mut self, snapshot: &Snapshot) -> Vec<CountryValue> {
         let mut countries: Vec<CountryCode> = [
@@ -368,8 +402,7 @@ impl Resolver<'_> {
     }
 
     fn usable(&self, fact: &SnapshotFact) -> bool {
-        let known =
-            fact.recorded_at <= self.as_of && fact.retracted_at.is_none_or(|r| r > self.as_of);
+        let known = self.view.knows(&fact.knowledge, self.as_of);
         let in_time = if is_control(fact.metric) {
             fact.period.contains(self.date)
         } else {

@@ -14,8 +14,8 @@ use super::explain::{Explainer, ProductScore};
 use super::params::Params;
 use super::snapshot::{Snapshot, SnapshotFact};
 use crate::domain::{
-    Buyer, CountryCode, Fact, FactRecord, FactStatus, Metric, NewFact, Period, ProductId, SourceId,
-    SourceKind,
+    Buyer, CountryCode, Fact, FactDefaults, FactRecord, FactStatus, Metric, NewFact, Period,
+    ProductId, SourceId, SourceKind,
 };
 
 /// The source every hypothetical fact cites.
@@ -274,10 +274,17 @@ fn scenario_source() -> SourceId {
     SourceId::parse(SCENARIO_SOURCE).expect("the scenario source id is a valid slug")
 }
 
-/// A validated fact as scoring reads it, citing [`SCENARIO_SOURCE`]; its
-/// id is set when it is added.
+/// A validated fact as scoring reads it, citing [`SCENARIO_SOURCE`],
+/// recorded just before `as_of` and published on its day, so that every
+/// view knows it there; its id is set when it is added.
 fn hypothetical(fact: &Fact, confidence: f64, recorded_at: OffsetDateTime) -> SnapshotFact {
-    let mut record = FactRecord::from_fact(0, fact.clone(), confidence, recorded_at);
+    let defaults = FactDefaults {
+        confidence,
+        published_on: (recorded_at + RECORDED_BEFORE_AS_OF)
+            .to_offset(UtcOffset::UTC)
+            .date(),
+    };
+    let mut record = FactRecord::from_fact(0, fact.clone(), defaults, recorded_at);
     record.source_id = scenario_source();
     SnapshotFact::from_record(record, SourceKind::Other)
 }

@@ -7,11 +7,10 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use thiserror::Error;
-use time::OffsetDateTime;
 
 use crate::domain::{
-    Buyer, CountryCode, FactRecord, FactStatus, Metric, Period, Product, ProductId, ProductInput,
-    SourceId, SourceKind, Stage,
+    Buyer, CountryCode, FactRecord, FactStatus, Knowledge, Metric, Period, Product, ProductId,
+    ProductInput, SourceId, SourceKind, Stage,
 };
 
 /// A stored fact as scoring reads it: its value already in the metric's
@@ -36,8 +35,8 @@ pub struct SnapshotFact {
     pub source_kind: SourceKind,
     /// 0..1, already defaulted from the source kind.
     pub confidence: f64,
-    pub recorded_at: OffsetDateTime,
-    pub retracted_at: Option<OffsetDateTime>,
+    /// When it was published, recorded and retracted: what each view reads.
+    pub knowledge: Knowledge,
 }
 
 impl SnapshotFact {
@@ -58,8 +57,12 @@ impl SnapshotFact {
             source_id: record.source_id,
             source_kind,
             confidence: record.confidence,
-            recorded_at: record.recorded_at,
-            retracted_at: record.retracted_at,
+            knowledge: Knowledge {
+                published_on: record.published_on,
+                recorded_at: record.recorded_at,
+                retracted_at: record.retracted_at,
+                retraction_published_on: record.retraction_published_on,
+            },
         }
     }
 }

@@ -6,7 +6,7 @@ use time::{Date, Duration, Month, OffsetDateTime, Time};
 use utoipa::ToSchema;
 
 use super::{score_product, Params, ProductScore, ScoreRange, Snapshot, METHODOLOGY_VERSION};
-use crate::domain::{Buyer, ProductId, Stage};
+use crate::domain::{Buyer, ProductId, Stage, View};
 
 /// A product's headline scores, as listed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -42,7 +42,7 @@ pub struct ScoreSummary {
     /// upstream.
     pub export_controls: usize,
     /// The method that produced the scores.
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
 }
 
@@ -63,10 +63,20 @@ impl From<&ProductScore> for ScoreSummary {
             chokepoint_stage: score.dependency.chokepoint.as_ref().map(|c| c.stage),
             binding_stage: score.difficulty.binding.stage,
             years_to_displace: score.difficulty.years_to_displace,
-            export_controls: score.pressure.len(),
+            export_controls: in_force_or_suspended(score),
             methodology_version: score.methodology_version.clone(),
         }
     }
+}
+
+/// Export controls in force or suspended on the product or upstream (not
+/// those only announced).
+fn in_force_or_suspended(score: &ProductScore) -> usize {
+    score
+        .pressure
+        .iter()
+        .filter(|p| p.takes_effect_on.is_none())
+        .count()
 }
 
 /// How far each headline figure moved: scenario minus baseline.
@@ -150,11 +160,13 @@ pub struct History {
     pub product: ProductId,
     /// Whom for.
     pub buyer: Buyer,
+    /// Which facts each point counts as known at its instant.
+    pub view: View,
     /// The spacing of the points: `year`, `quarter` or `month`.
     pub step: String,
     /// The method every point was scored with (today's, also for past
     /// instants).
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
     /// Oldest first.
     pub points: Vec<HistoryPoint>,
@@ -178,12 +190,13 @@ pub fn history(
             dependency_range: score.dependency.dependency_range,
             difficulty: score.difficulty.score,
             coverage: score.difficulty.coverage,
-            export_controls: score.pressure.len(),
+            export_controls: in_force_or_suspended(&score),
         });
     }
     Some(History {
         product: product.clone(),
         buyer: params.buyer,
+        view: params.view,
         step: step.as_str().to_owned(),
         methodology_version: METHODOLOGY_VERSION.to_owned(),
         points,

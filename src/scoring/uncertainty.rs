@@ -49,7 +49,7 @@ pub struct Intervals {
     #[schema(example = 42)]
     pub seed: u64,
     /// The method the draws recompute.
-    #[schema(example = "2026.2")]
+    #[schema(example = "2026.3")]
     pub methodology_version: String,
     /// Dependency over the draws, 0–100 points.
     pub dependency: Interval,
@@ -174,7 +174,7 @@ pub(crate) fn uncertainty(
     let closure = snapshot.upstream_closure(product);
     let resolved: Vec<Resolved> = closure
         .iter()
-        .map(|&p| resolve(snapshot, p, params.buyer, params.as_of))
+        .map(|&p| resolve(snapshot, p, params))
         .collect();
     let mut nodes = vec![Node::default(); product + 1];
     let mut values: Vec<Vec<f64>> = resolved.iter().map(|r| r.values.clone()).collect();

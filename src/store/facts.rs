@@ -2,7 +2,6 @@
 //! retraction. Facts are never updated in place or deleted.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -14,23 +13,24 @@ use tokio_postgres::{CopyInSink, Row};
 use super::sources::corrupt;
 use super::{Page, StoreError};
 use crate::domain::{
-    Buyer, CountryCode, Fact, FactRecord, FactStatus, Metric, Period, ProductId, SourceId,
+    Buyer, CountryCode, Fact, FactDefaults, FactRecord, FactStatus, Metric, Period, ProductId,
+    SourceId, View,
 };
 
 const COLUMNS: &str = "id, product_id, country, buyer, facility, metric, value, unit, period_start, \
-    period_end, status, controlled_by, expected_online, source_id, confidence, quote, locator, note, \
-    recorded_at, retracted_at, retraction_reason";
+    period_end, status, controlled_by, expected_online, source_id, confidence, published_on, quote, \
+    locator, note, recorded_at, retracted_at, retraction_reason, retraction_published_on";
 
 /// [`COLUMNS`] qualified with the alias `f`, for joins.
 pub(super) const COLUMNS_OF_F: &str =
     "f.id, f.product_id, f.country, f.buyer, f.facility, f.metric, \
     f.value, f.unit, f.period_start, f.period_end, f.status, f.controlled_by, f.expected_online, \
-    f.source_id, f.confidence, f.quote, f.locator, f.note, f.recorded_at, f.retracted_at, \
-    f.retraction_reason";
+    f.source_id, f.confidence, f.published_on, f.quote, f.locator, f.note, f.recorded_at, \
+    f.retracted_at, f.retraction_reason, f.retraction_published_on";
 
 /// The columns a write sets, with their SQL types, in the order of
 /// [`insert_fields`]: the one list both the batch INSERT and the COPY use.
-const INSERT_COLUMNS: [(&str, &str); 17] = [
+const INSERT_COLUMNS: [(&str, &str); 18] = [
     ("product_id", "text"),
     ("country", "text"),
     ("buyer", "text"),
@@ -45,13 +45,14 @@ const INSERT_COLUMNS: [(&str, &str); 17] = [
     ("expected_online", "int4"),
     ("source_id", "text"),
     ("confidence", "float8"),
+    ("published_on", "date"),
     ("quote", "text"),
     ("locator", "text"),
     ("note", "text"),
 ];
 
 /// A fact's [`INSERT_COLUMNS`] in PostgreSQL's text form (`None` is NULL).
-fn insert_fields(fact: &Fact, confidence: f64) -> [Option<Cow<'_, str>>; 17] {
+fn insert_fields(fact: &Fact, defaults: FactDefaults) -> [Option<Cow<'_, str>>; 18] {
     fn text(value: Option<&str>) -> Option<Cow<'_, str>> {
         value.map(Cow::Borrowed)
     }
@@ -69,7 +70,8 @@ fn insert_fields(fact: &Fact, confidence: f64) -> [Option<Cow<'_, str>>; 17] {
         text(fact.controlled_by.as_ref().map(CountryCode::as_str)),
         fact.expected_online.map(|y| Cow::Owned(y.to_string())),
         Some(Cow::Borrowed(fact.source_id.as_str())),
-        Some(Cow::Owned(confidence.to_string())),
+        Some(Cow::Owned(defaults.confidence.to_string())),
+        Some(Cow::Owned(date(defaults.published_on))),
         text(fact.quote.as_deref()),
         text(fact.locator.as_deref()),
         text(fact.note.as_deref()),
@@ -114,28 +116,30 @@ pub(super) fn record(row: &Row) -> Result<FactRecord, StoreError> {
         expected_online: row.get("expected_online"),
         source_id: SourceId::parse(row.get("source_id")).map_err(corrupt)?,
         confidence: row.get("confidence"),
+        published_on: row.get("published_on"),
         quote: row.get("quote"),
         locator: row.get("locator"),
         note: row.get("note"),
         recorded_at: row.get("recorded_at"),
         retracted_at: row.get("retracted_at"),
         retraction_reason: row.get("retraction_reason"),
+        retraction_published_on: row.get("retraction_published_on"),
     })
 }
 
-/// Inserts validated facts in one statement; `confidence` holds each
-/// fact's resolved confidence. Returns the new records in input order.
+/// Inserts validated facts in one statement; `defaults` holds what each
+/// fact's write settled. Returns the new records in input order.
 pub async fn insert_batch(
     client: &impl GenericClient,
     facts: &[Fact],
-    confidence: &[f64],
+    defaults: &[FactDefaults],
 ) -> Result<Vec<FactRecord>, StoreError> {
     let mut columns: Vec<Vec<Option<String>>> = INSERT_COLUMNS
         .iter()
         .map(|_| Vec::with_capacity(facts.len()))
         .collect();
-    for (fact, confidence) in facts.iter().zip(confidence) {
-        for (column, field) in columns.iter_mut().zip(insert_fields(fact, *confidence)) {
+    for (fact, defaults) in facts.iter().zip(defaults) {
+        for (column, field) in columns.iter_mut().zip(insert_fields(fact, *defaults)) {
             column.push(field.map(Cow::into_owned));
         }
     }
@@ -191,8 +195,9 @@ pub struct FactFilter {
     /// Facts whose period overlaps `[period_from, period_to]`.
     pub period_from: Option<Date>,
     pub period_to: Option<Date>,
-    /// The facts as known at this instant: recorded by then, not retracted then.
+    /// The facts known at this instant in `view` (see [`View::knows`]).
     pub as_of: Option<OffsetDateTime>,
+    pub view: View,
     pub include_retracted: bool,
 }
 
@@ -216,8 +221,13 @@ pub async fn list(
                    AND ($6::text IS NULL OR status = $6)
                    AND ($7::date IS NULL OR period_end IS NULL OR period_end >= $7)
                    AND ($8::date IS NULL OR period_start <= $8)
-                   AND ($9::timestamptz IS NULL OR recorded_at <= $9)
-                   AND ($10 OR retracted_at IS NULL OR ($9::timestamptz IS NOT NULL AND retracted_at > $9))
+                   AND ($9::timestamptz IS NULL
+                        OR ($13 = 'public' AND published_on <= ($9 AT TIME ZONE 'UTC')::date)
+                        OR ($13 = 'recorded' AND recorded_at <= $9)
+                        OR $13 = 'current')
+                   AND ($10 OR retracted_at IS NULL OR ($9::timestamptz IS NOT NULL AND (
+                           ($13 = 'public' AND retraction_published_on > ($9 AT TIME ZONE 'UTC')::date)
+                        OR ($13 = 'recorded' AND retracted_at > $9))))
                    AND ($11::int8 IS NULL OR id > $11)
                  ORDER BY id LIMIT $12"
             ),
@@ -234,6 +244,7 @@ pub async fn list(
                 &filter.include_retracted,
                 &after,
                 &(limit as i64 + 1),
+                &filter.view.as_str(),
             ],
         )
         .await?;
@@ -249,18 +260,22 @@ pub enum Retraction {
     NotFound,
 }
 
+/// Retracts fact `id` now, the correction published on `published_on`
+/// (default: today).
 pub async fn retract(
     client: &impl GenericClient,
     id: i64,
     reason: &str,
+    published_on: Option<Date>,
 ) -> Result<Retraction, StoreError> {
     let row = client
         .query_opt(
             &format!(
-                "UPDATE facts SET retracted_at = clock_timestamp(), retraction_reason = $2
+                "UPDATE facts SET retracted_at = clock_timestamp(), retraction_reason = $2,
+                     retraction_published_on = COALESCE($3, (clock_timestamp() AT TIME ZONE 'UTC')::date)
                  WHERE id = $1 AND retracted_at IS NULL RETURNING {COLUMNS}"
             ),
-            &[&id, &reason],
+            &[&id, &reason, &published_on],
         )
         .await?;
     match row {
@@ -306,9 +321,9 @@ impl FactCopy {
         })
     }
 
-    pub async fn push(&mut self, fact: &Fact, confidence: f64) -> Result<(), StoreError> {
+    pub async fn push(&mut self, fact: &Fact, defaults: FactDefaults) -> Result<(), StoreError> {
         let b = &mut self.buffer;
-        for value in insert_fields(fact, confidence) {
+        for value in insert_fields(fact, defaults) {
             field(b, value.as_deref());
         }
         b.pop();
@@ -356,13 +371,6 @@ fn field(buffer: &mut String, value: Option<&str>) {
         }
     }
     buffer.push('\t');
-}
-
-/// Resolves a fact's confidence: its own, else its source's reliability;
-/// `None` when the source does not exist, even if the fact has its own.
-pub fn resolve_confidence(fact: &Fact, reliabilities: &HashMap<String, f64>) -> Option<f64> {
-    let reliability = reliabilities.get(fact.source_id.as_str())?;
-    Some(fact.confidence.unwrap_or(*reliability))
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0004_created_location.sql",
         include_str!("../../migrations/0004_created_location.sql"),
     ),
+    (
+        5,
+        "0005_publication_time.sql",
+        include_str!("../../migrations/0005_publication_time.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: identifies this service's migration lock.

@@ -96,11 +96,16 @@ pub async fn list(
 
 /// Reliability of each source, for defaulting fact confidence and for
 /// checking that facts cite existing sources.
-pub async fn reliabilities(
+/// What a fact takes from its source when it gives none: the source's
+/// reliability and publication date, by source id.
+pub async fn fact_defaults(
     client: &impl GenericClient,
-) -> Result<std::collections::HashMap<String, f64>, StoreError> {
+) -> Result<std::collections::HashMap<String, (f64, Option<time::Date>)>, StoreError> {
     let rows = client
-        .query("SELECT id, reliability FROM sources", &[])
+        .query("SELECT id, reliability, published_on FROM sources", &[])
         .await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect())
 }

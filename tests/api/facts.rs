@@ -218,7 +218,7 @@ async fn retraction_keeps_history_readable_as_of_earlier_times() {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let then: serde_json::Value = app
-        .get(&format!("/v1/facts?as_of={as_of}"))
+        .get(&format!("/v1/facts?as_of={as_of}&view=recorded"))
         .await
         .json()
         .await

@@ -22,3 +22,4 @@ mod products;
 mod scenarios;
 mod scores;
 mod sources;
+mod time;

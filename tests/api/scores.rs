@@ -58,7 +58,7 @@ async fn a_relevant_fact_moves_the_score_and_an_irrelevant_one_does_not() {
         (dependency - 75.0).abs() < 1e-9,
         "270 / (270 + 45 + 45) = 75%: {dependency}"
     );
-    assert_eq!(before["methodology_version"], "2026.2");
+    assert_eq!(before["methodology_version"], "2026.3");
 
     // Another product's facts change nothing upstream of the magnet.
     app.post_ok(
@@ -89,7 +89,7 @@ async fn a_relevant_fact_moves_the_score_and_an_irrelevant_one_does_not() {
 }
 
 #[tokio::test]
-async fn as_of_reproduces_an_older_score_exactly() {
+async fn the_recorded_view_reproduces_an_older_score_exactly() {
     let app = seeded_app().await;
     // `then` must fall strictly between the seeded facts' recording time
     // and the writes below: these sleeps are about the clock, not about
@@ -99,7 +99,7 @@ async fn as_of_reproduces_an_older_score_exactly() {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let old = score(&app, &format!("{MAGNET}?as_of={then}")).await;
+    let old = score(&app, &format!("{MAGNET}?as_of={then}&view=recorded")).await;
 
     let id = app
         .post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
@@ -120,7 +120,7 @@ async fn as_of_reproduces_an_older_score_exactly() {
     }
     app.wait_until_current().await;
 
-    let replayed = score(&app, &format!("{MAGNET}?as_of={then}")).await;
+    let replayed = score(&app, &format!("{MAGNET}?as_of={then}&view=recorded")).await;
     assert_eq!(replayed["dependency"], old["dependency"]);
     assert_eq!(replayed["difficulty"], old["difficulty"]);
     assert_eq!(replayed["facts_used"], old["facts_used"]);
@@ -215,13 +215,23 @@ async fn etags_answer_304_until_the_data_changes() {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200, "new data, new tag");
-    let past = app.get(&format!("{MAGNET}?as_of=2025-01-01")).await;
+    let recorded = app
+        .get(&format!("{MAGNET}?as_of=2025-01-01&view=recorded"))
+        .await;
     assert!(
-        past.headers()["cache-control"]
+        recorded.headers()["cache-control"]
             .to_str()
             .unwrap()
             .contains("max-age=86400"),
-        "a past instant cannot change"
+        "what was recorded at a past instant cannot change"
+    );
+    let public = app.get(&format!("{MAGNET}?as_of=2025-01-01")).await;
+    assert!(
+        public.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("must-revalidate"),
+        "what was published by a past instant grows as it is recorded"
     );
 }
 
@@ -247,8 +257,8 @@ async fn a_refresh_serves_every_write_its_version_covers() {
     let inserted = app
         .db
         .execute(
-            "INSERT INTO facts (product_id, country, metric, value, unit, period_start, status, source_id, confidence)
-             SELECT product_id, 'MM', metric, value * 40 / 270, unit, period_start, status, source_id, confidence
+            "INSERT INTO facts (product_id, country, metric, value, unit, period_start, status, source_id, confidence, published_on)
+             SELECT product_id, 'MM', metric, value * 40 / 270, unit, period_start, status, source_id, confidence, published_on
              FROM facts WHERE product_id = 'rare-earth-concentrate' AND country = 'CN'",
             &[],
         )

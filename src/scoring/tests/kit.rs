@@ -4,8 +4,8 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Buyer, CountryCode, FactStatus, Metric, Period, Product, ProductId, ProductInput, SourceId,
-    SourceKind, Stage,
+    Buyer, CountryCode, FactStatus, Knowledge, Metric, Period, Product, ProductId, ProductInput,
+    SourceId, SourceKind, Stage,
 };
 use crate::scoring::{Params, ProductScore, Snapshot, SnapshotFact};
 
@@ -99,8 +99,12 @@ impl Kit {
             source_id: SourceId::parse("test-source").unwrap(),
             source_kind: SourceKind::GovernmentStatistics,
             confidence: 1.0,
-            recorded_at: RECORDED,
-            retracted_at: None,
+            knowledge: Knowledge {
+                published_on: RECORDED.date(),
+                recorded_at: RECORDED,
+                retracted_at: None,
+                retraction_published_on: None,
+            },
         });
         self.facts.last_mut().unwrap()
     }

@@ -27,6 +27,7 @@ fn project(product: &str, country_code: &str, tonnes: f64, online: i32) -> Fact 
         expected_online: Some(online),
         source_id: SourceId::parse("scenario").unwrap(),
         confidence: None,
+        published_on: None,
         quote: None,
         locator: None,
         note: None,

@@ -2,12 +2,13 @@
 //! each checked against arithmetic written out in the test.
 
 use time::macros::datetime;
+use time::OffsetDateTime;
 
 use super::kit::*;
-use crate::domain::{Buyer, FactStatus, Metric, Stage};
+use crate::domain::{Buyer, FactStatus, Metric, Stage, View};
 use crate::scoring::{
     eu_crm, score_all, score_product, uncertainty, Chain, Origin, Params, ShareBasis, Snapshot,
-    SnapshotError, Weights,
+    SnapshotError, SnapshotFact, Weights,
 };
 
 fn ore_kit() -> Kit {
@@ -17,19 +18,79 @@ fn ore_kit() -> Kit {
 }
 
 #[test]
-fn as_of_excludes_later_recorded_and_retracted_facts() {
+fn the_recorded_view_excludes_later_recorded_and_retracted_facts() {
     let mut kit = ore_kit();
     kit.fact("ore", "CN", Metric::Production, 60.0);
     kit.fact("ore", "AU", Metric::Production, 40.0);
-    kit.fact("ore", "US", Metric::Production, 100.0).recorded_at = datetime!(2026-02-01 00:00 UTC);
-    kit.fact("ore", "MM", Metric::Production, 100.0)
-        .retracted_at = Some(datetime!(2025-12-01 00:00 UTC));
-    kit.fact("ore", "MY", Metric::Production, 100.0)
-        .retracted_at = Some(datetime!(2026-03-01 00:00 UTC));
-    let score = kit.score("ore", &params());
+    kit.fact("ore", "US", Metric::Production, 100.0)
+        .knowledge
+        .recorded_at = datetime!(2026-02-01 00:00 UTC);
+    retract(
+        kit.fact("ore", "MM", Metric::Production, 100.0),
+        datetime!(2025-12-01 00:00 UTC),
+    );
+    retract(
+        kit.fact("ore", "MY", Metric::Production, 100.0),
+        datetime!(2026-03-01 00:00 UTC),
+    );
+    let recorded = Params {
+        view: View::Recorded,
+        ..params()
+    };
+    let score = kit.score("ore", &recorded);
     assert_close(score.dependency.score, 100.0 * 60.0 / (60.0 + 40.0 + 100.0));
     let used: Vec<i64> = score.facts_used.iter().map(|f| f.id).collect();
     assert_eq!(used, vec![1, 2, 5]);
+}
+
+/// Retracts `fact` at `at`, the correction published that day.
+fn retract(fact: &mut SnapshotFact, at: OffsetDateTime) {
+    fact.knowledge.retracted_at = Some(at);
+    fact.knowledge.retraction_published_on = Some(at.date());
+}
+
+#[test]
+fn the_public_view_reads_publication_dates_not_recording() {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 60.0);
+    // Published before as_of but recorded after it: public knows it.
+    let late = kit.fact("ore", "AU", Metric::Production, 40.0);
+    late.knowledge.recorded_at = datetime!(2026-06-01 00:00 UTC);
+    late.knowledge.published_on = datetime!(2025-01-31 00:00 UTC).date();
+    // Recorded before as_of but published after it: public does not.
+    kit.fact("ore", "US", Metric::Production, 100.0)
+        .knowledge
+        .published_on = datetime!(2026-01-15 00:00 UTC).date();
+    // Retracted (and the correction published) only after as_of.
+    retract(
+        kit.fact("ore", "MY", Metric::Production, 20.0),
+        datetime!(2026-03-01 00:00 UTC),
+    );
+    let public = kit.score("ore", &params());
+    assert_close(public.dependency.score, 100.0 * 60.0 / (60.0 + 40.0 + 20.0));
+    let recorded = kit.score(
+        "ore",
+        &Params {
+            view: View::Recorded,
+            ..params()
+        },
+    );
+    assert_close(
+        recorded.dependency.score,
+        100.0 * 60.0 / (60.0 + 100.0 + 20.0),
+    );
+    // Current: everything recorded and standing now, whenever published.
+    let current = kit.score(
+        "ore",
+        &Params {
+            view: View::Current,
+            ..params()
+        },
+    );
+    assert_close(
+        current.dependency.score,
+        100.0 * 60.0 / (60.0 + 40.0 + 100.0),
+    );
 }
 
 #[test]
@@ -470,7 +531,7 @@ fn controls_kit() -> Kit {
                    measure: &str| {
         let fact = kit.fact(product, "CN", Metric::ExportControl, level);
         (fact.status, fact.period, fact.facility) = (status, period(when), Some(measure.into()));
-        fact.recorded_at = datetime!(2025-11-15 00:00 UTC);
+        fact.knowledge.recorded_at = datetime!(2025-11-15 00:00 UTC);
     };
     control(
         &mut kit,
@@ -661,7 +722,7 @@ fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_pro
     }
     assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
     let json = serde_json::to_value(&all[3]).unwrap();
-    assert_eq!(json["methodology_version"], "2026.2");
+    assert_eq!(json["methodology_version"], "2026.3");
     assert_eq!(json["params"]["chain"], "bottleneck");
     assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
 }
@@ -710,12 +771,14 @@ fn stored_fact_records_convert_to_snapshot_facts() {
         expected_online: None,
         source_id: SourceId::parse("usgs-mcs-2025").unwrap(),
         confidence: 0.9,
+        published_on: RECORDED.date(),
         quote: None,
         locator: None,
         note: None,
         recorded_at: RECORDED,
         retracted_at: None,
         retraction_reason: None,
+        retraction_published_on: None,
     };
     let fact = SnapshotFact::from_record(record, SourceKind::GovernmentStatistics);
     assert_eq!(

@@ -1,0 +1,227 @@
+//! Time as the world knew it: a fact's publication date decides the
+//! `public` view of the past, its recording the `recorded` view, and what
+//! stands today the `current` view.
+
+use serde_json::json;
+
+use crate::helpers::{
+    assert_problem, pointers, production_fact, spawn_app, spawn_seeded_app, table_counts, TestApp,
+};
+
+const MAGNET: &str = "/v1/scores/sintered-ndfeb-magnet";
+const AS_OF: &str = "2025-06-30";
+
+fn mine(country: &str, kilotonnes: f64, published_on: &str) -> serde_json::Value {
+    let mut fact = production_fact();
+    fact["country"] = json!(country);
+    fact["value"] = json!(kilotonnes);
+    fact["published_on"] = json!(published_on);
+    fact
+}
+
+async fn dependency(app: &TestApp, query: &str) -> f64 {
+    let body = app.get_current(&format!("{MAGNET}?{query}")).await;
+    body["dependency"]["score"].as_f64().unwrap()
+}
+
+async fn fact_ids(app: &TestApp, query: &str) -> Vec<i64> {
+    let body = app.get_current(&format!("/v1/facts?{query}")).await;
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn publication_decides_the_public_view_and_recording_the_recorded_one() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    // Published before AS_OF, recorded only now.
+    let china = app
+        .post_ok("/v1/facts", &mine("CN", 270.0, "2024-03-01"))
+        .await;
+    // Published after AS_OF (recorded now, too).
+    let australia = app
+        .post_ok("/v1/facts", &mine("AU", 90.0, "2025-12-01"))
+        .await;
+    let (china, australia) = (
+        china["id"].as_i64().unwrap(),
+        australia["id"].as_i64().unwrap(),
+    );
+
+    // Public: only what was out by then, China's 270 kt alone.
+    assert_eq!(dependency(&app, &format!("as_of={AS_OF}")).await, 100.0);
+    assert_eq!(fact_ids(&app, &format!("as_of={AS_OF}")).await, [china]);
+    // Current: today's knowledge of mid-2025, 270 of 360 kt.
+    assert_eq!(
+        dependency(&app, &format!("as_of={AS_OF}&view=current")).await,
+        75.0
+    );
+    assert_eq!(
+        fact_ids(&app, &format!("as_of={AS_OF}&view=current")).await,
+        [china, australia]
+    );
+    // Recorded: this database held nothing then.
+    assert_eq!(
+        dependency(&app, &format!("as_of={AS_OF}&view=recorded")).await,
+        0.0
+    );
+    assert!(fact_ids(&app, &format!("as_of={AS_OF}&view=recorded"))
+        .await
+        .is_empty());
+    // The fact carries its publication date.
+    let stored = app.get_current(&format!("/v1/facts/{australia}")).await;
+    assert_eq!(stored["published_on"], "2025-12-01");
+}
+
+#[tokio::test]
+async fn a_fact_takes_its_sources_publication_date_unless_it_gives_one() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    app.post_ok(
+        "/v1/sources",
+        &json!({"id": "mcs-2025", "title": "MCS 2025", "publisher": "USGS",
+                "kind": "government_statistics", "published_on": "2025-01-31"}),
+    )
+    .await;
+    let mut fact = production_fact();
+    fact["source_id"] = json!("mcs-2025");
+    let from_source = app.post_ok("/v1/facts", &fact).await;
+    assert_eq!(from_source["published_on"], "2025-01-31");
+    fact["published_on"] = json!("2024-01-31");
+    let own = app.post_ok("/v1/facts", &fact).await;
+    assert_eq!(own["published_on"], "2024-01-31");
+    // A source without a date: the day the fact is recorded.
+    let undated = app.post_ok("/v1/facts", &production_fact()).await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert_eq!(undated["published_on"], today.as_str());
+}
+
+#[tokio::test]
+async fn a_retraction_counts_in_the_public_view_once_published() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    app.post_ok("/v1/facts", &mine("CN", 270.0, "2024-03-01"))
+        .await;
+    let australia = app
+        .post_ok("/v1/facts", &mine("AU", 90.0, "2024-03-01"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+
+    // A correction dated before the fact itself was published is refused.
+    let counts = table_counts(&app).await;
+    let early = app
+        .client
+        .delete(app.url(&format!(
+            "/v1/facts/{australia}?reason=revised&published_on=2024-01-01"
+        )))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(early, 422, "invalid_parameter").await;
+    assert_eq!(pointers(&problem), ["/query/published_on"]);
+    assert_eq!(table_counts(&app).await, counts, "nothing was written");
+
+    let retracted = app
+        .delete_ok(&format!(
+            "/v1/facts/{australia}?reason=revised&published_on=2025-09-01"
+        ))
+        .await;
+    assert_eq!(retracted["retraction_published_on"], "2025-09-01");
+    // Before the correction was published, the world still read 270 of 360.
+    assert_eq!(dependency(&app, &format!("as_of={AS_OF}")).await, 75.0);
+    assert_eq!(dependency(&app, "as_of=2025-10-01").await, 100.0);
+    // Today's knowledge of mid-2025 no longer holds the retracted fact.
+    assert_eq!(
+        dependency(&app, &format!("as_of={AS_OF}&view=current")).await,
+        100.0
+    );
+}
+
+#[tokio::test]
+async fn impossible_dates_and_unknown_views_are_refused_and_nothing_is_written() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let counts = table_counts(&app).await;
+    for (published_on, message) in [("2999-01-01", "after today"), ("1850-06-30", "1900")] {
+        let response = app
+            .post_json("/v1/facts", &mine("CN", 270.0, published_on))
+            .await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(pointers(&problem), ["/published_on"], "{problem}");
+        assert!(problem.to_string().contains(message), "{problem}");
+    }
+    let ndjson = format!("{}\n", mine("CN", 270.0, "2999-01-01"));
+    let response = app
+        .post_raw("/v1/facts/import", "application/x-ndjson", ndjson)
+        .await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(pointers(&problem), ["/line/1/published_on"]);
+    assert_eq!(table_counts(&app).await, counts);
+    for path in [
+        format!("{MAGNET}?view=someday"),
+        "/v1/facts?view=Public".to_owned(),
+        "/v1/scores?view=".to_owned(),
+    ] {
+        let problem = assert_problem(app.get(&path).await, 422, "invalid_parameter").await;
+        assert_eq!(pointers(&problem), ["/query/view"], "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_seeded_magnet_history_follows_what_was_published() {
+    let app = spawn_seeded_app().await;
+    // The first publication date of the supply figures of the magnet chain:
+    // from then on the chain's dependency is known (other facts may make it
+    // known earlier).
+    let mut first_published: Option<String> = None;
+    for product in [
+        "rare-earth-concentrate",
+        "ndpr-oxide",
+        "ndpr-metal",
+        "dy-oxide",
+        "tb-oxide",
+        "sintered-ndfeb-magnet",
+    ] {
+        for metric in ["production", "market_share"] {
+            let facts = app
+                .get_current(&format!(
+                    "/v1/facts?product={product}&metric={metric}&limit=1000"
+                ))
+                .await;
+            for fact in facts["items"].as_array().unwrap() {
+                let day = fact["published_on"].as_str().unwrap().to_owned();
+                if first_published.as_ref().is_none_or(|first| day < *first) {
+                    first_published = Some(day);
+                }
+            }
+        }
+    }
+    let first_published = first_published.expect("the baseline has supply figures");
+    let history = app
+        .get_current(&format!("{MAGNET}/history?from=2021-01-01"))
+        .await;
+    let points = history["points"].as_array().unwrap();
+    let mut published_years = 0;
+    for point in points {
+        let day = &point["as_of"].as_str().unwrap()[..10];
+        let dependency = point["dependency"].as_f64().unwrap();
+        if *day >= *first_published.as_str() {
+            published_years += 1;
+            assert!(dependency > 0.0, "{day}: published data, yet {dependency}");
+        }
+    }
+    assert!(published_years >= 2, "{first_published}: {points:?}");
+    // As recorded, a fresh install knew nothing before today.
+    let recorded = app
+        .get_current(&format!("{MAGNET}/history?from=2021-01-01&view=recorded"))
+        .await;
+    let recorded = recorded["points"].as_array().unwrap();
+    let (last, earlier) = recorded.split_last().unwrap();
+    assert!(earlier.iter().all(|p| p["dependency"] == 0.0));
+    assert!(last["dependency"].as_f64().unwrap() > 0.0);
+    assert_eq!(history["view"], "public");
+}
