@@ -3,7 +3,9 @@
 //! cost of touching the data once).
 //!
 //! 1. full recompute: 10,000 products × 7 buyers from about 1,000,000 facts;
-//! 2. Monte Carlo: 1,000 draws for the last product of a 5-stage chain.
+//! 2. Monte Carlo: 1,000 draws for the last product of a 5-stage chain;
+//! 3. views: every product of 2,000 scored at a past `as_of` in each view,
+//!    against the `recorded` read (what every past read was before views).
 //!
 //! Run: `cargo bench --bench scoring`; figures go to bench/README.md.
 
@@ -16,7 +18,7 @@ use time::OffsetDateTime;
 
 use chokepoint::domain::{
     Buyer, CountryCode, FactStatus, Knowledge, Metric, Period, Product, ProductId, ProductInput,
-    SourceId, SourceKind, Stage,
+    SourceId, SourceKind, Stage, View,
 };
 use chokepoint::scoring::{score_all, uncertainty, Params, Snapshot, SnapshotFact, DEFAULT_DRAWS};
 
@@ -313,5 +315,37 @@ fn monte_carlo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, full_recompute, monte_carlo);
+/// The three views of the past against the read every past `as_of` made
+/// before views existed (what is now `recorded`), on the same snapshot.
+fn views(c: &mut Criterion) {
+    let snapshot = layered_snapshot(2_000, 7);
+    let past = datetime!(2025-09-30 00:00 UTC);
+    let read = |view| Params {
+        view,
+        ..Params::new(Buyer::parse("US").unwrap(), past)
+    };
+    println!(
+        "views: {} products, {} facts",
+        snapshot.products().len(),
+        snapshot.facts().len()
+    );
+    let mut group = c.benchmark_group("views");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    for (name, view) in [
+        ("baseline_recorded", View::Recorded),
+        ("public", View::Public),
+        ("current", View::Current),
+    ] {
+        let params = read(view);
+        group.bench_function(name, |b| {
+            b.iter(|| score_all(black_box(&snapshot), &params).len())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, full_recompute, monte_carlo, views);
 criterion_main!(benches);

@@ -17,7 +17,7 @@ use crate::domain::{AsOf, Buyer, CountryCode, Currency, ProductId, Stage, View};
 use crate::ingest::csv;
 use crate::live::{LiveScores, State};
 use crate::scoring::exposure::{self, Advice, Item, WeightBasis};
-use crate::scoring::{Params, METHODOLOGY_VERSION};
+use crate::scoring::{Params, Snapshot, METHODOLOGY_VERSION};
 
 /// Body limit of a bill of materials (10,000 long lines fit).
 const BODY_LIMIT: usize = 32 << 20;
@@ -525,6 +525,7 @@ pub async fn assess_exposure(
     }
     let body = extract::read_body(payload.into_inner(), BODY_LIMIT).await?;
     let state = live.state();
+    let live = live.into_inner();
     // Parsing and scoring 10,000 items is CPU work: keep it off the workers.
     let report = web::block(move || -> Result<Vec<u8>, ApiError> {
         let (buyer, as_of, currency, view, received) = match format {
@@ -562,16 +563,12 @@ pub async fn assess_exposure(
                 (buyer, as_of, currency, view, csv_items(&body)?)
             }
         };
-        let report = score(
-            &state,
-            Params {
-                view,
-                ..Params::new(buyer, as_of)
-            },
-            currency,
-            received,
-            format,
-        )?;
+        let params = Params {
+            view,
+            ..Params::new(buyer, as_of)
+        };
+        let snapshot = live.snapshot_for(&state, &params)?;
+        let report = score(&state, &snapshot, params, currency, received, format)?;
         match representation {
             Representation::Json => super::render::to_vec(&report),
             Representation::Csv => csv_report(&report, part),
@@ -701,7 +698,7 @@ fn csv_row(header: &[&'static str], record: &csv::Record) -> Received {
 fn validate(
     index: usize,
     item: ExposureItem,
-    state: &State,
+    snapshot: &Snapshot,
 ) -> Result<Valid, Vec<(String, String)>> {
     let mut problems = Vec::new();
     let mut problem = |field: &str, message: String| problems.push((field.to_owned(), message));
@@ -711,7 +708,7 @@ fn validate(
     }
     let product = ProductId::parse(&item.product)
         .ok()
-        .and_then(|id| state.snapshot.product(&id).map(|p| (id, p.stage)));
+        .and_then(|id| snapshot.product(&id).map(|p| (id, p.stage)));
     if product.is_none() {
         problem(
             "product",
@@ -761,6 +758,7 @@ fn validate(
 /// Scores the valid items and reports every item; a 422 when none is valid.
 fn score(
     state: &State,
+    snapshot: &Snapshot,
     params: Params,
     currency: Currency,
     received: Vec<Received>,
@@ -771,7 +769,7 @@ fn score(
     let mut rejected = Vec::new();
     let mut pointers = Vec::new();
     for (index, entry) in received.into_iter().enumerate() {
-        let checked = entry.item.and_then(|item| validate(index, item, state));
+        let checked = entry.item.and_then(|item| validate(index, item, snapshot));
         match checked {
             Ok(item) => valid.push(item),
             Err(problems) => {
@@ -803,7 +801,7 @@ fn score(
     }
     let items: Vec<Item> = valid.iter().map(|v| v.item.clone()).collect();
     let assessment =
-        exposure::assess(&state.snapshot, &params, &items, HOTSPOTS).map_err(ApiError::internal)?;
+        exposure::assess(snapshot, &params, &items, HOTSPOTS).map_err(ApiError::internal)?;
     let hotspots = assessment
         .hotspots
         .iter()

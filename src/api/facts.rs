@@ -83,12 +83,9 @@ impl utoipa::PartialSchema for NewFacts {
         let fact = Ref::from_schema_name("NewFact");
         OneOfBuilder::new()
             .item(fact.clone())
-            .item(
-                ArrayBuilder::new()
-                    .items(fact)
-                    .min_items(Some(1))
-                    .max_items(Some(MAX_BATCH)),
-            )
+            // At most 10,000 items: more is a 413 (see the operation), which
+            // a schema's maxItems would wrongly make a 422.
+            .item(ArrayBuilder::new().items(fact).min_items(Some(1)))
             .into()
     }
 }
@@ -442,7 +439,7 @@ pub struct RetractQuery {
     /// When the correction became public (`YYYY-MM-DD`, from the fact's own
     /// publication to today); default today. The `public` view of earlier
     /// dates still shows the fact.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = "^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     published_on: Option<String>,
 }
 

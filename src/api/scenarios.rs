@@ -4,6 +4,8 @@
 //! never stored; and saved scenarios, named change sets re-evaluated on
 //! demand against the facts of the day.
 
+use std::sync::Arc;
+
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
@@ -408,23 +410,31 @@ pub struct ScenarioEvaluation {
 
 /// Evaluates on a blocking thread: the snapshot is shared, never modified.
 async fn evaluate(
-    state: &State,
+    live: &web::Data<LiveScores>,
+    state: &Arc<State>,
     prepared: Prepared,
     prefix: &str,
     scenario: Option<ScenarioRef>,
 ) -> Result<ScenarioEvaluation, ApiError> {
-    let snapshot = state.snapshot.clone();
+    let (handle, at) = (live.clone().into_inner(), state.clone());
     let Prepared {
         params,
         changes,
         keys,
         products,
     } = prepared;
-    let evaluation =
-        web::block(move || scenario::evaluate(&snapshot, &changes, products.as_deref(), &params))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|errors| change_errors(errors, &keys, prefix))?;
+    let evaluation = web::block(move || {
+        let snapshot = handle.snapshot_for(&at, &params)?;
+        Ok::<_, crate::store::StoreError>(scenario::evaluate(
+            &snapshot,
+            &changes,
+            products.as_deref(),
+            &params,
+        ))
+    })
+    .await
+    .map_err(ApiError::internal)??
+    .map_err(|errors| change_errors(errors, &keys, prefix))?;
     let results = evaluation
         .comparisons
         .iter()
@@ -518,7 +528,7 @@ pub async fn evaluate_scenario(
     let request: ScenarioRequest = extract::parse_json(&body)?;
     let state = live.state();
     let prepared = prepare(&request, &state, "", &EvaluateQuery::default())?;
-    let evaluation = evaluate(&state, prepared, "", None).await?;
+    let evaluation = evaluate(&live, &state, prepared, "", None).await?;
     render::json(&evaluation)
 }
 
@@ -792,6 +802,6 @@ pub async fn evaluate_saved_scenario(
         id: stored.id,
         name: stored.name,
     };
-    let evaluation = evaluate(&state, prepared, "/scenario", Some(reference)).await?;
+    let evaluation = evaluate(&live, &state, prepared, "/scenario", Some(reference)).await?;
     render::json(&evaluation)
 }

@@ -20,9 +20,9 @@ use super::pagination::{self, Paged};
 use super::params::{product_id, unknown_product, AsOfQuery, ScoreParams, ScoreRequest, US};
 use super::render;
 use crate::domain::{Buyer, Stage};
-use crate::live::LiveScores;
+use crate::live::{LiveScores, State};
 use crate::scoring::summary::{self, History, ScoreSummary, Step};
-use crate::scoring::{self, EuCrmResult, Intervals, ProductScore, DEFAULT_DRAWS};
+use crate::scoring::{self, EuCrmResult, Intervals, Params, ProductScore, Snapshot, DEFAULT_DRAWS};
 
 /// One product's full, explained result.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,6 +37,15 @@ impl ScoreDetail<'_> {
     fn render(&self) -> Result<bytes::Bytes, ApiError> {
         render::to_vec(self).map(bytes::Bytes::from)
     }
+}
+
+/// The snapshot a read with `params` scores (see
+/// [`LiveScores::snapshot_for`]); `None`, logged, when the product graph
+/// recorded then cannot be rebuilt.
+fn snapshot_for(live: &LiveScores, state: &State, params: &Params) -> Option<Arc<Snapshot>> {
+    live.snapshot_for(state, params)
+        .map_err(|error| tracing::error!(error = %error, "rebuilding the recorded product graph"))
+        .ok()
 }
 
 /// Runs a computation off the async workers, caching its result.
@@ -222,9 +231,10 @@ pub async fn list_scores(
         .await?
         .expect("summaries always exist")
     } else {
-        let snapshot = state.snapshot.clone();
+        let (handle, at) = (live.clone().into_inner(), state.clone());
         let params = request.params;
         computed(&live, state_key, move || {
+            let snapshot = snapshot_for(&handle, &at, &params)?;
             Some(
                 scoring::score_all(&snapshot, &params)
                     .iter()
@@ -233,7 +243,7 @@ pub async fn list_scores(
             )
         })
         .await?
-        .expect("score_all always answers")
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no snapshot to list the scores of")))?
     };
     let mut response = cached(&req, tag, immutable, move || {
         let mut rows: Vec<(f64, String, &ScoreSummary)> = summaries
@@ -357,7 +367,7 @@ pub async fn get_score(
         });
     }
     let uncertainty = if with_uncertainty {
-        let snapshot = state.snapshot.clone();
+        let (handle, at) = (live.clone().into_inner(), state.clone());
         let params = request.params;
         let id = product.clone();
         let key = format!(
@@ -365,6 +375,7 @@ pub async fn get_score(
             state.version, product, request.canonical
         );
         computed(&live, key, move || {
+            let snapshot = snapshot_for(&handle, &at, &params)?;
             scoring::uncertainty(&snapshot, &id, &params, draws, seed)
         })
         .await?
@@ -396,13 +407,16 @@ pub async fn get_score(
             .render()?
         }
         (None, _) => {
-            let snapshot = state.snapshot.clone();
+            let (handle, at) = (live.clone().into_inner(), state.clone());
             let params = request.params;
             let id = product.clone();
             let score = computed(
                 &live,
                 format!("{}|one|{}|{}", state.version, product, request.canonical),
-                move || scoring::score_product(&snapshot, &id, &params),
+                move || {
+                    let snapshot = snapshot_for(&handle, &at, &params)?;
+                    scoring::score_product(&snapshot, &id, &params)
+                },
             )
             .await?
             .ok_or_else(|| unknown_product(&product))?;
@@ -444,13 +458,16 @@ pub async fn get_eu_crm(
     let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, Buyer::Eu)?;
     let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
     let past = request.is_immutable(&state);
-    let snapshot = state.snapshot.clone();
+    let (handle, at) = (live.clone().into_inner(), state.clone());
     let params = request.params;
     let id = product.clone();
     let value = computed(
         &live,
         format!("{}|crm|{}|{}", state.version, product, request.canonical),
-        move || scoring::eu_crm(&snapshot, &id, &params),
+        move || {
+            let snapshot = snapshot_for(&handle, &at, &params)?;
+            scoring::eu_crm(&snapshot, &id, &params)
+        },
     )
     .await?
     .ok_or_else(|| unknown_product(&product))?;
@@ -540,7 +557,7 @@ pub async fn get_history(
         &request.canonical,
         &format!("{from}|{to}|{}", step.as_str()),
     );
-    let snapshot = state.snapshot.clone();
+    let (handle, at) = (live.clone().into_inner(), state.clone());
     let params = request.params;
     let id = product.clone();
     let key = format!(
@@ -551,7 +568,9 @@ pub async fn get_history(
         step.as_str()
     );
     let value = computed(&live, key, move || {
-        summary::history(&snapshot, &id, &params, step, &instants)
+        summary::history(&id, &params, step, &instants, |as_of| {
+            snapshot_for(&handle, &at, &Params { as_of, ..params })
+        })
     })
     .await?
     .ok_or_else(|| unknown_product(&product))?;

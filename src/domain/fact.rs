@@ -66,7 +66,7 @@ pub struct NewFact {
     /// defaults to the source's `published_on`, else the day it is recorded.
     /// Give it when one source republishes figures first published earlier
     /// (a dataset release whose older years came out in earlier releases).
-    #[schema(value_type = Option<String>, format = Date, example = "2025-01-31")]
+    #[schema(value_type = Option<String>, format = Date, example = "2025-01-31", pattern = "^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub published_on: Option<String>,
     /// Verbatim excerpt from the source (at most 2000 characters).
     pub quote: Option<String>,

@@ -16,8 +16,8 @@ use arc_swap::ArcSwap;
 use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 
-use crate::domain::{Buyer, ProductId};
-use crate::scoring::{self, Params, ProductScore, Snapshot, SnapshotFact};
+use crate::domain::{Buyer, ProductId, View};
+use crate::scoring::{self, GraphHistory, Params, ProductScore, Snapshot, SnapshotFact};
 use crate::store::{self, StoreError};
 
 pub use cache::ResultCache;
@@ -31,6 +31,8 @@ pub struct State {
     /// Changes whenever the underlying data does; the same on every replica.
     pub version: String,
     pub snapshot: Arc<Snapshot>,
+    /// Every recorded revision of the product graph, for `recorded` reads.
+    pub graphs: Arc<GraphHistory>,
     /// When the current scores were computed (their `as_of`).
     pub computed_at: OffsetDateTime,
     current: HashMap<Buyer, Arc<CurrentScores>>,
@@ -119,6 +121,7 @@ impl LiveScores {
             state: ArcSwap::from_pointee(State {
                 version: String::new(),
                 snapshot: Arc::new(snapshot),
+                graphs: Arc::default(),
                 computed_at: OffsetDateTime::now_utc(),
                 current: HashMap::new(),
             }),
@@ -129,6 +132,37 @@ impl LiveScores {
     /// The current state; cheap, never blocks.
     pub fn state(&self) -> Arc<State> {
         self.state.load_full()
+    }
+
+    /// The snapshot a read with `params` scores on `state`: the live one,
+    /// except for a `recorded` read of an instant whose product graph
+    /// differs from today's, which gets the same facts over the graph as
+    /// recorded then (built once per graph and data version, then cached).
+    /// May index every fact: call it off the async workers.
+    pub fn snapshot_for(
+        &self,
+        state: &State,
+        params: &Params,
+    ) -> Result<Arc<Snapshot>, StoreError> {
+        if params.view != View::Recorded || state.graphs.is_current_at(params.as_of) {
+            return Ok(state.snapshot.clone());
+        }
+        let key = format!(
+            "{}|graph|{}",
+            state.version,
+            state.graphs.recorded_by(params.as_of)
+        );
+        if let Some(snapshot) = self.cache.get::<Snapshot>(&key) {
+            return Ok(snapshot);
+        }
+        let snapshot = Arc::new(
+            state
+                .snapshot
+                .with_products(state.graphs.products_at(params.as_of))
+                .map_err(|e| StoreError::Other(e.into()))?,
+        );
+        self.cache.insert(key, snapshot.clone());
+        Ok(snapshot)
     }
 
     /// Reloads the facts of `changed` products (all facts when `None`) and
@@ -160,6 +194,7 @@ async fn load_state(
         .await?;
     let version = store::snapshot::data_version(&tx).await?;
     let products = store::snapshot::products(&tx).await?;
+    let graphs = GraphHistory::new(store::snapshot::product_revisions(&tx).await?);
     let mut incremental = incremental;
     if let Some((previous, changed)) = &mut incremental {
         // The version read above also counts writes whose notifications
@@ -218,7 +253,7 @@ async fn load_state(
     let computed_at = now.unwrap_or_else(OffsetDateTime::now_utc);
     let previous = incremental;
     tokio::task::spawn_blocking(move || {
-        build_state(version, products, facts, computed_at, previous)
+        build_state(version, products, graphs, facts, computed_at, previous)
     })
     .await
     .map_err(|e| StoreError::Other(e.into()))?
@@ -227,6 +262,7 @@ async fn load_state(
 fn build_state(
     version: String,
     products: Vec<crate::domain::Product>,
+    graphs: GraphHistory,
     facts: Vec<SnapshotFact>,
     computed_at: OffsetDateTime,
     previous: Option<(Arc<State>, BTreeSet<String>)>,
@@ -262,6 +298,7 @@ fn build_state(
     Ok(State {
         version,
         snapshot,
+        graphs: Arc::new(graphs),
         computed_at,
         current,
     })

@@ -17,6 +17,7 @@ mod engine;
 mod eu_crm;
 mod explain;
 pub mod exposure;
+mod graph;
 mod params;
 mod resolve;
 pub mod scenario;
@@ -38,6 +39,7 @@ pub use explain::{
     DependencyScore, DifficultyScore, FactRef, InputDifficulty, InputTerm, LocalExposure, Pressure,
     ProductScore, Quantity, ScoreRange,
 };
+pub use graph::GraphHistory;
 pub use params::{
     Chain, HorizonError, OverrideError, Params, WeightOverrides, Weights, WeightsError,
     COMPONENT_NAMES,

@@ -1,6 +1,8 @@
 //! The headline figures of a score, as listings, scenarios and histories
 //! report them, and how far they move between two scores.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 use utoipa::ToSchema;
@@ -173,17 +175,24 @@ pub struct History {
 }
 
 /// The product scored at each of `instants` with otherwise the same
-/// parameters, or `None` if it is not in the snapshot.
+/// parameters, on the snapshot `snapshot_at` gives for that instant (the
+/// product graph of a `recorded` read can differ from one instant to the
+/// next). Instants whose snapshot lacks the product have no point; `None`
+/// when none has it.
 pub fn history(
-    snapshot: &Snapshot,
     product: &ProductId,
     params: &Params,
     step: Step,
     instants: &[OffsetDateTime],
+    snapshot_at: impl Fn(OffsetDateTime) -> Option<Arc<Snapshot>>,
 ) -> Option<History> {
     let mut points = Vec::with_capacity(instants.len());
     for &as_of in instants {
-        let score = score_product(snapshot, product, &Params { as_of, ..*params })?;
+        let Some(score) = snapshot_at(as_of)
+            .and_then(|snapshot| score_product(&snapshot, product, &Params { as_of, ..*params }))
+        else {
+            continue;
+        };
         points.push(HistoryPoint {
             as_of,
             dependency: score.dependency.score,
@@ -192,6 +201,9 @@ pub fn history(
             coverage: score.difficulty.coverage,
             export_controls: in_force_or_suspended(&score),
         });
+    }
+    if points.is_empty() {
+        return None;
     }
     Some(History {
         product: product.clone(),

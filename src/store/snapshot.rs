@@ -3,6 +3,7 @@
 //! its source's kind, and a version token for the data as a whole.
 
 use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use super::sources::corrupt;
@@ -57,6 +58,34 @@ pub async fn products(client: &impl GenericClient) -> Result<Vec<Product>, Store
                 inputs: serde_json::from_value::<Vec<ProductInput>>(row.get("inputs"))
                     .map_err(corrupt)?,
             })
+        })
+        .collect()
+}
+
+/// Every revision of every product, with when it was recorded: the graph
+/// of any past instant.
+pub async fn product_revisions(
+    client: &impl GenericClient,
+) -> Result<Vec<(OffsetDateTime, Product)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT product_id, body, recorded_at FROM product_revisions ORDER BY recorded_at",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let body: serde_json::Value = row.get("body");
+            let stage = body["stage"].as_str().unwrap_or_default();
+            let product = Product {
+                id: ProductId::parse(row.get("product_id")).map_err(corrupt)?,
+                name: body["name"].as_str().unwrap_or_default().to_owned(),
+                stage: Stage::parse(stage).ok_or_else(|| corrupt(format!("stage {stage}")))?,
+                description: body["description"].as_str().unwrap_or_default().to_owned(),
+                inputs: serde_json::from_value::<Vec<ProductInput>>(body["inputs"].clone())
+                    .map_err(corrupt)?,
+            };
+            Ok((row.get("recorded_at"), product))
         })
         .collect()
 }

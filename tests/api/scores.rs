@@ -204,6 +204,10 @@ async fn etags_answer_304_until_the_data_changes() {
         .unwrap();
     assert_eq!(other.status(), 200, "other parameters, other tag");
 
+    // An instant after the chain was recorded, before the next write.
+    let then = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     app.post_ok("/v1/facts", &chinese_share_fact("ndpr-oxide", 92.0))
         .await;
     assert_eq!(current_dependency(&app, MAGNET).await, 92.0);
@@ -216,8 +220,9 @@ async fn etags_answer_304_until_the_data_changes() {
         .unwrap();
     assert_eq!(changed.status(), 200, "new data, new tag");
     let recorded = app
-        .get(&format!("{MAGNET}?as_of=2025-01-01&view=recorded"))
+        .get(&format!("{MAGNET}?as_of={then}&view=recorded"))
         .await;
+    assert_eq!(recorded.status(), 200);
     assert!(
         recorded.headers()["cache-control"]
             .to_str()

@@ -63,11 +63,11 @@ async fn publication_decides_the_public_view_and_recording_the_recorded_one() {
         fact_ids(&app, &format!("as_of={AS_OF}&view=current")).await,
         [china, australia]
     );
-    // Recorded: this database held nothing then.
-    assert_eq!(
-        dependency(&app, &format!("as_of={AS_OF}&view=recorded")).await,
-        0.0
-    );
+    // Recorded: this database did not even hold the magnet then.
+    let recorded = app
+        .get(&format!("{MAGNET}?as_of={AS_OF}&view=recorded"))
+        .await;
+    assert_problem(recorded, 404, "not_found").await;
     assert!(fact_ids(&app, &format!("as_of={AS_OF}&view=recorded"))
         .await
         .is_empty());
@@ -220,8 +220,46 @@ async fn the_seeded_magnet_history_follows_what_was_published() {
         .get_current(&format!("{MAGNET}/history?from=2021-01-01&view=recorded"))
         .await;
     let recorded = recorded["points"].as_array().unwrap();
-    let (last, earlier) = recorded.split_last().unwrap();
-    assert!(earlier.iter().all(|p| p["dependency"] == 0.0));
-    assert!(last["dependency"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        recorded.len(),
+        1,
+        "the graph was recorded today: {recorded:?}"
+    );
+    assert!(recorded[0]["dependency"].as_f64().unwrap() > 0.0);
     assert_eq!(history["view"], "public");
+}
+
+#[tokio::test]
+async fn the_recorded_view_reads_the_product_graph_as_it_was() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    app.post_ok("/v1/facts", &mine("CN", 270.0, "2024-03-01"))
+        .await;
+    app.post_ok("/v1/facts", &mine("AU", 90.0, "2024-03-01"))
+        .await;
+    assert_eq!(dependency(&app, "").await, 75.0);
+    let before = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    // The magnet is redefined without inputs: nothing upstream reaches it.
+    let response = app
+        .client
+        .put(app.url("/v1/products/sintered-ndfeb-magnet"))
+        .json(&json!({"name": "Sintered NdFeB magnet", "stage": "materials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(dependency(&app, "").await, 0.0);
+    // As recorded before the change, the magnet still drew on the chain.
+    assert_eq!(
+        dependency(&app, &format!("as_of={before}&view=recorded")).await,
+        75.0
+    );
+    // The other views read today's graph at any date.
+    assert_eq!(dependency(&app, &format!("as_of={before}")).await, 0.0);
+    assert_eq!(
+        dependency(&app, &format!("as_of={before}&view=current")).await,
+        0.0
+    );
 }
