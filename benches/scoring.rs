@@ -344,6 +344,15 @@ fn views(c: &mut Criterion) {
             b.iter(|| score_all(black_box(&snapshot), &params).len())
         });
     }
+    // A recorded read of an instant whose product graph was different: the
+    // snapshot is rebuilt once over that graph (then cached), then scored.
+    let older_graph = snapshot.products().to_vec();
+    group.bench_function("recorded_rebuilding_an_older_graph", |b| {
+        b.iter(|| {
+            let rebuilt = snapshot.with_products(older_graph.clone()).unwrap();
+            score_all(black_box(&rebuilt), &read(View::Recorded)).len()
+        })
+    });
     group.finish();
 }
 
