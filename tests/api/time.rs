@@ -263,3 +263,40 @@ async fn the_recorded_view_reads_the_product_graph_as_it_was() {
         0.0
     );
 }
+
+#[tokio::test]
+async fn a_control_announced_before_it_takes_effect_is_listed_not_counted() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    app.post_ok("/v1/facts", &mine("CN", 270.0, "2024-03-01"))
+        .await;
+    // Announced on 2025-04-04, in force from 2025-05-01.
+    app.post_ok(
+        "/v1/facts",
+        &json!({"product": "sintered-ndfeb-magnet", "country": "CN", "metric": "export_control",
+                "value": 1, "unit": "level", "period": "2025-05-01/..", "status": "in_force",
+                "source_id": "usgs-mcs-2025", "published_on": "2025-04-04"}),
+    )
+    .await;
+    let pressure = |body: &serde_json::Value| body["pressure"].as_array().unwrap().clone();
+    let announced = app.get_current(&format!("{MAGNET}?as_of=2025-04-20")).await;
+    let listed = pressure(&announced);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["announced_on"], "2025-04-04");
+    assert_eq!(listed[0]["takes_effect_on"], "2025-05-01");
+    let summary = app
+        .get_current("/v1/scores?as_of=2025-04-20&stage=materials")
+        .await;
+    assert_eq!(
+        summary["items"][0]["export_controls"], 0,
+        "not yet in force"
+    );
+    let in_force = app.get_current(&format!("{MAGNET}?as_of=2025-06-01")).await;
+    let listed = pressure(&in_force);
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0]["takes_effect_on"].is_null());
+    assert_eq!(listed[0]["announced_on"], "2025-04-04");
+    // Before the announcement nobody knew of it.
+    let before = app.get_current(&format!("{MAGNET}?as_of=2025-03-01")).await;
+    assert!(pressure(&before).is_empty());
+}
