@@ -32,7 +32,7 @@ pub struct ImportQuery {
 /// line, same fields as `POST /v1/facts`) or `text/csv` (a header row naming
 /// the columns product, country, buyer, facility, metric, value, unit,
 /// period, status, controlled_by, expected_online, source_id, confidence,
-/// quote, locator, note; empty cells are nulls). Millions of rows are read
+/// published_on, quote, locator, note; empty cells are nulls). Millions of rows are read
 /// as a stream in bounded memory and written with COPY, in one transaction.
 /// With `on_error=abort` (default) any invalid row makes it a 422 listing
 /// the bad lines (`/line/{n}/{field}`) and nothing is written; with

@@ -10,7 +10,7 @@ pub const MAX_LINE_BYTES: usize = csv::MAX_RECORD_BYTES;
 
 /// The CSV columns, in any order; the header row must name only these, and
 /// at least metric, period, status and source_id. Empty cells are nulls.
-pub const CSV_COLUMNS: [&str; 16] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "product",
     "country",
     "buyer",
@@ -24,6 +24,7 @@ pub const CSV_COLUMNS: [&str; 16] = [
     "expected_online",
     "source_id",
     "confidence",
+    "published_on",
     "quote",
     "locator",
     "note",
@@ -227,6 +228,7 @@ fn set_csv_field(fact: &mut NewFact, column: &str, text: &str) -> Result<(), Str
         }
         "source_id" => fact.source_id = text.to_owned(),
         "confidence" => fact.confidence = number()?,
+        "published_on" => fact.published_on = optional(),
         "quote" => fact.quote = optional(),
         "locator" => fact.locator = optional(),
         "note" => fact.note = optional(),

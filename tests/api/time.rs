@@ -100,6 +100,19 @@ async fn a_fact_takes_its_sources_publication_date_unless_it_gives_one() {
 }
 
 #[tokio::test]
+async fn a_csv_import_carries_publication_dates() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let csv = "product,country,metric,value,unit,period,status,source_id,published_on\n\
+               rare-earth-concentrate,CN,production,270,kt/yr,2024,estimate,usgs-mcs-2025,2024-03-01\n\
+               rare-earth-concentrate,AU,production,90,kt/yr,2024,estimate,usgs-mcs-2025,2025-12-01\n";
+    let response = app.post_raw("/v1/facts/import", "text/csv", csv).await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    assert_eq!(dependency(&app, &format!("as_of={AS_OF}")).await, 100.0);
+    assert_eq!(dependency(&app, "").await, 75.0);
+}
+
+#[tokio::test]
 async fn a_retraction_counts_in_the_public_view_once_published() {
     let app = spawn_app().await;
     app.seed_chain().await;
@@ -154,6 +167,11 @@ async fn impossible_dates_and_unknown_views_are_refused_and_nothing_is_written()
         assert_eq!(pointers(&problem), ["/published_on"], "{problem}");
         assert!(problem.to_string().contains(message), "{problem}");
     }
+    let csv = "product,country,metric,value,unit,period,status,source_id,published_on\n\
+               rare-earth-concentrate,CN,production,270,kt/yr,2024,estimate,usgs-mcs-2025,2999-01-01\n";
+    let response = app.post_raw("/v1/facts/import", "text/csv", csv).await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(pointers(&problem), ["/line/2/published_on"]);
     let ndjson = format!("{}\n", mine("CN", 270.0, "2999-01-01"));
     let response = app
         .post_raw("/v1/facts/import", "application/x-ndjson", ndjson)
