@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
+products=${PRODUCTS:-1000}
 small=$((rows / 10))
 work=$(mktemp -d /tmp/chokepoint-bench.XXXXXX)
 chmod 755 "$work"
@@ -14,24 +15,27 @@ port=18080
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release -q
-python3 bench/gen_facts.py "$rows" 1000 "$work/facts"
-python3 bench/gen_facts.py "$small" 1000 "$work/small"
+python3 bench/gen_facts.py "$rows" "$products" "$work/facts"
+python3 bench/gen_facts.py "$small" "$products" "$work/small"
 
-./target/release/chokepoint serve --port "$port" --data-dir "$work/data" --log-level warn >"$work/server.log" 2>&1 &
+./target/release/chokepoint serve --port "$port" --data-dir "$work/data" --log-level warn \
+    --rate-limit 1000000 --rate-burst 1000000 >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 pid=$(pgrep -f "chokepoint serve --port $port" | head -1)
+key=$(./target/release/chokepoint keys create --scope ingest --name bench --data-dir "$work/data" 2>/dev/null)
 
 while read -r line; do
     kind=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["kind"])' "$line")
     body=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["body"]))' "$line")
-    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/${kind}s" -H 'content-type: application/json' -d "$body"
+    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/${kind}s" -H 'content-type: application/json' \
+        -H "authorization: Bearer $key" -d "$body"
 done < "$work/facts.setup.ndjson"
 
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 import() {
     curl -fsS -o "$work/summary.json" -w '%{time_total}' -X POST "http://127.0.0.1:$port/v1/facts/import" \
-        -H 'content-type: application/x-ndjson' --data-binary "@$1"
+        -H 'content-type: application/x-ndjson' -H "authorization: Bearer $key" --data-binary "@$1"
 }
 rss_start=$(hwm)
 t_small=$(import "$work/small.ndjson")

@@ -263,8 +263,18 @@ fn sum_values(snapshot: &Snapshot) -> f64 {
     snapshot.facts().iter().filter_map(|f| f.value).sum()
 }
 
+/// `n` scaled by `BENCH_SCALE` (default 1): CI runs every benchmark at a
+/// tiny size so that one that no longer runs is caught.
+fn scaled(n: usize) -> usize {
+    let scale: f64 = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * scale) as usize).max(8)
+}
+
 fn full_recompute(c: &mut Criterion) {
-    let snapshot = layered_snapshot(10_000, 2026);
+    let snapshot = layered_snapshot(scaled(10_000), 2026);
     let buyers: Vec<Params> = BUYERS
         .iter()
         .map(|b| Params::new(Buyer::parse(b).unwrap(), AS_OF))
@@ -318,7 +328,7 @@ fn monte_carlo(c: &mut Criterion) {
 /// The three views of the past against the read every past `as_of` made
 /// before views existed (what is now `recorded`), on the same snapshot.
 fn views(c: &mut Criterion) {
-    let snapshot = layered_snapshot(2_000, 7);
+    let snapshot = layered_snapshot(scaled(2_000), 7);
     let past = datetime!(2025-09-30 00:00 UTC);
     let read = |view| Params {
         view,

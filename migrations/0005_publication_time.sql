@@ -15,8 +15,11 @@ UPDATE facts
 SET retraction_published_on = (retracted_at AT TIME ZONE 'UTC')::date
 WHERE retracted_at IS NOT NULL;
 
+-- The service always states it; a row written around it (a bulk \copy)
+-- was published, at the latest, the day it is recorded.
 ALTER TABLE facts
     ALTER COLUMN published_on SET NOT NULL,
+    ALTER COLUMN published_on SET DEFAULT CURRENT_DATE,
     ADD CONSTRAINT facts_published_on_range CHECK (published_on >= DATE '1900-01-01'),
     ADD CONSTRAINT facts_retraction_published CHECK ((retracted_at IS NULL) = (retraction_published_on IS NULL)),
     ADD CONSTRAINT facts_retraction_after_publication CHECK (retraction_published_on IS NULL OR retraction_published_on >= published_on);

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every benchmark once, at a tiny size: a benchmark that no longer runs is a
+# defect, and this is how CI notices. The figures mean nothing at this size;
+# bench/README.md has the real runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PRODUCTS=20 bash bench/import.sh 500
+DURATION=1s CONNECTIONS=4 bash bench/load.sh 20 500
+bash bench/exposure.sh 2
+BENCH_SCALE=0.01 cargo bench -q --bench scoring -- --test
