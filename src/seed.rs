@@ -50,7 +50,7 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
         let new: NewSource =
             serde_json::from_str(text).with_context(|| format!("sources.ndjson line {line}"))?;
         let source = new
-            .validate()
+            .validate(OffsetDateTime::now_utc().date())
             .map_err(|errors| anyhow!("sources.ndjson line {line}: {errors:?}"))?;
         if store::sources::get(&tx, source.id.as_str())
             .await?
@@ -110,6 +110,10 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
             .await
             .map_err(|e| rejected("facts.ndjson", e))?;
         report.facts_added = facts.len();
+    }
+    if report.sources_added > 0 {
+        // A new source moves the data version though no score can move yet.
+        store::notify_changed(&tx, &store::Affected::everything()).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(report)

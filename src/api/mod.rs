@@ -54,7 +54,8 @@ U+0000; query parameters an operation does not list are refused; country and buy
 upper case.\n\n\
 Numbers: every number the method derives (scores, shares, weights, intervals, deltas, exposure \
 totals) is written rounded to 4 decimal places, in JSON as in CSV, and never as `-0`; it is \
-computed unrounded. Facts are returned as stored.",
+computed unrounded. Facts are returned as stored by `/v1/facts`; fact values quoted inside \
+explanations are written at the same 4 places.",
         license(name = "Apache-2.0")
     ),
     tags(

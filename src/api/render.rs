@@ -1,8 +1,9 @@
-//! How derived numbers are written: every score, share, weight and interval
-//! the method computes is rounded to [`DECIMALS`] decimal places, the same
-//! in JSON and CSV, and never written as a negative zero. Rounding happens
-//! only when writing, so what is computed (and cached) is unchanged. Facts
-//! and other stored inputs are written as stored.
+//! How the numbers of score, scenario and exposure answers are written:
+//! every float, derived (scores, shares, weights, intervals) or quoted from
+//! a fact in an explanation, is rounded to [`DECIMALS`] decimal places, the
+//! same in JSON and CSV, and never written as a negative zero. Rounding
+//! happens only when writing, so what is computed (and cached) is
+//! unchanged; the facts themselves are served as stored by `/v1/facts`.
 
 use std::io;
 

@@ -423,18 +423,37 @@ async fn evaluate(
         keys,
         products,
     } = prepared;
-    let evaluation = web::block(move || {
+    let (evaluation, unrecorded) = web::block(move || {
         let snapshot = handle.snapshot_for(&at, &params)?;
-        Ok::<_, crate::store::StoreError>(scenario::evaluate(
-            &snapshot,
-            &changes,
-            products.as_deref(),
-            &params,
-        ))
+        // A recorded read's graph may lack products today's graph has.
+        let unrecorded: Vec<(usize, ProductId)> = products
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, id)| snapshot.product(id).is_none())
+            .map(|(i, id)| (i, id.clone()))
+            .collect();
+        let evaluation = scenario::evaluate(&snapshot, &changes, products.as_deref(), &params);
+        Ok::<_, crate::store::StoreError>((evaluation, unrecorded))
     })
     .await
-    .map_err(ApiError::internal)??
-    .map_err(|errors| change_errors(errors, &keys, prefix))?;
+    .map_err(ApiError::internal)??;
+    if !unrecorded.is_empty() {
+        return Err(ApiError::validation(
+            unrecorded
+                .into_iter()
+                .map(|(i, id)| {
+                    FieldError::new(
+                        format!("{prefix}/products/{i}"),
+                        format!(
+                            "product `{id}` had not been recorded by `as_of` (view `recorded`)"
+                        ),
+                    )
+                })
+                .collect(),
+        ));
+    }
+    let evaluation = evaluation.map_err(|errors| change_errors(errors, &keys, prefix))?;
     let results = evaluation
         .comparisons
         .iter()

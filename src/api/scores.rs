@@ -19,7 +19,7 @@ use super::extract::Query;
 use super::pagination::{self, Paged};
 use super::params::{product_id, unknown_product, AsOfQuery, ScoreParams, ScoreRequest, US};
 use super::render;
-use crate::domain::{Buyer, Stage};
+use crate::domain::{Buyer, Stage, View};
 use crate::live::{LiveScores, State};
 use crate::scoring::summary::{self, History, ScoreSummary, Step};
 use crate::scoring::{self, EuCrmResult, Intervals, Params, ProductScore, Snapshot, DEFAULT_DRAWS};
@@ -40,12 +40,20 @@ impl ScoreDetail<'_> {
 }
 
 /// The snapshot a read with `params` scores (see
-/// [`LiveScores::snapshot_for`]); `None`, logged, when the product graph
-/// recorded then cannot be rebuilt.
-fn snapshot_for(live: &LiveScores, state: &State, params: &Params) -> Option<Arc<Snapshot>> {
-    live.snapshot_for(state, params)
-        .map_err(|error| tracing::error!(error = %error, "rebuilding the recorded product graph"))
-        .ok()
+/// [`LiveScores::snapshot_for`]), rebuilt off the async workers when a
+/// `recorded` read needs an older product graph.
+async fn snapshot_for(
+    live: &web::Data<LiveScores>,
+    state: &Arc<State>,
+    params: Params,
+) -> Result<Arc<Snapshot>, ApiError> {
+    if params.view != View::Recorded {
+        return Ok(state.snapshot.clone());
+    }
+    let (live, state) = (live.clone().into_inner(), state.clone());
+    Ok(web::block(move || live.snapshot_for(&state, &params))
+        .await
+        .map_err(ApiError::internal)??)
 }
 
 /// Runs a computation off the async workers, caching its result.
@@ -231,10 +239,9 @@ pub async fn list_scores(
         .await?
         .expect("summaries always exist")
     } else {
-        let (handle, at) = (live.clone().into_inner(), state.clone());
         let params = request.params;
+        let snapshot = snapshot_for(&live, &state, params).await?;
         computed(&live, state_key, move || {
-            let snapshot = snapshot_for(&handle, &at, &params)?;
             Some(
                 scoring::score_all(&snapshot, &params)
                     .iter()
@@ -243,7 +250,7 @@ pub async fn list_scores(
             )
         })
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no snapshot to list the scores of")))?
+        .expect("score_all always answers")
     };
     let mut response = cached(&req, tag, immutable, move || {
         let mut rows: Vec<(f64, String, &ScoreSummary)> = summaries
@@ -367,15 +374,14 @@ pub async fn get_score(
         });
     }
     let uncertainty = if with_uncertainty {
-        let (handle, at) = (live.clone().into_inner(), state.clone());
         let params = request.params;
+        let snapshot = snapshot_for(&live, &state, params).await?;
         let id = product.clone();
         let key = format!(
             "{}|mc|{}|{}|{draws}|{seed}",
             state.version, product, request.canonical
         );
         computed(&live, key, move || {
-            let snapshot = snapshot_for(&handle, &at, &params)?;
             scoring::uncertainty(&snapshot, &id, &params, draws, seed)
         })
         .await?
@@ -407,16 +413,13 @@ pub async fn get_score(
             .render()?
         }
         (None, _) => {
-            let (handle, at) = (live.clone().into_inner(), state.clone());
             let params = request.params;
+            let snapshot = snapshot_for(&live, &state, params).await?;
             let id = product.clone();
             let score = computed(
                 &live,
                 format!("{}|one|{}|{}", state.version, product, request.canonical),
-                move || {
-                    let snapshot = snapshot_for(&handle, &at, &params)?;
-                    scoring::score_product(&snapshot, &id, &params)
-                },
+                move || scoring::score_product(&snapshot, &id, &params),
             )
             .await?
             .ok_or_else(|| unknown_product(&product))?;
@@ -458,16 +461,13 @@ pub async fn get_eu_crm(
     let request = ScoreRequest::parse(&score.0, as_of.0.as_of, &state, Buyer::Eu)?;
     let tag = etag(&state, "eu-crm", product.as_str(), &request.canonical, "");
     let past = request.is_immutable(&state);
-    let (handle, at) = (live.clone().into_inner(), state.clone());
     let params = request.params;
+    let snapshot = snapshot_for(&live, &state, params).await?;
     let id = product.clone();
     let value = computed(
         &live,
         format!("{}|crm|{}|{}", state.version, product, request.canonical),
-        move || {
-            let snapshot = snapshot_for(&handle, &at, &params)?;
-            scoring::eu_crm(&snapshot, &id, &params)
-        },
+        move || scoring::eu_crm(&snapshot, &id, &params),
     )
     .await?
     .ok_or_else(|| unknown_product(&product))?;
@@ -557,8 +557,11 @@ pub async fn get_history(
         &request.canonical,
         &format!("{from}|{to}|{}", step.as_str()),
     );
-    let (handle, at) = (live.clone().into_inner(), state.clone());
     let params = request.params;
+    let mut snapshots = Vec::with_capacity(instants.len());
+    for &as_of in &instants {
+        snapshots.push(snapshot_for(&live, &state, Params { as_of, ..params }).await?);
+    }
     let id = product.clone();
     let key = format!(
         "{}|history|{}|{}|{from}|{to}|{}",
@@ -568,8 +571,9 @@ pub async fn get_history(
         step.as_str()
     );
     let value = computed(&live, key, move || {
-        summary::history(&id, &params, step, &instants, |as_of| {
-            snapshot_for(&handle, &at, &Params { as_of, ..params })
+        summary::history(&id, &params, step, &instants, |at| {
+            let point = instants.iter().position(|t| *t == at)?;
+            Some(snapshots[point].clone())
         })
     })
     .await?

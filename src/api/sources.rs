@@ -30,14 +30,16 @@ pub async fn create_source(
     let audit = write::actor(&caller.0, &req);
     let (new, digest) = body.parse()?;
     let key = write::idempotency(&req, digest)?;
-    let source = new.validate().map_err(|errors| {
-        ApiError::validation(
-            errors
-                .into_iter()
-                .map(|(field, message)| FieldError::new(format!("/{field}"), message))
-                .collect(),
-        )
-    })?;
+    let source = new
+        .validate(time::OffsetDateTime::now_utc().date())
+        .map_err(|errors| {
+            ApiError::validation(
+                errors
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(format!("/{field}"), message))
+                    .collect(),
+            )
+        })?;
     let outcome = idempotency::run(&pool, key.as_ref(), move |tx| {
         Box::pin(async move {
             let record = store::sources::insert(tx, &source).await?;

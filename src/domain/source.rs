@@ -165,7 +165,9 @@ pub(super) fn parse_date(value: &str) -> Option<time::Date> {
 
 impl NewSource {
     /// Validates every field, returning all problems as (field, message).
-    pub fn validate(self) -> Result<Source, Vec<(&'static str, String)>> {
+    /// `today` bounds the publication date: facts inherit it, and nothing
+    /// can have been published in the future.
+    pub fn validate(self, today: time::Date) -> Result<Source, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
         let id = SourceId::parse(&self.id)
             .map_err(|e| errors.push(("id", e)))
@@ -217,6 +219,13 @@ impl NewSource {
         };
         let published_on = date("published_on", &self.published_on);
         let accessed_on = date("accessed_on", &self.accessed_on);
+        if let Some(day) = published_on {
+            if day < super::fact::EARLIEST_PUBLICATION {
+                errors.push(("published_on", "must not be before 1900-01-01".into()));
+            } else if day > today {
+                errors.push(("published_on", format!("must not be after today ({today})")));
+            }
+        }
         if let Some(r) = self.reliability {
             if !(0.0..=1.0).contains(&r) {
                 errors.push(("reliability", "must be between 0 and 1".into()));

@@ -75,24 +75,26 @@ pub async fn retract_fact(
     published_on: Option<Date>,
     actor: &Actor,
 ) -> Result<FactRecord, RetractionRefused> {
-    if let Some(day) = published_on {
-        let fact = store::facts::get(tx, id)
-            .await?
-            .ok_or(RetractionRefused::NotFound)?;
-        let today = OffsetDateTime::now_utc().date();
-        if day > today {
-            return Err(RetractionRefused::PublishedOn(format!(
-                "must not be after today ({today})"
-            )));
-        }
-        if day < fact.published_on {
-            return Err(RetractionRefused::PublishedOn(format!(
-                "must not be before the fact's own publication ({})",
-                fact.published_on
-            )));
-        }
+    let fact = store::facts::get(tx, id)
+        .await?
+        .ok_or(RetractionRefused::NotFound)?;
+    if fact.retracted_at.is_some() {
+        return Err(RetractionRefused::AlreadyRetracted(fact.retracted_at));
     }
-    let retracted = match store::facts::retract(tx, id, reason, published_on).await? {
+    let today = OffsetDateTime::now_utc().date();
+    let day = published_on.unwrap_or(today);
+    if day > today {
+        return Err(RetractionRefused::PublishedOn(format!(
+            "must not be after today ({today})"
+        )));
+    }
+    if day < fact.published_on {
+        return Err(RetractionRefused::PublishedOn(format!(
+            "must not be before the fact's own publication ({})",
+            fact.published_on
+        )));
+    }
+    let retracted = match store::facts::retract(tx, id, reason, Some(day)).await? {
         store::facts::Retraction::Retracted(fact) => fact,
         store::facts::Retraction::AlreadyRetracted(fact) => {
             return Err(RetractionRefused::AlreadyRetracted(fact.retracted_at))

@@ -76,10 +76,13 @@ impl References {
         match self.sources.get(fact.source_id.as_str()) {
             Some((reliability, source_published_on)) if problems.is_empty() => Ok(FactDefaults {
                 confidence: fact.confidence.unwrap_or(*reliability),
+                // A source's date is bounded when it is written; the cap
+                // keeps rows written around the service from reaching here.
                 published_on: fact
                     .published_on
                     .or(*source_published_on)
-                    .unwrap_or(self.today),
+                    .unwrap_or(self.today)
+                    .min(self.today),
             }),
             Some(_) => Err(problems),
             None => {

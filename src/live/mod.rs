@@ -101,7 +101,13 @@ pub fn main_buyers() -> impl Iterator<Item = Buyer> {
 pub struct LiveScores {
     state: ArcSwap<State>,
     pub cache: ResultCache,
+    /// Snapshots rebuilt over older product graphs: each holds every fact,
+    /// so only a few are kept, apart from the results cache.
+    graphs: ResultCache,
 }
+
+/// How many rebuilt snapshots are kept.
+const REBUILT_GRAPHS: usize = 4;
 
 impl LiveScores {
     /// Loads everything and computes the current scores.
@@ -110,6 +116,7 @@ impl LiveScores {
         Ok(LiveScores {
             state: ArcSwap::from_pointee(state),
             cache: ResultCache::new(256),
+            graphs: ResultCache::new(REBUILT_GRAPHS),
         })
     }
 
@@ -126,6 +133,7 @@ impl LiveScores {
                 current: HashMap::new(),
             }),
             cache: ResultCache::new(256),
+            graphs: ResultCache::new(REBUILT_GRAPHS),
         }
     }
 
@@ -152,7 +160,7 @@ impl LiveScores {
             state.version,
             state.graphs.recorded_by(params.as_of)
         );
-        if let Some(snapshot) = self.cache.get::<Snapshot>(&key) {
+        if let Some(snapshot) = self.graphs.get::<Snapshot>(&key) {
             return Ok(snapshot);
         }
         let snapshot = Arc::new(
@@ -161,7 +169,7 @@ impl LiveScores {
                 .with_products(state.graphs.products_at(params.as_of))
                 .map_err(|e| StoreError::Other(e.into()))?,
         );
-        self.cache.insert(key, snapshot.clone());
+        self.graphs.insert(key, snapshot.clone());
         Ok(snapshot)
     }
 

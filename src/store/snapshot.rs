@@ -69,7 +69,8 @@ pub async fn product_revisions(
 ) -> Result<Vec<(OffsetDateTime, Product)>, StoreError> {
     let rows = client
         .query(
-            "SELECT product_id, body, recorded_at FROM product_revisions ORDER BY recorded_at",
+            "SELECT product_id, body, recorded_at FROM product_revisions
+             ORDER BY recorded_at, product_id, revision",
             &[],
         )
         .await?;
@@ -85,6 +86,10 @@ pub async fn product_revisions(
                 inputs: serde_json::from_value::<Vec<ProductInput>>(body["inputs"].clone())
                     .map_err(corrupt)?,
             };
+            let mut product = product;
+            // In the order `products` gives the live graph, so the same graph
+            // scores the same, number for number.
+            product.inputs.sort_by(|a, b| a.product.cmp(&b.product));
             Ok((row.get("recorded_at"), product))
         })
         .collect()

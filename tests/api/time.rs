@@ -94,9 +94,26 @@ async fn a_fact_takes_its_sources_publication_date_unless_it_gives_one() {
     let own = app.post_ok("/v1/facts", &fact).await;
     assert_eq!(own["published_on"], "2024-01-31");
     // A source without a date: the day the fact is recorded.
+    let before = time::OffsetDateTime::now_utc().date().to_string();
     let undated = app.post_ok("/v1/facts", &production_fact()).await;
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    assert_eq!(undated["published_on"], today.as_str());
+    let after = time::OffsetDateTime::now_utc().date().to_string();
+    let day = undated["published_on"].as_str().unwrap();
+    assert!(day == before || day == after, "{day}");
+    // A source cannot have been published in the future or before 1900.
+    let counts = table_counts(&app).await;
+    for (published_on, message) in [("2999-01-01", "after today"), ("1850-01-01", "1900")] {
+        let response = app
+            .post_json(
+                "/v1/sources",
+                &json!({"id": "odd-date", "title": "t", "publisher": "p",
+                        "kind": "news", "published_on": published_on}),
+            )
+            .await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(pointers(&problem), ["/published_on"], "{problem}");
+        assert!(problem.to_string().contains(message), "{problem}");
+    }
+    assert_eq!(table_counts(&app).await, counts);
 }
 
 #[tokio::test]
