@@ -102,8 +102,9 @@ mkdir -p "$OUT"
 # must exist upstream without closing a cycle (the product graph), a
 # history's `from` may not come after its `to`, a bill of materials
 # needs at least one item naming a product the catalogue holds, and a
-# retraction's publication date may not lie after today nor before the
-# fact's own (DELETE /v1/facts/{id}). Every other check still runs on them.
+# publication date may not lie after today (a source's, POST /v1/sources;
+# a retraction's, which may not precede the fact's own either, DELETE
+# /v1/facts/{id}). Every other check still runs on them.
 cat >"$OUT/schemathesis.toml" <<TOML
 [cache]
 directory = "$OUT/cache"
@@ -112,7 +113,7 @@ directory = "$OUT/cache"
 enabled = true
 
 [[operations]]
-include-name = ["POST /v1/facts", "POST /v1/facts/import", "POST /v1/scenarios", "POST /v1/scenarios/evaluate", "POST /v1/products", "PUT /v1/products/{id}", "GET /v1/scores/{product}/history", "POST /v1/exposure", "DELETE /v1/facts/{id}"]
+include-name = ["POST /v1/facts", "POST /v1/facts/import", "POST /v1/scenarios", "POST /v1/scenarios/evaluate", "POST /v1/products", "PUT /v1/products/{id}", "GET /v1/scores/{product}/history", "POST /v1/exposure", "DELETE /v1/facts/{id}", "POST /v1/sources"]
 checks.positive_data_acceptance.enabled = false
 TOML
 

@@ -127,8 +127,9 @@ pub struct NewSource {
     /// An http(s) URL of at most 2000 characters.
     #[schema(max_length = 2000, pattern = "^https?://")]
     pub url: Option<String>,
-    /// Publication date, `YYYY-MM-DD`.
-    #[schema(value_type = Option<String>, format = Date, example = "2025-01-31")]
+    /// Publication date, `YYYY-MM-DD`, from 1900 to today; the facts that
+    /// cite the source are published then unless they say otherwise.
+    #[schema(value_type = Option<String>, format = Date, example = "2025-01-31", pattern = "^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub published_on: Option<String>,
     /// When the source was consulted, `YYYY-MM-DD`.
     #[schema(value_type = Option<String>, format = Date, example = "2026-11-20")]
