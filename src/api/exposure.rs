@@ -119,22 +119,12 @@ pub struct ExposureQuery {
     part: Option<ExposurePart>,
 }
 
-/// A currency in a parameter Swagger UI must not prefill (it would clash
-/// with a JSON body, which names its own): [`Currency`]'s schema without
-/// its example, described for the CSV upload it serves.
+/// The currency of a CSV upload.
 fn unprefilled_currency_schema() -> utoipa::openapi::schema::Schema {
-    match <Currency as utoipa::PartialSchema>::schema() {
-        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(mut object)) => {
-            object.examples.clear();
-            object.description = Some(
-                "For a CSV upload: the currency of the `annual_spend` column, an ISO 4217 \
-                 code in three upper-case letters (default `USD`); it changes no score"
-                    .to_owned(),
-            );
-            utoipa::openapi::schema::Schema::Object(object)
-        }
-        _ => unreachable!("the currency schema is an inline object"),
-    }
+    super::params::unprefilled::<Currency>(
+        "For a CSV upload: the currency of the `annual_spend` column, an ISO 4217 \
+         code in three upper-case letters (default `USD`); it changes no score",
+    )
 }
 
 /// The tables a report has as CSV.

@@ -180,20 +180,24 @@ pub fn year_or_date_schema() -> Schema {
         .into()
 }
 
-/// A buyer in a parameter Swagger UI must not prefill (it would clash with
-/// a body that names its own): [`Buyer`]'s schema without its example.
-pub fn unprefilled_buyer_schema() -> Schema {
-    match <Buyer as utoipa::PartialSchema>::schema() {
+/// `T`'s schema for a parameter Swagger UI must not prefill (it would clash
+/// with a JSON body, which names its own), described by `description`: a
+/// `schema_with` parameter loses its doc comment.
+pub fn unprefilled<T: utoipa::PartialSchema>(description: &str) -> Schema {
+    match T::schema() {
         utoipa::openapi::RefOr::T(Schema::Object(mut object)) => {
             object.examples.clear();
-            // A `schema_with` parameter loses its doc comment: say it here.
-            object.description = Some(
-                "For a CSV upload: whom for, an ISO 3166-1 alpha-2 code in upper case or `EU` \
-                 (required for CSV; a JSON body names its own buyer)"
-                    .to_owned(),
-            );
+            object.description = Some(description.to_owned());
             Schema::Object(object)
         }
-        _ => unreachable!("the buyer schema is an inline object"),
+        _ => unreachable!("code schemas are inline objects"),
     }
+}
+
+/// The buyer of a CSV upload.
+pub fn unprefilled_buyer_schema() -> Schema {
+    unprefilled::<Buyer>(
+        "For a CSV upload: whom for, an ISO 3166-1 alpha-2 code in upper case or `EU` \
+         (required for CSV; a JSON body names its own buyer)",
+    )
 }
