@@ -5,6 +5,7 @@ mod as_of;
 mod country;
 mod currency;
 mod fact;
+mod hs_code;
 mod key;
 mod metric;
 mod period;
@@ -22,6 +23,7 @@ pub use currency::Currency;
 pub use fact::{
     parse_publication_date, Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS,
 };
+pub use hs_code::HsCode;
 pub use key::{constant_time_eq, KeySecret, Scope};
 pub use metric::{Metric, MetricScope, MetricSpec, NormaliseError, Unit, ValueKind};
 pub use period::Period;

@@ -95,7 +95,17 @@ pub struct NewProduct {
     pub description: String,
     #[serde(default)]
     pub inputs: Vec<NewProductInput>,
+    /// The HS 1992 six-digit codes its trade is recorded under, at most
+    /// 20, each in the code table of the trade data (one code may serve
+    /// several products: rare-earth compounds stand for each separated
+    /// oxide).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, max_items = 20, example = json!(["284690"]))]
+    pub hs_codes: Vec<String>,
 }
+
+/// Most HS codes one product may carry.
+pub const MAX_HS_CODES: usize = 20;
 
 /// An input edge as submitted.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -117,6 +127,7 @@ pub struct Product {
     pub stage: super::Stage,
     pub description: String,
     pub inputs: Vec<ProductInput>,
+    pub hs_codes: Vec<super::HsCode>,
 }
 
 impl NewProduct {
@@ -187,6 +198,23 @@ impl NewProduct {
                 errors.push((format!("{pointer}/share"), "must be between 0 and 1".into()));
             }
         }
+        if self.hs_codes.len() > MAX_HS_CODES {
+            errors.push((
+                "/hs_codes".into(),
+                format!("must list at most {MAX_HS_CODES} codes"),
+            ));
+        }
+        let mut hs_codes = Vec::new();
+        for (index, code) in self.hs_codes.iter().enumerate().take(MAX_HS_CODES) {
+            let pointer = format!("/hs_codes/{index}");
+            match super::HsCode::parse(code) {
+                Ok(code) if hs_codes.contains(&code) => {
+                    errors.push((pointer, format!("`{code}` is listed twice")))
+                }
+                Ok(code) => hs_codes.push(code),
+                Err(e) => errors.push((pointer, e)),
+            }
+        }
         match (product_id, stage, errors.is_empty()) {
             (Some(id), Some(stage), true) => Ok(Product {
                 id,
@@ -194,6 +222,7 @@ impl NewProduct {
                 stage,
                 description: self.description,
                 inputs,
+                hs_codes,
             }),
             _ => Err(errors),
         }

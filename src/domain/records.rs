@@ -57,6 +57,8 @@ pub struct ProductRecord {
     /// Its upstream products, each with the share of its input needs it
     /// covers.
     pub inputs: Vec<ProductInput>,
+    /// The HS 1992 six-digit codes its trade is recorded under.
+    pub hs_codes: Vec<super::HsCode>,
     /// Products that list this one as an input.
     pub used_by: Vec<ProductId>,
     /// How many times the product has been written (1 = never changed).

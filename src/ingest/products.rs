@@ -51,6 +51,7 @@ pub async fn save_product(
     }
     let body = serde_json::json!({
         "name": product.name, "stage": product.stage, "description": product.description, "inputs": product.inputs,
+        "hs_codes": product.hs_codes,
     });
     let created = store::products::upsert(tx, product, &body).await?;
     actor

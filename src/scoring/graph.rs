@@ -69,6 +69,7 @@ mod tests {
             name: id.to_owned(),
             stage,
             description: String::new(),
+            hs_codes: Vec::new(),
             inputs: inputs
                 .iter()
                 .map(|(input, share)| ProductInput {

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0005_publication_time.sql",
         include_str!("../../migrations/0005_publication_time.sql"),
     ),
+    (
+        6,
+        "0006_hs_codes.sql",
+        include_str!("../../migrations/0006_hs_codes.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: identifies this service's migration lock.

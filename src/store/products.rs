@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 
 use super::sources::corrupt;
 use super::{Page, StoreError};
-use crate::domain::{Product, ProductId, ProductInput, ProductRecord, Stage};
+use crate::domain::{HsCode, Product, ProductId, ProductInput, ProductRecord, Stage};
 
 /// Serialises changes to the product graph, so two concurrent writes
 /// cannot each pass the cycle check and together close a cycle.
@@ -64,8 +64,8 @@ pub async fn upsert(
 ) -> Result<bool, StoreError> {
     let created: bool = client
         .query_one(
-            "INSERT INTO products (id, name, stage, description) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET name = $2, stage = $3, description = $4,
+            "INSERT INTO products (id, name, stage, description, hs_codes) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET name = $2, stage = $3, description = $4, hs_codes = $5,
                                             updated_at = clock_timestamp()
              RETURNING (xmax = 0)",
             &[
@@ -73,6 +73,7 @@ pub async fn upsert(
                 &product.name,
                 &product.stage.as_str(),
                 &product.description,
+                &product.hs_codes.iter().map(HsCode::as_str).collect::<Vec<_>>(),
             ],
         )
         .await?
@@ -101,7 +102,7 @@ pub async fn upsert(
     Ok(created)
 }
 
-const SELECT: &str = "SELECT p.id, p.name, p.stage, p.description, p.updated_at,
+const SELECT: &str = "SELECT p.id, p.name, p.stage, p.description, p.hs_codes, p.updated_at,
         (SELECT coalesce(max(revision), 0) FROM product_revisions r WHERE r.product_id = p.id) AS revision,
         coalesce((SELECT json_agg(json_build_object('product', i.input_id, 'share', i.share, 'essential', i.essential)
                               ORDER BY i.input_id)
@@ -119,6 +120,11 @@ fn record(row: &Row) -> Result<ProductRecord, StoreError> {
         stage: parse_stage(row.get("stage"))?,
         description: row.get("description"),
         inputs: serde_json::from_value::<Vec<ProductInput>>(inputs).map_err(corrupt)?,
+        hs_codes: row
+            .get::<_, Vec<String>>("hs_codes")
+            .iter()
+            .map(|code| HsCode::parse(code).map_err(corrupt))
+            .collect::<Result<_, _>>()?,
         used_by: serde_json::from_value(used_by).map_err(corrupt)?,
         revision: row.get("revision"),
         updated_at: row.get("updated_at"),
@@ -152,4 +158,27 @@ pub async fn list(
         .await?;
     let items = rows.iter().map(record).collect::<Result<_, _>>()?;
     Ok(Page::from_rows(items, limit))
+}
+
+/// Each HS code's products: how trade flows map to the catalogue.
+pub async fn trade_codes(
+    client: &impl GenericClient,
+) -> Result<HashMap<HsCode, Vec<ProductId>>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT code, array_agg(id ORDER BY id) FROM products, unnest(hs_codes) AS code GROUP BY code",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let code = HsCode::parse(row.get(0)).map_err(corrupt)?;
+            let products = row
+                .get::<_, Vec<&str>>(1)
+                .into_iter()
+                .map(parse_id)
+                .collect::<Result<_, _>>()?;
+            Ok((code, products))
+        })
+        .collect()
 }

@@ -57,6 +57,8 @@ pub async fn products(client: &impl GenericClient) -> Result<Vec<Product>, Store
                 description: row.get("description"),
                 inputs: serde_json::from_value::<Vec<ProductInput>>(row.get("inputs"))
                     .map_err(corrupt)?,
+                // The method reads no trade codes.
+                hs_codes: Vec::new(),
             })
         })
         .collect()
@@ -85,6 +87,7 @@ pub async fn product_revisions(
                 description: body["description"].as_str().unwrap_or_default().to_owned(),
                 inputs: serde_json::from_value::<Vec<ProductInput>>(body["inputs"].clone())
                     .map_err(corrupt)?,
+                hs_codes: Vec::new(),
             };
             let mut product = product;
             // In the order `products` gives the live graph, so the same graph

@@ -140,3 +140,40 @@ async fn inputs_must_exist_and_sit_upstream() {
     assert!(problem["detail"].as_str().unwrap().contains("PUT"));
     assert_eq!(table_counts(&app).await, before);
 }
+
+#[tokio::test]
+async fn products_carry_hs_codes_of_the_trade_code_table_only() {
+    let app = spawn_app().await;
+    let product = |codes: serde_json::Value| {
+        json!({"id": "rare-earth-compounds", "name": "Rare-earth compounds", "stage": "smelting", "hs_codes": codes})
+    };
+    let before = table_counts(&app).await;
+    for (codes, pointer, message) in [
+        (json!(["28469"]), "/hs_codes/0", "six digits"),
+        (json!(["123456"]), "/hs_codes/0", "not in the HS 1992 code table"),
+        (json!(["284690", "284690"]), "/hs_codes/1", "listed twice"),
+        (json!(vec!["284690"; 21]), "/hs_codes", "at most 20"),
+    ] {
+        let problem = assert_problem(
+            app.post_json("/v1/products", &product(codes.clone())).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        let error = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["pointer"] == pointer)
+            .unwrap_or_else(|| panic!("{codes}: {problem}"));
+        assert!(error["message"].as_str().unwrap().contains(message), "{problem}");
+    }
+    assert_eq!(table_counts(&app).await, before, "nothing is written");
+
+    let created = app
+        .post_ok("/v1/products", &product(json!(["284690", "284610"])))
+        .await;
+    assert_eq!(created["hs_codes"], json!(["284690", "284610"]));
+    let read = app.get_current("/v1/products/rare-earth-compounds").await;
+    assert_eq!(read["hs_codes"], json!(["284690", "284610"]));
+}

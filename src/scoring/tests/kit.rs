@@ -60,6 +60,7 @@ impl Kit {
             name: product.to_owned(),
             stage,
             description: String::new(),
+            hs_codes: Vec::new(),
             inputs: inputs
                 .iter()
                 .map(|(input, share, essential)| ProductInput {
