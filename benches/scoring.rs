@@ -184,6 +184,7 @@ fn product(index: usize, stage: Stage, inputs: Vec<ProductInput>) -> Product {
         stage,
         description: String::new(),
         inputs,
+        hs_codes: Vec::new(),
     }
 }
 

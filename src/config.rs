@@ -30,6 +30,10 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Load a public dataset release through the import path (loading one
+    /// again adds nothing; a newer release revises what changed).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print the OpenAPI document to stdout.
     Openapi,
 }
@@ -47,6 +51,67 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// CEPII BACI trade flows (`t,i,j,k,v,q`, plain or .gz) and its country code file.
+    Baci {
+        /// The trade file.
+        #[arg(long)]
+        trade: PathBuf,
+        /// CEPII's country code file of the release (default: the shipped one).
+        #[arg(long)]
+        countries: Option<PathBuf>,
+        /// CEPII's release name, such as `V202401b`.
+        #[arg(long, default_value = crate::public_data::BACI_RELEASE)]
+        release: String,
+        #[command(flatten)]
+        options: ImportOptions,
+    },
+    /// World Mining Data production tables, stacked with a `commodity` column.
+    Wmd {
+        /// The production file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The commodity-to-product mapping (`commodity,product,factor,note`).
+        #[arg(long, default_value = "data/public/wmd_products.csv")]
+        map: PathBuf,
+        /// The edition's year.
+        #[arg(long, default_value_t = crate::public_data::WMD_EDITION)]
+        edition: i32,
+        #[command(flatten)]
+        options: ImportOptions,
+    },
+    /// World Bank WGI estimates (`Country/Territory,Code,<years>…`).
+    Wgi {
+        /// The estimates file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The update's year.
+        #[arg(long, default_value_t = crate::public_data::WGI_UPDATE)]
+        update: i32,
+        #[command(flatten)]
+        options: ImportOptions,
+    },
+    /// The shipped extract: the public catalogue and every dataset in it.
+    Public {
+        /// The extract's directory.
+        #[arg(long, default_value = "data/public")]
+        dir: PathBuf,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportOptions {
+    /// `abort`: any invalid row stops the import and nothing is written;
+    /// `skip`: invalid rows are reported and left out.
+    #[arg(long, value_enum, default_value = "abort")]
+    pub on_invalid: crate::connectors::OnInvalid,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 }
 
 fn parse_scope(value: &str) -> Result<crate::domain::Scope, String> {

@@ -1,8 +1,10 @@
 pub mod api;
 pub mod config;
+pub mod connectors;
 pub mod domain;
 pub mod ingest;
 pub mod live;
+pub mod public_data;
 pub mod scoring;
 pub mod seed;
 pub mod startup;

@@ -1,8 +1,12 @@
 use anyhow::Context;
 use clap::Parser;
 
-use chokepoint::config::{Cli, Command, DatabaseSettings, KeysCommand, ServeSettings};
+use chokepoint::config::{
+    Cli, Command, DatabaseSettings, ImportCommand, ImportOptions, KeysCommand, ServeSettings,
+};
+use chokepoint::connectors::{self, countries::CountryTable};
 use chokepoint::domain::{KeySecret, Scope};
+use chokepoint::public_data::{self, Dataset};
 use chokepoint::startup::{self, Application};
 use chokepoint::store::{
     self,
@@ -23,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
             scopes,
             database,
         }) => create_key(&name, &scopes, database).await,
+        Command::Import(command) => import(command).await,
         Command::Openapi => {
             print!("{}", api::openapi_json());
             Ok(())
@@ -95,6 +100,75 @@ async fn seed(settings: DatabaseSettings) -> anyhow::Result<()> {
         report.facts_added,
         report.facts_already_present
     );
+    Ok(())
+}
+
+async fn import(command: ImportCommand) -> anyhow::Result<()> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let (dataset, release, countries, options) = match command {
+        ImportCommand::Public {
+            dir,
+            database: settings,
+        } => {
+            let (url, _cluster) = database(&settings)?;
+            apply_migrations(&url).await?;
+            let pool = store::connect(&url, 2)?;
+            let report = public_data::load(&pool, &public_data::Layout::new(dir)).await;
+            pool.close();
+            let report = report?;
+            println!("products added: {}", report.products_added);
+            for (name, summary) in report.releases {
+                println!("{name}: {summary:?}");
+            }
+            return Ok(());
+        }
+        ImportCommand::Baci {
+            trade,
+            countries,
+            release,
+            options,
+        } => {
+            let countries = match countries {
+                Some(path) => {
+                    CountryTable::from_file(&path).map_err(public_data::refused_dataset)?
+                }
+                None => CountryTable::shipped(),
+            };
+            let release = connectors::baci::release(&release, today).map_err(anyhow::Error::msg)?;
+            (Dataset::Baci { trade }, release, countries, options)
+        }
+        ImportCommand::Wmd {
+            file,
+            map,
+            edition,
+            options,
+        } => (
+            Dataset::Wmd { file, map },
+            connectors::wmd::release(edition, today).map_err(anyhow::Error::msg)?,
+            CountryTable::shipped(),
+            options,
+        ),
+        ImportCommand::Wgi {
+            file,
+            update,
+            options,
+        } => (
+            Dataset::Wgi { file },
+            connectors::wgi::release(update, today).map_err(anyhow::Error::msg)?,
+            CountryTable::shipped(),
+            options,
+        ),
+    };
+    let ImportOptions {
+        on_invalid,
+        database: settings,
+    } = options;
+    let (url, _cluster) = database(&settings)?;
+    apply_migrations(&url).await?;
+    let pool = store::connect(&url, 2)?;
+    let summary = public_data::import(&pool, dataset, release, &countries, on_invalid).await;
+    pool.close();
+    println!("{:?}", summary?);
     Ok(())
 }
 

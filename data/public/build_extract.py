@@ -133,7 +133,13 @@ def baci_countries(con):
         "SELECT country_code, country_name, country_iso2, country_iso3 FROM country_codes_V202401b"
     ).fetchall()
     rows.sort(key=lambda r: int(r[0]))
-    return [[cell(x) for x in r] for r in rows]
+    rows = [[cell(x) for x in r] for r in rows]
+    for r in rows:
+        # Namibia's alpha-2 code is the text "NA", which the SQLite copy
+        # stores as missing; CEPII's own file has it.
+        if r[0] == "516" and r[2] == "":
+            r[2] = "NA"
+    return rows
 
 
 def baci_products(con):

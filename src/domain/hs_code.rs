@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 const HS92_TABLE: &str = include_str!("../../data/public/baci/product_codes_HS92_V202401b.csv");
 
 /// An HS 1992 six-digit product code known to the trade code table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "284690", pattern = "^[0-9]{6}$")]
 pub struct HsCode([u8; 6]);
@@ -35,7 +37,10 @@ fn table() -> &'static [(HsCode, &'static str)] {
 impl HsCode {
     fn digits(s: &str) -> Option<HsCode> {
         let bytes: [u8; 6] = s.as_bytes().try_into().ok()?;
-        bytes.iter().all(u8::is_ascii_digit).then_some(HsCode(bytes))
+        bytes
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then_some(HsCode(bytes))
     }
 
     /// Six digits of a code in the HS 1992 table, or why not.

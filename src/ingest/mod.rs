@@ -11,6 +11,7 @@ pub mod csv;
 pub mod facts;
 pub mod import;
 pub mod products;
+pub mod release;
 pub mod rows;
 
 use std::collections::{HashMap, HashSet};

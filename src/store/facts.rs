@@ -287,6 +287,85 @@ pub async fn retract(
     }
 }
 
+/// A standing fact of a dataset release, as a later release compares it.
+#[derive(Debug, Clone)]
+pub struct ReleasedFact {
+    pub id: i64,
+    pub metric: String,
+    pub product: Option<String>,
+    pub country: Option<String>,
+    pub buyer: Option<String>,
+    pub period: Period,
+    pub value: Option<f64>,
+    /// When the fact's release was published.
+    pub release_published_on: Option<Date>,
+}
+
+/// The unretracted facts citing a source whose id starts with `family`:
+/// every release of one dataset.
+pub async fn released(
+    client: &impl GenericClient,
+    family: &str,
+) -> Result<Vec<ReleasedFact>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT f.id, f.metric, f.product_id, f.country, f.buyer, f.period_start, f.period_end,
+                    f.value, s.published_on
+             FROM facts f JOIN sources s ON s.id = f.source_id
+             WHERE starts_with(f.source_id, $1) AND f.retracted_at IS NULL",
+            &[&family],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| ReleasedFact {
+            id: row.get(0),
+            metric: row.get(1),
+            product: row.get(2),
+            country: row.get(3),
+            buyer: row.get(4),
+            period: Period {
+                start: row.get(5),
+                end: row.get(6),
+            },
+            value: row.get(7),
+            release_published_on: row.get(8),
+        })
+        .collect())
+}
+
+/// Retracts the facts `ids` for `reason`, the correction published on
+/// `published_on` (or the fact's own publication, if later).
+pub async fn retract_all(
+    client: &impl GenericClient,
+    ids: &[i64],
+    reason: &str,
+    published_on: Date,
+) -> Result<u64, StoreError> {
+    Ok(client
+        .execute(
+            "UPDATE facts SET retracted_at = clock_timestamp(), retraction_reason = $2,
+                 retraction_published_on = GREATEST($3, published_on)
+             WHERE id = ANY($1) AND retracted_at IS NULL",
+            &[&ids, &reason, &published_on],
+        )
+        .await?)
+}
+
+/// The products of the facts `ids`.
+pub async fn products_of(
+    client: &impl GenericClient,
+    ids: &[i64],
+) -> Result<Vec<Option<String>>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT product_id FROM facts WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// Ids of every product, for checking references without a query per fact.
 pub async fn product_ids(
     client: &impl GenericClient,

@@ -4,6 +4,7 @@
 mod access;
 mod baseline;
 mod compose;
+mod connectors;
 mod embedded;
 mod errors;
 mod examples;

@@ -144,13 +144,15 @@ async fn inputs_must_exist_and_sit_upstream() {
 #[tokio::test]
 async fn products_carry_hs_codes_of_the_trade_code_table_only() {
     let app = spawn_app().await;
-    let product = |codes: serde_json::Value| {
-        json!({"id": "rare-earth-compounds", "name": "Rare-earth compounds", "stage": "smelting", "hs_codes": codes})
-    };
+    let product = |codes: serde_json::Value| json!({"id": "rare-earth-compounds", "name": "Rare-earth compounds", "stage": "smelting", "hs_codes": codes});
     let before = table_counts(&app).await;
     for (codes, pointer, message) in [
         (json!(["28469"]), "/hs_codes/0", "six digits"),
-        (json!(["123456"]), "/hs_codes/0", "not in the HS 1992 code table"),
+        (
+            json!(["123456"]),
+            "/hs_codes/0",
+            "not in the HS 1992 code table",
+        ),
         (json!(["284690", "284690"]), "/hs_codes/1", "listed twice"),
         (json!(vec!["284690"; 21]), "/hs_codes", "at most 20"),
     ] {
@@ -166,7 +168,10 @@ async fn products_carry_hs_codes_of_the_trade_code_table_only() {
             .iter()
             .find(|e| e["pointer"] == pointer)
             .unwrap_or_else(|| panic!("{codes}: {problem}"));
-        assert!(error["message"].as_str().unwrap().contains(message), "{problem}");
+        assert!(
+            error["message"].as_str().unwrap().contains(message),
+            "{problem}"
+        );
     }
     assert_eq!(table_counts(&app).await, before, "nothing is written");
 

@@ -1,0 +1,203 @@
+//! The World Bank's Worldwide Governance Indicators: one indicator's
+//! estimates by country (ISO alpha-3 `Code`) and year, one column a year
+//! (`Country/Territory,Code,<years>…`). The copy at hand carries the
+//! Political Stability and Absence of Violence/Terrorism estimate only, so
+//! it is recorded as `wgi_political_stability`, not as the six-indicator
+//! mean `governance_wgi` the method reads (data/README.md).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use time::{Date, Month};
+
+use super::countries::{Area, CountryTable};
+use super::table::{self, TableFile};
+use super::{Derived, OnInvalid, Problems, Release, SourceProblem};
+use crate::domain::{NewFact, NewSource};
+
+pub const FAMILY: &str = "world-bank-wgi-pv-";
+const NAMED: [&str; 2] = ["Country/Territory", "Code"];
+
+/// The WGI update of a year (published each September: dated the month's
+/// last day, never too early).
+pub fn release(update: i32, today: Date) -> Result<Release, String> {
+    let published_on = Date::from_calendar_date(update, Month::September, 30)
+        .map_err(|_| format!("{update} is not an update year"))?;
+    if !(1999..=today.year()).contains(&update) || published_on > today {
+        return Err(format!("the WGI {update} update is not published by today"));
+    }
+    Ok(Release {
+        source: NewSource {
+            id: format!("{FAMILY}{update}"),
+            title: format!("Worldwide Governance Indicators, {update} update: Political Stability and Absence of Violence/Terrorism, estimate"),
+            publisher: "The World Bank".into(),
+            kind: "intergovernmental_agency".into(),
+            url: Some("https://www.worldbank.org/en/publication/worldwide-governance-indicators".into()),
+            published_on: Some(published_on.to_string()),
+            accessed_on: Some(today.to_string()),
+            notes: Some("Kaufmann, D. and Kraay, A., Worldwide Governance Indicators. CC BY 4.0. Each year's estimates are dated by the update of the following year, the first to carry them (data/README.md).".into()),
+            reliability: None,
+        },
+        family: FAMILY,
+        published_on,
+    })
+}
+
+/// When estimates for `year` first became public (data/README.md): the
+/// September update of the following year, except the early years, whose
+/// dates come from the reports that first published them. Where only the
+/// month is known, its last day, never too early.
+pub fn first_published(year: i32) -> Date {
+    let (y, month, day) = match year {
+        ..=2002 => (2003, Month::June, 30),
+        2003 | 2005 => (2006, Month::September, 15),
+        2004 => (2005, Month::June, 30),
+        2006 => (2007, Month::July, 31),
+        2007 => (2008, Month::June, 30),
+        2008 => (2009, Month::June, 30),
+        2009 => (2010, Month::September, 30),
+        2022 => (2023, Month::September, 29),
+        2023 => (2024, Month::November, 7),
+        _ => (year + 1, Month::September, 30),
+    };
+    Date::from_calendar_date(y, month, day).expect("a valid date")
+}
+
+pub fn derive(
+    path: &Path,
+    countries: &CountryTable,
+    release: Release,
+    on_invalid: OnInvalid,
+    today: Date,
+) -> Result<Derived, Problems> {
+    let file = TableFile::open(path).map_err(Problems::one)?;
+    let name = file.name.clone();
+    let mut problems = Problems::default();
+    let problem = |line, column: Option<&str>, message: String| SourceProblem {
+        file: name.clone(),
+        line,
+        column: column.map(str::to_owned),
+        message,
+    };
+    let mut header: Option<super::WideHeader> = None;
+    let mut header_failed = false;
+    let mut facts = Vec::new();
+    let mut rows_read = 0;
+    let mut rows_not_covered = 0;
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let source_id = release.source.id.clone();
+    file.records(
+        |record| {
+            if header_failed {
+                return;
+            }
+            let cells = match table::cells(record) {
+                Ok(cells) => cells,
+                Err(message) => {
+                    problems.push(problem(record.line, None, message));
+                    return;
+                }
+            };
+            let Some(super::WideHeader {
+                named: at,
+                years,
+                width,
+            }) = &header
+            else {
+                match read_header(&cells) {
+                    Ok(found) => header = Some(found),
+                    Err(message) => {
+                        problems.push(problem(record.line, None, message));
+                        header_failed = true;
+                    }
+                }
+                return;
+            };
+            rows_read += 1;
+            if cells.len() != *width {
+                problems.push(problem(
+                    record.line,
+                    None,
+                    format!("{} cells where the header names {width}", cells.len()),
+                ));
+                return;
+            }
+            let iso3 = cells[at[1]].trim();
+            let country = match countries.iso3(iso3) {
+                Some(Area::Country(country)) => country,
+                Some(Area::Other) => {
+                    rows_not_covered += 1;
+                    return;
+                }
+                None => {
+                    problems.push(problem(
+                        record.line,
+                        Some("Code"),
+                        format!("`{iso3}` is not an ISO 3166-1 alpha-3 code of the country table"),
+                    ));
+                    return;
+                }
+            };
+            if let Some(first) = seen.insert(iso3.to_owned(), record.line) {
+                problems.push(problem(
+                    record.line,
+                    Some("Code"),
+                    format!("repeats the row of line {first} ({iso3})"),
+                ));
+                return;
+            }
+            for (column, year) in years {
+                let text = cells[*column].trim();
+                // The source file marks a missing estimate either way.
+                if text.is_empty() || text == "nan" || text == "None" {
+                    continue;
+                }
+                let value = match text.parse::<f64>() {
+                    Ok(value) if value.is_finite() => value,
+                    _ => {
+                        problems.push(problem(
+                            record.line,
+                            Some(&year.to_string()),
+                            format!("`{text}` is not a number"),
+                        ));
+                        continue;
+                    }
+                };
+                facts.push(NewFact {
+                    country: Some(country.to_string()),
+                    metric: "wgi_political_stability".into(),
+                    value: Some(value),
+                    unit: Some("index".into()),
+                    period: year.to_string(),
+                    status: "actual".into(),
+                    source_id: source_id.clone(),
+                    published_on: Some(first_published(*year).min(today).to_string()),
+                    locator: Some(format!("row {iso3}, column {year}")),
+                    ..NewFact::default()
+                });
+            }
+        },
+        |_| {},
+    )
+    .map_err(Problems::one)?;
+    if header_failed || header.is_none() || rows_read == 0 {
+        if problems.is_empty() {
+            problems.push(problem(0, None, "the file holds no rows".into()));
+        }
+        return Err(problems);
+    }
+    if on_invalid == OnInvalid::Abort && !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Derived {
+        release,
+        facts,
+        rows_read,
+        rows_not_covered,
+        problems,
+    })
+}
+
+fn read_header(cells: &[&str]) -> Result<super::WideHeader, String> {
+    super::wide_header(cells, &NAMED)
+}
