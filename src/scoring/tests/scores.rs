@@ -121,6 +121,63 @@ fn buyer_specific_facts_override_global_ones() {
     );
 }
 
+/// A US buyer's import origins: China and Australia in 2019, Australia and
+/// Malaysia in 2024. China shipped in 2019 but not in 2024.
+fn import_years_kit() -> Kit {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 60.0);
+    kit.fact("ore", "AU", Metric::Production, 40.0);
+    for_buyer(kit.fact("ore", "US", Metric::ImportReliance, 0.8), us());
+    for (origin, share, year) in [
+        ("CN", 0.7, "2019"),
+        ("AU", 0.3, "2019"),
+        ("AU", 0.25, "2024"),
+        ("MY", 0.75, "2024"),
+    ] {
+        for_buyer(kit.fact("ore", origin, Metric::ImportShare, share), us()).period = period(year);
+    }
+    kit
+}
+
+#[test]
+fn import_shares_resolve_as_one_distribution_of_the_latest_year() {
+    // Since 2026.4 the 2024 set wins whole: Australia 0.25, Malaysia 0.75,
+    // and no China. Until 2026.3 each origin kept its own latest year, so
+    // China's 2019 share of 0.7 stood beside the 2024 shares (sum 1.7).
+    let kit = import_years_kit();
+    let score = kit.score("ore", &params());
+    // g = 60 / (60 + 40) = 0.6, IR = 0.8, m = 0 (China is not a 2024 origin):
+    // e = 0.6 · 0.8/2 + 0 · (1 − 0.8/2) = 0.24.
+    let exposure = &score.dependency.exposure;
+    assert_close(exposure.import_share_china.value, 0.0);
+    assert_eq!(exposure.import_share_china.origin, Origin::Facts);
+    // The origins behind m = 0 are the 2024 facts, ids 6 (AU) and 7 (MY);
+    // 4 (CN 2019) and 5 (AU 2019) are left out.
+    let mut origins = exposure.import_share_china.fact_ids.clone();
+    origins.sort_unstable();
+    assert_eq!(origins, vec![6, 7]);
+    assert_close(exposure.value, 0.24);
+    assert_close(score.dependency.score, 24.0);
+    assert!(score.facts_used.iter().all(|f| f.id != 4 && f.id != 5));
+
+    // The EU CRM sourcing term reads the same set. No WGI facts, so every
+    // country's WGI_c is the default 5 and t_c is 1.
+    // Global:   (0.6² + 0.4²) · 5   = 0.52 · 5   = 2.6
+    // Sourcing: (0.25² + 0.75²) · 5 = 0.625 · 5  = 3.125
+    // SR = 2.6 · 0.8/2 + 3.125 · (1 − 0.8/2) = 1.04 + 1.875 = 2.915
+    let crm = eu_crm(&kit.snapshot(), &id("ore"), &params()).unwrap();
+    let stage = &crm.stages[0];
+    let sourcing: Vec<(String, f64)> = stage
+        .sourcing_countries
+        .iter()
+        .map(|c| (c.country.to_string(), c.share))
+        .collect();
+    assert_eq!(sourcing, vec![("AU".into(), 0.25), ("MY".into(), 0.75)]);
+    assert_close(stage.hhi_wgi_t_sourcing.unwrap(), 3.125);
+    assert_close(stage.hhi_wgi_t_global.unwrap(), 2.6);
+    assert_close(crm.supply_risk.unwrap(), 2.915);
+}
+
 #[test]
 fn facts_that_differ_by_more_than_a_fifth_are_a_conflict() {
     let mut kit = ore_kit();
@@ -722,7 +779,7 @@ fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_pro
     }
     assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
     let json = serde_json::to_value(&all[3]).unwrap();
-    assert_eq!(json["methodology_version"], "2026.3");
+    assert_eq!(json["methodology_version"], "2026.4");
     assert_eq!(json["params"]["chain"], "bottleneck");
     assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
 }
