@@ -14,6 +14,7 @@ pub enum Metric {
     MarketShare,
     ControlledShare,
     ImportShare,
+    ExportShare,
     ImportReliance,
     Demand,
     RecyclingInputRate,
@@ -101,12 +102,13 @@ const VOLUME_MAX: f64 = 1.0e12;
 const MONEY_MAX: f64 = 1.0e15;
 
 impl Metric {
-    pub const ALL: [Metric; 21] = [
+    pub const ALL: [Metric; 22] = [
         Metric::Production,
         Metric::Capacity,
         Metric::MarketShare,
         Metric::ControlledShare,
         Metric::ImportShare,
+        Metric::ExportShare,
         Metric::ImportReliance,
         Metric::Demand,
         Metric::RecyclingInputRate,
@@ -136,6 +138,7 @@ impl Metric {
             Metric::MarketShare => "market_share",
             Metric::ControlledShare => "controlled_share",
             Metric::ImportShare => "import_share",
+            Metric::ExportShare => "export_share",
             Metric::ImportReliance => "import_reliance",
             Metric::Demand => "demand",
             Metric::RecyclingInputRate => "recycling_input_rate",
@@ -168,6 +171,8 @@ impl Metric {
                 "Share of the country's output that firms of `controlled_by` control."),
             Metric::ImportShare => (Unit::Fraction, number(0.0, 1.0), Product, true,
                 "Share of the buyer's imports that come from `country` (the origin)."),
+            Metric::ExportShare => (Unit::Fraction, number(0.0, 1.0), Product, false,
+                "The country's share of world exports of the product in the period, by value (trade statistics); not a production share."),
             Metric::ImportReliance => (Unit::Fraction, number(0.0, 1.0), Product, true,
                 "The buyer's net import reliance: net imports over apparent consumption."),
             Metric::Demand => (Unit::TonnesPerYear, number(0.0, VOLUME_MAX), Product, true,
@@ -208,6 +213,7 @@ impl Metric {
                 | Metric::MarketShare
                 | Metric::ControlledShare
                 | Metric::ImportShare
+                | Metric::ExportShare
                 | Metric::GovernanceWgi
                 | Metric::TradeRestriction
                 | Metric::ExportControl
@@ -403,6 +409,15 @@ mod tests {
             Metric::Production.spec().normalise(Some(1.0), Some("%")),
             Err(NormaliseError::Unit(_))
         ));
+    }
+
+    #[test]
+    fn the_vocabulary_lists_every_metric_once_in_declaration_order() {
+        // Scoring indexes facts by `metric as usize` over `Metric::ALL`.
+        for (position, metric) in Metric::ALL.into_iter().enumerate() {
+            assert_eq!(metric as usize, position, "{metric}");
+            assert_eq!(Metric::parse(metric.as_str()), Some(metric));
+        }
     }
 
     #[test]

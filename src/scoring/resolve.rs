@@ -90,6 +90,8 @@ pub(crate) struct Resolved {
     pub operating_capacity: Vec<CountryValue>,
     pub pipeline: Vec<PipelineValue>,
     pub market_share: Vec<CountryValue>,
+    /// Shares of world exports by country.
+    pub export_share: Vec<CountryValue>,
     /// Share of a country's output controlled by Chinese firms.
     pub controlled_by_china: Vec<CountryValue>,
     /// The buyer's imports by origin.
@@ -172,6 +174,7 @@ pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> R
     r.out.operating_capacity = r.volumes(Metric::Capacity, facts(Metric::Capacity), 0);
     r.out.pipeline = r.pipeline(facts(Metric::Capacity));
     r.out.market_share = r.distribution(Metric::MarketShare, facts(Metric::MarketShare));
+    r.out.export_share = r.distribution(Metric::ExportShare, facts(Metric::ExportShare));
     r.out.controlled_by_china = r.controlled_by_china(facts(Metric::ControlledShare));
     r.out.import_shares = r.distribution(Metric::ImportShare, facts(Metric::ImportShare));
     r.out.trade_restrictions =
@@ -440,6 +443,7 @@ impl Resolver<'_> {
             &self.out.production,
             &self.out.operating_capacity,
             &self.out.market_share,
+            &self.out.export_share,
             &self.out.import_shares,
         ]
         .into_iter()

@@ -256,7 +256,7 @@ proptest! {
     fn older_facts_for_a_new_origin_never_change_a_newer_distribution(
         kit in snapshot_strategy(),
         pick in 0..100usize,
-        metric in prop::sample::select(vec![Metric::ImportShare, Metric::MarketShare]),
+        metric in prop::sample::select(vec![Metric::ImportShare, Metric::MarketShare, Metric::ExportShare]),
         share in 0.0..=1.0f64,
         years_back in 1..20i32,
     ) {

@@ -301,6 +301,69 @@ fn a_basis_without_a_chinese_row_is_passed_over() {
     assert_close(share.value, 0.0);
 }
 
+#[test]
+fn export_shares_stand_in_only_when_nothing_measures_supply() {
+    // World exports of the oxide: China 0.7, Vietnam 0.2, Japan 0.1; a
+    // Malaysian plant's capacity is the only other record.
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::ExportShare, 0.7);
+    kit.fact("ore", "VN", Metric::ExportShare, 0.2);
+    kit.fact("ore", "JP", Metric::ExportShare, 0.1);
+    kit.fact("ore", "MY", Metric::Capacity, 9_000.0).status = FactStatus::Operating;
+    kit.fact("", "CN", Metric::GovernanceWgi, -0.5);
+    let score = kit.score("ore", &params());
+    let share = &score.dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::ExportShare);
+    assert!(
+        share.note.contains("world exports") && share.note.contains("not of its production"),
+        "{}",
+        share.note
+    );
+    // Shares of world exports are taken as published, like market shares:
+    // g = 0.7, HHI = 0.7² + 0.2² + 0.1² = 0.49 + 0.04 + 0.01 = 0.54.
+    assert_close(share.value, 0.7);
+    assert_close(share.hhi, 0.54);
+    // WGI_c: CN (2.5 + 0.5)·2 = 6, VN and JP the default 5; t_c 1:
+    // 0.49·6 + 0.04·5 + 0.01·5 = 2.94 + 0.2 + 0.05 = 3.19.
+    assert_close(share.hhi_governance, 3.19);
+    // No import shares for the US: e = g, dependency 70.
+    assert_close(score.dependency.score, 70.0);
+    // Scale: only capacity outside China (9,000 t/yr), so China's is
+    // inferred from g: 0.7/0.3 · 9,000 = 21,000; 21,000 / 30,000 = 0.7.
+    assert_close(score.difficulty.components[1].normalised, 0.7);
+    assert!(score.difficulty.components[1]
+        .note
+        .contains("share of world exports"));
+    // The EU CRM global term reads the same shares.
+    let crm = eu_crm(&kit.snapshot(), &id("ore"), &params()).unwrap();
+    assert_close(crm.stages[0].hhi_wgi_t_global.unwrap(), 3.19);
+
+    // Any measure of supply comes first: a market share ...
+    let mut with_market = kit.clone();
+    with_market.fact("ore", "CN", Metric::MarketShare, 0.9);
+    let share = with_market.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::MarketShare);
+    assert_close(share.value, 0.9);
+    // ... capacity with a Chinese row ...
+    let mut with_capacity = kit.clone();
+    with_capacity
+        .fact("ore", "CN", Metric::Capacity, 27_000.0)
+        .status = FactStatus::Operating;
+    let share = with_capacity.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::OperatingCapacity);
+    assert_close(share.value, 27_000.0 / 36_000.0);
+    // ... and production.
+    let mut with_production = kit.clone();
+    with_production.fact("ore", "CN", Metric::Production, 40.0);
+    with_production.fact("ore", "AU", Metric::Production, 60.0);
+    let share = with_production
+        .score("ore", &params())
+        .dependency
+        .china_share;
+    assert_eq!(share.basis, ShareBasis::Production);
+    assert_close(share.value, 0.4);
+}
+
 /// mine → sep → magnet, and a substitutable additive into the magnet.
 fn chain_kit() -> Kit {
     let mut kit = Kit::new();
