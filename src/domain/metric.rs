@@ -20,6 +20,7 @@ pub enum Metric {
     RecyclingInputRate,
     SubstitutionIndex,
     GovernanceWgi,
+    WgiPoliticalStability,
     TradeRestriction,
     ExportControl,
     TechnologyExportBan,
@@ -102,7 +103,7 @@ const VOLUME_MAX: f64 = 1.0e12;
 const MONEY_MAX: f64 = 1.0e15;
 
 impl Metric {
-    pub const ALL: [Metric; 22] = [
+    pub const ALL: [Metric; 23] = [
         Metric::Production,
         Metric::Capacity,
         Metric::MarketShare,
@@ -114,6 +115,7 @@ impl Metric {
         Metric::RecyclingInputRate,
         Metric::SubstitutionIndex,
         Metric::GovernanceWgi,
+        Metric::WgiPoliticalStability,
         Metric::TradeRestriction,
         Metric::ExportControl,
         Metric::TechnologyExportBan,
@@ -144,6 +146,7 @@ impl Metric {
             Metric::RecyclingInputRate => "recycling_input_rate",
             Metric::SubstitutionIndex => "substitution_index",
             Metric::GovernanceWgi => "governance_wgi",
+            Metric::WgiPoliticalStability => "wgi_political_stability",
             Metric::TradeRestriction => "trade_restriction",
             Metric::ExportControl => "export_control",
             Metric::TechnologyExportBan => "technology_export_ban",
@@ -183,6 +186,8 @@ impl Metric {
                 "Substitution index for supply risk: 1 means no substitute exists."),
             Metric::GovernanceWgi => (Unit::Index, number(-2.5, 2.5), Country, false,
                 "Mean of the World Bank's Worldwide Governance Indicators (−2.5 worst, 2.5 best)."),
+            Metric::WgiPoliticalStability => (Unit::Index, number(-2.5, 2.5), Country, false,
+                "World Bank WGI Political Stability and Absence of Violence/Terrorism estimate. Recorded for reference; the method's governance is `governance_wgi`, the mean of the six estimates."),
             Metric::TradeRestriction => (Unit::Multiplier, number(1.0, 2.0), Product, false,
                 "EU CRM trade-restriction multiplier t_c (1 = no restriction)."),
             Metric::ExportControl => (Unit::Level, ValueKind::Level { labels: EXPORT_CONTROL_LEVELS }, Product, false,
@@ -215,6 +220,7 @@ impl Metric {
                 | Metric::ImportShare
                 | Metric::ExportShare
                 | Metric::GovernanceWgi
+                | Metric::WgiPoliticalStability
                 | Metric::TradeRestriction
                 | Metric::ExportControl
                 | Metric::StateSupport

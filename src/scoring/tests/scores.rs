@@ -245,6 +245,39 @@ fn china_share_counts_chinese_controlled_output_abroad() {
 }
 
 #[test]
+fn political_stability_is_recorded_for_reference_and_moves_nothing() {
+    let kit = controlled_kit();
+    let mut with_stability = kit.clone();
+    for (country_code, estimate) in [("CN", -0.3), ("MM", -2.0), ("AU", 0.9)] {
+        with_stability.fact("", country_code, Metric::WgiPoliticalStability, estimate);
+    }
+    let eu = Params::new(Buyer::Eu, AS_OF);
+    for params in [params(), eu] {
+        let before = kit.score("ore", &params);
+        let after = with_stability.score("ore", &params);
+        assert_eq!(
+            serde_json::to_value(&before).unwrap(),
+            serde_json::to_value(&after).unwrap()
+        );
+        let crm =
+            |kit: &Kit| serde_json::to_value(eu_crm(&kit.snapshot(), &id("ore"), &params)).unwrap();
+        assert_eq!(crm(&kit), crm(&with_stability));
+    }
+    // Myanmar has no `governance_wgi` fact: its governance stays the default
+    // 5 whatever its political-stability estimate.
+    let score = with_stability.score("ore", &params());
+    let myanmar = score
+        .dependency
+        .china_share
+        .countries
+        .iter()
+        .find(|c| c.country == country("MM"))
+        .unwrap();
+    assert_close(myanmar.governance_scaled, 5.0);
+    assert_eq!(myanmar.governance_origin, Origin::Default);
+}
+
+#[test]
 fn exposure_blends_world_supply_and_the_buyers_imports_then_recycling() {
     let mut kit = controlled_kit();
     for_buyer(kit.fact("ore", "CN", Metric::ImportShare, 0.5), us());
