@@ -14,11 +14,13 @@ pub enum Metric {
     MarketShare,
     ControlledShare,
     ImportShare,
+    ExportShare,
     ImportReliance,
     Demand,
     RecyclingInputRate,
     SubstitutionIndex,
     GovernanceWgi,
+    WgiPoliticalStability,
     TradeRestriction,
     ExportControl,
     TechnologyExportBan,
@@ -101,17 +103,19 @@ const VOLUME_MAX: f64 = 1.0e12;
 const MONEY_MAX: f64 = 1.0e15;
 
 impl Metric {
-    pub const ALL: [Metric; 21] = [
+    pub const ALL: [Metric; 23] = [
         Metric::Production,
         Metric::Capacity,
         Metric::MarketShare,
         Metric::ControlledShare,
         Metric::ImportShare,
+        Metric::ExportShare,
         Metric::ImportReliance,
         Metric::Demand,
         Metric::RecyclingInputRate,
         Metric::SubstitutionIndex,
         Metric::GovernanceWgi,
+        Metric::WgiPoliticalStability,
         Metric::TradeRestriction,
         Metric::ExportControl,
         Metric::TechnologyExportBan,
@@ -136,11 +140,13 @@ impl Metric {
             Metric::MarketShare => "market_share",
             Metric::ControlledShare => "controlled_share",
             Metric::ImportShare => "import_share",
+            Metric::ExportShare => "export_share",
             Metric::ImportReliance => "import_reliance",
             Metric::Demand => "demand",
             Metric::RecyclingInputRate => "recycling_input_rate",
             Metric::SubstitutionIndex => "substitution_index",
             Metric::GovernanceWgi => "governance_wgi",
+            Metric::WgiPoliticalStability => "wgi_political_stability",
             Metric::TradeRestriction => "trade_restriction",
             Metric::ExportControl => "export_control",
             Metric::TechnologyExportBan => "technology_export_ban",
@@ -168,6 +174,8 @@ impl Metric {
                 "Share of the country's output that firms of `controlled_by` control."),
             Metric::ImportShare => (Unit::Fraction, number(0.0, 1.0), Product, true,
                 "Share of the buyer's imports that come from `country` (the origin)."),
+            Metric::ExportShare => (Unit::Fraction, number(0.0, 1.0), Product, false,
+                "The country's share of world exports of the product in the period, by value (trade statistics); not a production share."),
             Metric::ImportReliance => (Unit::Fraction, number(0.0, 1.0), Product, true,
                 "The buyer's net import reliance: net imports over apparent consumption."),
             Metric::Demand => (Unit::TonnesPerYear, number(0.0, VOLUME_MAX), Product, true,
@@ -178,6 +186,8 @@ impl Metric {
                 "Substitution index for supply risk: 1 means no substitute exists."),
             Metric::GovernanceWgi => (Unit::Index, number(-2.5, 2.5), Country, false,
                 "Mean of the World Bank's Worldwide Governance Indicators (−2.5 worst, 2.5 best)."),
+            Metric::WgiPoliticalStability => (Unit::Index, number(-2.5, 2.5), Country, false,
+                "World Bank WGI Political Stability and Absence of Violence/Terrorism estimate. Recorded for reference; the method's governance is `governance_wgi`, the mean of the six estimates."),
             Metric::TradeRestriction => (Unit::Multiplier, number(1.0, 2.0), Product, false,
                 "EU CRM trade-restriction multiplier t_c (1 = no restriction)."),
             Metric::ExportControl => (Unit::Level, ValueKind::Level { labels: EXPORT_CONTROL_LEVELS }, Product, false,
@@ -208,7 +218,9 @@ impl Metric {
                 | Metric::MarketShare
                 | Metric::ControlledShare
                 | Metric::ImportShare
+                | Metric::ExportShare
                 | Metric::GovernanceWgi
+                | Metric::WgiPoliticalStability
                 | Metric::TradeRestriction
                 | Metric::ExportControl
                 | Metric::StateSupport
@@ -403,6 +415,15 @@ mod tests {
             Metric::Production.spec().normalise(Some(1.0), Some("%")),
             Err(NormaliseError::Unit(_))
         ));
+    }
+
+    #[test]
+    fn the_vocabulary_lists_every_metric_once_in_declaration_order() {
+        // Scoring indexes facts by `metric as usize` over `Metric::ALL`.
+        for (position, metric) in Metric::ALL.into_iter().enumerate() {
+            assert_eq!(metric as usize, position, "{metric}");
+            assert_eq!(Metric::parse(metric.as_str()), Some(metric));
+        }
     }
 
     #[test]

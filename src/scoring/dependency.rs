@@ -18,6 +18,10 @@ pub enum ShareBasis {
     OperatingCapacity,
     /// Market shares as published, when no volumes are recorded.
     MarketShare,
+    /// Shares of world exports (trade statistics), when nothing measures
+    /// supply itself: China's share of what is traded across borders, not
+    /// of what is produced.
+    ExportShare,
     /// Nothing recorded: the stage itself adds no dependency.
     None,
 }
@@ -41,10 +45,12 @@ pub(crate) struct Supply {
 
 /// The rows China's share is read from: production when any is recorded
 /// (country statistics), else operating capacity if it has a row for China,
-/// else market share. Capacity is typically recorded plant by plant, and a
-/// list of Western plants is not the world: without a Chinese row it cannot
-/// tell China's share, so it is passed over (and used, giving China 0, only
-/// when nothing else is recorded).
+/// else market share, else export share. Capacity is typically recorded
+/// plant by plant, and a list of Western plants is not the world: without a
+/// Chinese row it cannot tell China's share, so it is passed over (and used,
+/// giving China 0, only when nothing else is recorded). Export shares come
+/// after every measure of supply: trade is not output (a producer that
+/// processes at home exports little, a trading hub re-exports much).
 pub(crate) fn supply_rows<'r>(r: &'r Resolved, values: &[f64]) -> (ShareBasis, &'r [CountryValue]) {
     let total = |rows: &[CountryValue]| rows.iter().map(|cv| values[cv.slot]).sum::<f64>();
     let reports_china = |rows: &[CountryValue]| rows.iter().any(|cv| cv.country == CountryCode::CN);
@@ -55,6 +61,8 @@ pub(crate) fn supply_rows<'r>(r: &'r Resolved, values: &[f64]) -> (ShareBasis, &
         (ShareBasis::OperatingCapacity, &r.operating_capacity)
     } else if total(&r.market_share) > 0.0 {
         (ShareBasis::MarketShare, &r.market_share)
+    } else if total(&r.export_share) > 0.0 {
+        (ShareBasis::ExportShare, &r.export_share)
     } else if capacity {
         (ShareBasis::OperatingCapacity, &r.operating_capacity)
     } else {
@@ -82,8 +90,8 @@ pub(crate) fn supply(r: &Resolved, values: &[f64]) -> Supply {
     }
     let share = match basis {
         ShareBasis::None => 0.0,
-        // Published shares are already of world supply; often only China's is known.
-        ShareBasis::MarketShare => china.min(1.0),
+        // Published shares are already of the world's; often only China's is known.
+        ShareBasis::MarketShare | ShareBasis::ExportShare => china.min(1.0),
         ShareBasis::Production | ShareBasis::OperatingCapacity => (china / world).min(1.0),
     };
     Supply {
@@ -97,7 +105,7 @@ pub(crate) fn supply(r: &Resolved, values: &[f64]) -> Supply {
 /// A country's share of the stage, as a fraction.
 pub(crate) fn country_share(basis: ShareBasis, amount: f64, world: f64) -> f64 {
     match basis {
-        ShareBasis::MarketShare => amount,
+        ShareBasis::MarketShare | ShareBasis::ExportShare => amount,
         _ if world > 0.0 => amount / world,
         _ => 0.0,
     }

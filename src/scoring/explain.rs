@@ -132,13 +132,14 @@ pub struct Component {
 /// A country's row in China's share of a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CountryShare {
-    /// The producing country.
+    /// The producing (for export shares, the exporting) country.
     pub country: CountryCode,
     /// In the unit of `basis`: tonnes per year for production and operating
-    /// capacity, a fraction 0–1 of world supply for market shares.
+    /// capacity, a fraction 0–1 of world supply for market shares, of world
+    /// exports for export shares.
     pub amount: f64,
     /// Fraction 0–1: the country's share of the stage (`amount` over
-    /// `world`, or the published market share).
+    /// `world`, or the published market or export share).
     pub share: f64,
     /// Fraction 0–1 of the country's output under Chinese control (1 for
     /// China itself).
@@ -161,12 +162,16 @@ pub struct CountryShare {
 pub struct ChinaShare {
     /// What the shares are computed from.
     pub basis: ShareBasis,
+    /// What `value` is a share of, in words: of the production or capacity
+    /// recorded, of world supply, or of world exports.
+    #[schema(value_type = String, example = "China's share of world supply as published (market shares)")]
+    pub note: Cow<'static, str>,
     /// Fraction 0–1 (not points): `g`, China's share of the stage, Chinese
     /// output plus output abroad that Chinese firms control.
     #[schema(example = 0.92)]
     pub value: f64,
     /// Chinese plus Chinese-controlled amount, in the unit of `amount`
-    /// (t/yr, or a fraction for market shares).
+    /// (t/yr, or a fraction for market and export shares).
     pub china: f64,
     /// Sum of the country rows (the denominator), in the unit of `amount`.
     pub world: f64,
@@ -384,7 +389,7 @@ pub struct ProductScore {
     pub as_of: OffsetDateTime,
     /// The method that produced the scores; scores of different versions
     /// are not comparable without recomputing.
-    #[schema(example = "2026.3")]
+    #[schema(example = "2026.4")]
     pub methodology_version: String,
     /// Dependency, 0–100 points, with its derivation.
     pub dependency: DependencyScore,
@@ -693,6 +698,7 @@ impl Explanation<'_, '_> {
             .sum();
         ChinaShare {
             basis,
+            note: basis_note(basis, rows.iter().any(|r| r.country == CountryCode::CN)).into(),
             value: supply.share,
             china: supply.china,
             world: supply.world,
@@ -922,12 +928,22 @@ impl Explanation<'_, '_> {
                     ScaleBasis::Inferred { split, china } => format!(
                         "capacity recorded only outside China ({:.0} t/yr operating, {:.0} t/yr with the \
                          status-weighted pipeline online by {horizon}); China's inferred from its share of \
-                         supply as g/(1-g) x operating outside = {china:.0} t/yr",
-                        split.operating_outside, split.total
+                         {} as g/(1-g) x operating outside = {china:.0} t/yr",
+                        split.operating_outside,
+                        split.total,
+                        if local.supply.basis == ShareBasis::ExportShare {
+                            "world exports"
+                        } else {
+                            "supply"
+                        }
                     )
                     .into(),
                     ScaleBasis::Supply | ScaleBasis::None => {
-                        "no capacity that can be set against China's: China's share of supply stands in".into()
+                        if local.supply.basis == ShareBasis::ExportShare {
+                            "no capacity that can be set against China's: China's share of world exports stands in (not of production)".into()
+                        } else {
+                            "no capacity that can be set against China's: China's share of supply stands in".into()
+                        }
                     }
                 }
             }
@@ -988,7 +1004,7 @@ impl Explanation<'_, '_> {
             })
         };
         if local.supply.basis == ShareBasis::None {
-            add("china_share".into(), 0.0, "no production, capacity or market-share facts: the stage adds no dependency of its own");
+            add("china_share".into(), 0.0, "no production, capacity, market-share or export-share facts: the stage adds no dependency of its own");
         }
         if !local.exposure.import_share_recorded {
             add(
@@ -1035,6 +1051,27 @@ impl Explanation<'_, '_> {
             }
         }
         defaults
+    }
+}
+
+/// What China's share `g` is a share of, for each basis (`china_row`:
+/// whether the rows name China).
+fn basis_note(basis: ShareBasis, china_row: bool) -> &'static str {
+    match basis {
+        ShareBasis::Production => {
+            "China's share of the production recorded (country rows summed), with output abroad under Chinese control"
+        }
+        ShareBasis::OperatingCapacity if china_row => {
+            "China's share of the operating capacity recorded (country rows summed), with capacity abroad under Chinese control"
+        }
+        ShareBasis::OperatingCapacity => {
+            "operating capacity recorded only outside China, and nothing else: China's share counts only capacity abroad under Chinese control and says nothing of its share of world supply"
+        }
+        ShareBasis::MarketShare => "China's share of world supply as published (market shares)",
+        ShareBasis::ExportShare => {
+            "China's share of world exports of the product by value (trade statistics), not of its production: no production, capacity or market share is recorded for this stage"
+        }
+        ShareBasis::None => "nothing recorded: the stage adds no dependency of its own",
     }
 }
 

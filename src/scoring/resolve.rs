@@ -5,9 +5,12 @@
 //! share) the facts recorded by `as_of`, not retracted by then, whose period
 //! starts on or before `as_of` are candidates; buyer-specific candidates
 //! override global ones; the latest period start wins; facts sharing it are
-//! combined by a confidence-weighted mean. The result is a flat list of
-//! numeric *slots* (so Monte Carlo can perturb them as one array) plus typed
-//! views that say what each slot means.
+//! combined by a confidence-weighted mean. Shares of one whole (import,
+//! market and export shares) are resolved as one set per product instead:
+//! the latest period of the set wins for every country, so a distribution
+//! never mixes years. The result is a flat list of numeric *slots* (so
+//! Monte Carlo can perturb them as one array) plus typed views that say what
+//! each slot means.
 
 use std::ops::Range;
 
@@ -87,6 +90,8 @@ pub(crate) struct Resolved {
     pub operating_capacity: Vec<CountryValue>,
     pub pipeline: Vec<PipelineValue>,
     pub market_share: Vec<CountryValue>,
+    /// Shares of world exports by country.
+    pub export_share: Vec<CountryValue>,
     /// Share of a country's output controlled by Chinese firms.
     pub controlled_by_china: Vec<CountryValue>,
     /// The buyer's imports by origin.
@@ -136,6 +141,15 @@ enum Grouping {
     Country,
 }
 
+/// The part of a distribution that takes part: its buyer class and the
+/// period start that won for the whole set.
+#[derive(Clone, Copy)]
+struct SetPeriod {
+    /// The buyer's own facts (else the global ones).
+    own: bool,
+    start: Date,
+}
+
 /// The candidates chosen for one key, combined.
 struct Pick {
     value: f64,
@@ -151,6 +165,7 @@ pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> R
         as_of: params.as_of,
         view: params.view,
         date: params.as_of.to_offset(UtcOffset::UTC).date(),
+        set: None,
         out: Resolved::default(),
     };
     let facts = |metric| snapshot.product_facts(product, metric);
@@ -158,9 +173,10 @@ pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> R
     r.out.production = r.volumes(Metric::Production, facts(Metric::Production), 0);
     r.out.operating_capacity = r.volumes(Metric::Capacity, facts(Metric::Capacity), 0);
     r.out.pipeline = r.pipeline(facts(Metric::Capacity));
-    r.out.market_share = r.volumes(Metric::MarketShare, facts(Metric::MarketShare), 0);
+    r.out.market_share = r.distribution(Metric::MarketShare, facts(Metric::MarketShare));
+    r.out.export_share = r.distribution(Metric::ExportShare, facts(Metric::ExportShare));
     r.out.controlled_by_china = r.controlled_by_china(facts(Metric::ControlledShare));
-    r.out.import_shares = r.per_country(Metric::ImportShare, facts(Metric::ImportShare));
+    r.out.import_shares = r.distribution(Metric::ImportShare, facts(Metric::ImportShare));
     r.out.trade_restrictions =
         r.per_country(Metric::TradeRestriction, facts(Metric::TradeRestriction));
     r.out.state_support = Resolved::country_slot(
@@ -201,10 +217,57 @@ struct Resolver<'a> {
     as_of: OffsetDateTime,
     view: View,
     date: Date,
+    /// While a distribution is resolved: the only facts that may take part.
+    set: Option<SetPeriod>,
     out: Resolved,
 }
 
 impl Resolver<'_> {
+    /// Shares of one whole, resolved as one set: among the product's usable
+    /// facts of the metric (the buyer's own when it has any, else the
+    /// global ones; only its own for a metric that needs a buyer), the
+    /// latest period start wins for the whole set, and only the countries
+    /// with facts in that period take part. Facts of one country and that
+    /// period are combined as any key's; market and export shares keep the
+    /// facility rule of volumes (a total beats its facilities), import
+    /// shares are keyed by country alone.
+    fn distribution(&mut self, metric: Metric, range: Range<usize>) -> Vec<CountryValue> {
+        let Some(set) = self.set_period(metric, range.clone()) else {
+            return Vec::new();
+        };
+        self.set = Some(set);
+        let rows = match metric {
+            Metric::ImportShare => self.per_country(metric, range),
+            _ => self.volumes(metric, range, 0),
+        };
+        self.set = None;
+        rows
+    }
+
+    /// The buyer class and latest period start of a distribution's usable
+    /// facts, if it has any.
+    fn set_period(&self, metric: Metric, range: Range<usize>) -> Option<SetPeriod> {
+        let needs_buyer = metric.spec().needs_buyer;
+        let (mut own, mut global): (Option<Date>, Option<Date>) = (None, None);
+        for fact in &self.facts[range] {
+            // A share is about a country; one without it never takes part.
+            if fact.country.is_none() || !self.usable(fact) {
+                continue;
+            }
+            let best = match fact.buyer {
+                Some(b) if b == self.buyer => &mut own,
+                None if !needs_buyer => &mut global,
+                _ => continue,
+            };
+            *best = Some(best.map_or(fact.period.start, |d| d.max(fact.period.start)));
+        }
+        match (own, global) {
+            (Some(start), _) => Some(SetPeriod { own: true, start }),
+            (None, Some(start)) => Some(SetPeriod { own: false, start }),
+            (None, None) => None,
+        }
+    }
+
     /// Per-country volumes (or shares): a country's facility-less row (which
     /// sorts first) is its total; without one, its facilities' rows add up.
     fn volumes(
@@ -380,6 +443,7 @@ impl Resolver<'_> {
             &self.out.production,
             &self.out.operating_capacity,
             &self.out.market_share,
+            &self.out.export_share,
             &self.out.import_shares,
         ]
         .into_iter()
@@ -411,6 +475,20 @@ impl Resolver<'_> {
         known && in_time && fact.value.is_some() && admissible(fact.metric, fact.status)
     }
 
+    /// Usable, and while a distribution is resolved, of its winning class
+    /// and period.
+    fn candidate(&self, fact: &SnapshotFact) -> bool {
+        let in_set = self.set.is_none_or(|set| {
+            let class = if set.own {
+                fact.buyer == Some(self.buyer)
+            } else {
+                fact.buyer.is_none()
+            };
+            class && fact.period.start == set.start
+        });
+        in_set && self.usable(fact)
+    }
+
     /// Resolves one key: buyer-specific facts override global ones (global
     /// facts never stand in for metrics that need a buyer), the latest
     /// period start wins, ties are combined by a confidence-weighted mean.
@@ -418,7 +496,7 @@ impl Resolver<'_> {
         let needs_buyer = metric.spec().needs_buyer;
         let (mut best_own, mut best_global): (Option<Date>, Option<Date>) = (None, None);
         for fact in &self.facts[group.clone()] {
-            if !self.usable(fact) {
+            if !self.candidate(fact) {
                 continue;
             }
             let best = match fact.buyer {
@@ -441,7 +519,7 @@ impl Resolver<'_> {
             } else {
                 fact.buyer.is_none()
             };
-            if class_matches && fact.period.start == start && self.usable(fact) {
+            if class_matches && fact.period.start == start && self.candidate(fact) {
                 self.out.used.push(group.start + i);
                 combined.add(fact);
             }

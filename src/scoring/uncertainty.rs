@@ -49,7 +49,7 @@ pub struct Intervals {
     #[schema(example = 42)]
     pub seed: u64,
     /// The method the draws recompute.
-    #[schema(example = "2026.3")]
+    #[schema(example = "2026.4")]
     pub methodology_version: String,
     /// Dependency over the draws, 0–100 points.
     pub dependency: Interval,

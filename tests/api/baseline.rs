@@ -99,7 +99,7 @@ fn shares_for_one_product_and_period_never_exceed_one() {
     let mut totals: HashMap<(String, String, String, String), f64> = HashMap::new();
     for fact in lines(BASELINE.facts) {
         let metric = fact["metric"].as_str().unwrap();
-        if metric != "market_share" && metric != "import_share" {
+        if !["market_share", "import_share", "export_share"].contains(&metric) {
             continue;
         }
         let value = fact["value"].as_f64().unwrap();

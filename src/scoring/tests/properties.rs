@@ -246,6 +246,49 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A distribution resolved from a newer period is that period's alone:
+    /// an older fact for an origin the newer period does not name (an
+    /// exporter that has since stopped shipping) changes no score, no
+    /// explanation and no fact cited.
+    #[test]
+    fn older_facts_for_a_new_origin_never_change_a_newer_distribution(
+        kit in snapshot_strategy(),
+        pick in 0..100usize,
+        metric in prop::sample::select(vec![Metric::ImportShare, Metric::MarketShare, Metric::ExportShare]),
+        share in 0.0..=1.0f64,
+        years_back in 1..20i32,
+    ) {
+        let target = name(pick % kit.products.len());
+        let import = metric == Metric::ImportShare;
+        let mut newer = kit.clone();
+        // The generated facts are of 2024; make sure the product has a 2024
+        // distribution of the metric.
+        let has_distribution = newer.facts.iter().any(|f| {
+            f.metric == metric && f.product.as_ref().is_some_and(|p| p.as_str() == target)
+        });
+        if !has_distribution {
+            let fact = newer.fact(&target, "CN", metric, 0.5);
+            if import {
+                for_buyer(fact, us());
+            }
+        }
+        let mut older = newer.clone();
+        let old = older.fact(&target, NEWCOMER, metric, share);
+        old.period = crate::domain::Period::year(2024 - years_back).unwrap();
+        if import {
+            for_buyer(old, us());
+        }
+        for params in chains() {
+            let before = serde_json::to_string(&scores(&newer, &params)).unwrap();
+            let after = serde_json::to_string(&scores(&older, &params)).unwrap();
+            prop_assert_eq!(before, after);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]

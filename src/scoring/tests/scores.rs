@@ -121,6 +121,63 @@ fn buyer_specific_facts_override_global_ones() {
     );
 }
 
+/// A US buyer's import origins: China and Australia in 2019, Australia and
+/// Malaysia in 2024. China shipped in 2019 but not in 2024.
+fn import_years_kit() -> Kit {
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 60.0);
+    kit.fact("ore", "AU", Metric::Production, 40.0);
+    for_buyer(kit.fact("ore", "US", Metric::ImportReliance, 0.8), us());
+    for (origin, share, year) in [
+        ("CN", 0.7, "2019"),
+        ("AU", 0.3, "2019"),
+        ("AU", 0.25, "2024"),
+        ("MY", 0.75, "2024"),
+    ] {
+        for_buyer(kit.fact("ore", origin, Metric::ImportShare, share), us()).period = period(year);
+    }
+    kit
+}
+
+#[test]
+fn import_shares_resolve_as_one_distribution_of_the_latest_year() {
+    // Since 2026.4 the 2024 set wins whole: Australia 0.25, Malaysia 0.75,
+    // and no China. Until 2026.3 each origin kept its own latest year, so
+    // China's 2019 share of 0.7 stood beside the 2024 shares (sum 1.7).
+    let kit = import_years_kit();
+    let score = kit.score("ore", &params());
+    // g = 60 / (60 + 40) = 0.6, IR = 0.8, m = 0 (China is not a 2024 origin):
+    // e = 0.6 · 0.8/2 + 0 · (1 − 0.8/2) = 0.24.
+    let exposure = &score.dependency.exposure;
+    assert_close(exposure.import_share_china.value, 0.0);
+    assert_eq!(exposure.import_share_china.origin, Origin::Facts);
+    // The origins behind m = 0 are the 2024 facts, ids 6 (AU) and 7 (MY);
+    // 4 (CN 2019) and 5 (AU 2019) are left out.
+    let mut origins = exposure.import_share_china.fact_ids.clone();
+    origins.sort_unstable();
+    assert_eq!(origins, vec![6, 7]);
+    assert_close(exposure.value, 0.24);
+    assert_close(score.dependency.score, 24.0);
+    assert!(score.facts_used.iter().all(|f| f.id != 4 && f.id != 5));
+
+    // The EU CRM sourcing term reads the same set. No WGI facts, so every
+    // country's WGI_c is the default 5 and t_c is 1.
+    // Global:   (0.6² + 0.4²) · 5   = 0.52 · 5   = 2.6
+    // Sourcing: (0.25² + 0.75²) · 5 = 0.625 · 5  = 3.125
+    // SR = 2.6 · 0.8/2 + 3.125 · (1 − 0.8/2) = 1.04 + 1.875 = 2.915
+    let crm = eu_crm(&kit.snapshot(), &id("ore"), &params()).unwrap();
+    let stage = &crm.stages[0];
+    let sourcing: Vec<(String, f64)> = stage
+        .sourcing_countries
+        .iter()
+        .map(|c| (c.country.to_string(), c.share))
+        .collect();
+    assert_eq!(sourcing, vec![("AU".into(), 0.25), ("MY".into(), 0.75)]);
+    assert_close(stage.hhi_wgi_t_sourcing.unwrap(), 3.125);
+    assert_close(stage.hhi_wgi_t_global.unwrap(), 2.6);
+    assert_close(crm.supply_risk.unwrap(), 2.915);
+}
+
 #[test]
 fn facts_that_differ_by_more_than_a_fifth_are_a_conflict() {
     let mut kit = ore_kit();
@@ -188,6 +245,39 @@ fn china_share_counts_chinese_controlled_output_abroad() {
 }
 
 #[test]
+fn political_stability_is_recorded_for_reference_and_moves_nothing() {
+    let kit = controlled_kit();
+    let mut with_stability = kit.clone();
+    for (country_code, estimate) in [("CN", -0.3), ("MM", -2.0), ("AU", 0.9)] {
+        with_stability.fact("", country_code, Metric::WgiPoliticalStability, estimate);
+    }
+    let eu = Params::new(Buyer::Eu, AS_OF);
+    for params in [params(), eu] {
+        let before = kit.score("ore", &params);
+        let after = with_stability.score("ore", &params);
+        assert_eq!(
+            serde_json::to_value(&before).unwrap(),
+            serde_json::to_value(&after).unwrap()
+        );
+        let crm =
+            |kit: &Kit| serde_json::to_value(eu_crm(&kit.snapshot(), &id("ore"), &params)).unwrap();
+        assert_eq!(crm(&kit), crm(&with_stability));
+    }
+    // Myanmar has no `governance_wgi` fact: its governance stays the default
+    // 5 whatever its political-stability estimate.
+    let score = with_stability.score("ore", &params());
+    let myanmar = score
+        .dependency
+        .china_share
+        .countries
+        .iter()
+        .find(|c| c.country == country("MM"))
+        .unwrap();
+    assert_close(myanmar.governance_scaled, 5.0);
+    assert_eq!(myanmar.governance_origin, Origin::Default);
+}
+
+#[test]
 fn exposure_blends_world_supply_and_the_buyers_imports_then_recycling() {
     let mut kit = controlled_kit();
     for_buyer(kit.fact("ore", "CN", Metric::ImportShare, 0.5), us());
@@ -242,6 +332,69 @@ fn a_basis_without_a_chinese_row_is_passed_over() {
     let share = kit.score("ore", &params()).dependency.china_share;
     assert_eq!(share.basis, ShareBasis::OperatingCapacity);
     assert_close(share.value, 0.0);
+}
+
+#[test]
+fn export_shares_stand_in_only_when_nothing_measures_supply() {
+    // World exports of the oxide: China 0.7, Vietnam 0.2, Japan 0.1; a
+    // Malaysian plant's capacity is the only other record.
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::ExportShare, 0.7);
+    kit.fact("ore", "VN", Metric::ExportShare, 0.2);
+    kit.fact("ore", "JP", Metric::ExportShare, 0.1);
+    kit.fact("ore", "MY", Metric::Capacity, 9_000.0).status = FactStatus::Operating;
+    kit.fact("", "CN", Metric::GovernanceWgi, -0.5);
+    let score = kit.score("ore", &params());
+    let share = &score.dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::ExportShare);
+    assert!(
+        share.note.contains("world exports") && share.note.contains("not of its production"),
+        "{}",
+        share.note
+    );
+    // Shares of world exports are taken as published, like market shares:
+    // g = 0.7, HHI = 0.7² + 0.2² + 0.1² = 0.49 + 0.04 + 0.01 = 0.54.
+    assert_close(share.value, 0.7);
+    assert_close(share.hhi, 0.54);
+    // WGI_c: CN (2.5 + 0.5)·2 = 6, VN and JP the default 5; t_c 1:
+    // 0.49·6 + 0.04·5 + 0.01·5 = 2.94 + 0.2 + 0.05 = 3.19.
+    assert_close(share.hhi_governance, 3.19);
+    // No import shares for the US: e = g, dependency 70.
+    assert_close(score.dependency.score, 70.0);
+    // Scale: only capacity outside China (9,000 t/yr), so China's is
+    // inferred from g: 0.7/0.3 · 9,000 = 21,000; 21,000 / 30,000 = 0.7.
+    assert_close(score.difficulty.components[1].normalised, 0.7);
+    assert!(score.difficulty.components[1]
+        .note
+        .contains("share of world exports"));
+    // The EU CRM global term reads the same shares.
+    let crm = eu_crm(&kit.snapshot(), &id("ore"), &params()).unwrap();
+    assert_close(crm.stages[0].hhi_wgi_t_global.unwrap(), 3.19);
+
+    // Any measure of supply comes first: a market share ...
+    let mut with_market = kit.clone();
+    with_market.fact("ore", "CN", Metric::MarketShare, 0.9);
+    let share = with_market.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::MarketShare);
+    assert_close(share.value, 0.9);
+    // ... capacity with a Chinese row ...
+    let mut with_capacity = kit.clone();
+    with_capacity
+        .fact("ore", "CN", Metric::Capacity, 27_000.0)
+        .status = FactStatus::Operating;
+    let share = with_capacity.score("ore", &params()).dependency.china_share;
+    assert_eq!(share.basis, ShareBasis::OperatingCapacity);
+    assert_close(share.value, 27_000.0 / 36_000.0);
+    // ... and production.
+    let mut with_production = kit.clone();
+    with_production.fact("ore", "CN", Metric::Production, 40.0);
+    with_production.fact("ore", "AU", Metric::Production, 60.0);
+    let share = with_production
+        .score("ore", &params())
+        .dependency
+        .china_share;
+    assert_eq!(share.basis, ShareBasis::Production);
+    assert_close(share.value, 0.4);
 }
 
 /// mine → sep → magnet, and a substitutable additive into the magnet.
@@ -722,7 +875,7 @@ fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_pro
     }
     assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
     let json = serde_json::to_value(&all[3]).unwrap();
-    assert_eq!(json["methodology_version"], "2026.3");
+    assert_eq!(json["methodology_version"], "2026.4");
     assert_eq!(json["params"]["chain"], "bottleneck");
     assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
 }
