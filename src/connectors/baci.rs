@@ -252,7 +252,9 @@ fn read(trade: &Path, countries: &CountryTable) -> Result<(Vec<Flow>, u64, Probl
     Ok((flows, rows_read, problems))
 }
 
-/// Value and quantity summed over a product's codes, with the codes seen.
+/// Value and quantity summed over a product's codes, with the codes and
+/// the parties' numeric codes seen (a country may have several: Belgium's
+/// and Belgium-Luxembourg's, say).
 #[derive(Debug, Default, Clone)]
 struct Sum {
     value: f64,
@@ -260,6 +262,14 @@ struct Sum {
     /// Flows whose quantity is not recorded.
     quantity_missing: bool,
     codes: Vec<HsCode>,
+    exporters: Vec<u32>,
+    importers: Vec<u32>,
+}
+
+fn add_once<T: Ord + Copy>(list: &mut Vec<T>, item: T) {
+    if let Err(at) = list.binary_search(&item) {
+        list.insert(at, item);
+    }
 }
 
 impl Sum {
@@ -269,10 +279,9 @@ impl Sum {
             Some(q) => self.quantity += q,
             None => self.quantity_missing = true,
         }
-        if !self.codes.contains(&flow.code) {
-            self.codes.push(flow.code);
-            self.codes.sort_unstable();
-        }
+        add_once(&mut self.codes, flow.code);
+        add_once(&mut self.exporters, flow.exporter);
+        add_once(&mut self.importers, flow.importer);
     }
 
     fn codes(&self) -> String {
@@ -289,15 +298,20 @@ impl Sum {
     }
 }
 
+fn joined(codes: &[u32]) -> String {
+    let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+    codes.join("+")
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Whose imports: a country by its BACI code, or the EU's from outside it.
+/// A trading party: a country, or an area without a country code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Importer {
-    Country(u32),
-    Eu,
+enum Party {
+    Country(CountryCode),
+    Area(u32),
 }
 
 fn facts(
@@ -311,38 +325,36 @@ fn facts(
         .iter()
         .filter_map(|c| CountryCode::parse(c))
         .collect();
-    let country_of = |code: u32| match countries.number(code) {
-        Some(Area::Country(country)) => Some(country),
-        _ => None,
+    let party = |code: u32| match countries.number(code) {
+        Some(Area::Country(country)) => Party::Country(country),
+        _ => Party::Area(code),
     };
-    // (product, year, buyer) → origin code → sum; (product, year) → exporter → sum.
-    let mut imports: BTreeMap<(&ProductId, i32, Importer), BTreeMap<u32, Sum>> = BTreeMap::new();
-    let mut exports: BTreeMap<(&ProductId, i32), BTreeMap<u32, Sum>> = BTreeMap::new();
+    let in_eu = |p: Party| matches!(p, Party::Country(c) if eu.contains(&c));
+    // (product, year, buyer) → origin → sum; (product, year) → exporter → sum.
+    let mut imports: BTreeMap<(&ProductId, i32, Buyer), BTreeMap<Party, Sum>> = BTreeMap::new();
+    let mut exports: BTreeMap<(&ProductId, i32), BTreeMap<Party, Sum>> = BTreeMap::new();
     for flow in flows {
-        let importer = country_of(flow.importer);
-        let exporter = country_of(flow.exporter);
-        let extra_eu =
-            importer.is_some_and(|c| eu.contains(&c)) && !exporter.is_some_and(|c| eu.contains(&c));
+        let importer = party(flow.importer);
+        let exporter = party(flow.exporter);
+        let mut buyers = Vec::with_capacity(2);
+        if let Party::Country(country) = importer {
+            buyers.push(Buyer::Country(country));
+        }
+        if in_eu(importer) && !in_eu(exporter) {
+            buyers.push(Buyer::Eu);
+        }
         for product in &products[&flow.code] {
             exports
                 .entry((product, flow.year))
                 .or_default()
-                .entry(flow.exporter)
+                .entry(exporter)
                 .or_default()
                 .add(flow);
-            if importer.is_some() {
+            for buyer in &buyers {
                 imports
-                    .entry((product, flow.year, Importer::Country(flow.importer)))
+                    .entry((product, flow.year, *buyer))
                     .or_default()
-                    .entry(flow.exporter)
-                    .or_default()
-                    .add(flow);
-            }
-            if extra_eu {
-                imports
-                    .entry((product, flow.year, Importer::Eu))
-                    .or_default()
-                    .entry(flow.exporter)
+                    .entry(exporter)
                     .or_default()
                     .add(flow);
             }
@@ -351,21 +363,18 @@ fn facts(
     let source_id = release.source.id.clone();
     let published = |year: i32| first_published(year).min(today).to_string();
     let mut facts = Vec::new();
-    for ((product, year, importer), origins) in &imports {
+    for ((product, year, buyer), origins) in &imports {
         let total: f64 = origins.values().map(|s| s.value).sum();
         if total <= 0.0 {
             continue;
         }
-        let (buyer, importer) = match importer {
-            Importer::Eu => (Buyer::Eu, "EU27 extra-EU".to_owned()),
-            Importer::Country(code) => match country_of(*code) {
-                Some(country) => (Buyer::Country(country), code.to_string()),
-                None => continue,
-            },
-        };
         for (origin, sum) in origins {
-            let Some(country) = country_of(*origin) else {
+            let Party::Country(country) = origin else {
                 continue;
+            };
+            let importers = match buyer {
+                Buyer::Eu => "EU27 extra-EU".to_owned(),
+                Buyer::Country(_) => joined(&sum.importers),
             };
             facts.push(NewFact {
                 product: Some(product.to_string()),
@@ -379,7 +388,8 @@ fn facts(
                 source_id: source_id.clone(),
                 published_on: Some(published(*year)),
                 locator: Some(format!(
-                    "t={year} i={origin} j={importer} k={}",
+                    "t={year} i={} j={importers} k={}",
+                    joined(&sum.exporters),
                     sum.codes()
                 )),
                 note: Some(format!(
@@ -398,7 +408,7 @@ fn facts(
             continue;
         }
         for (exporter, sum) in exporters {
-            let Some(country) = country_of(*exporter) else {
+            let Party::Country(country) = exporter else {
                 continue;
             };
             facts.push(NewFact {
@@ -412,7 +422,8 @@ fn facts(
                 source_id: source_id.clone(),
                 published_on: Some(published(*year)),
                 locator: Some(format!(
-                    "t={year} i={exporter} k={}, every importer",
+                    "t={year} i={} k={}, every importer",
+                    joined(&sum.exporters),
                     sum.codes()
                 )),
                 note: Some(format!(

@@ -31,7 +31,7 @@ pub struct ReleaseSummary {
     /// Standing facts of an earlier release in a table the new one covers
     /// (same metric, product, buyer and period) that it no longer lists.
     pub facts_withdrawn: u64,
-    /// Derived facts left out because a newer release's stand.
+    /// Derived facts left out because a newer release covers their table.
     pub facts_older_than_standing: u64,
 }
 
@@ -113,6 +113,13 @@ pub async fn write_release(
                 (key, fact)
             })
             .collect();
+    // Tables a newer release covers: this one must not add rows to them
+    // (a row it lists may be one the newer release withdrew).
+    let newer_tables: HashSet<Table> = standing
+        .iter()
+        .filter(|(_, fact)| fact.release_published_on > Some(release.published_on))
+        .map(|(key, _)| table_of(key))
+        .collect();
     let revision_day = release.published_on.min(today);
     let mut writes: Vec<NewFact> = Vec::new();
     let mut revised: Vec<i64> = Vec::new();
@@ -133,6 +140,9 @@ pub async fn write_release(
         );
         tables.insert(table_of(&key));
         match standing.get(&key) {
+            None if newer_tables.contains(&table_of(&key)) => {
+                summary.facts_older_than_standing += 1
+            }
             None => writes.push(fact),
             Some(old) if same_value(old.value, fact.value) => summary.facts_unchanged += 1,
             Some(old) if old.release_published_on > Some(release.published_on) => {
