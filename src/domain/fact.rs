@@ -396,4 +396,20 @@ mod tests {
         };
         assert_eq!(reliance.validate().unwrap_err()[0].field, "buyer");
     }
+
+    #[test]
+    fn a_buyer_is_optional_where_the_metric_does_not_need_one() {
+        let rate = |buyer: Option<&str>| NewFact {
+            country: None,
+            buyer: buyer.map(str::to_owned),
+            metric: "recycling_input_rate".into(),
+            unit: Some("%".into()),
+            value: Some(42.0),
+            ..valid()
+        };
+        let eu = rate(Some("EU")).validate().unwrap();
+        assert_eq!(eu.buyer, Some(Buyer::Eu));
+        assert_eq!(eu.value, Some(0.42));
+        assert_eq!(rate(None).validate().unwrap().buyer, None);
+    }
 }

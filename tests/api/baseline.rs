@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use serde_json::json;
+
 use chokepoint::seed::{seed, BASELINE};
 use chokepoint::store;
 
@@ -173,5 +175,45 @@ async fn headline_results_follow_from_the_cited_figures() {
     assert!(
         magnets > lithium && gallium > lithium,
         "magnets {magnets}, gallium {gallium}, lithium {lithium}"
-    );
+    ); // Tungsten's end-of-life recycling input rate, 42% in the EU CRM study,
+       // measures the EU's scrap flows: it lowers the EU's exposure to APT, and
+       // a US buyer falls back to the default of no recycled supply.
+    for (buyer, rate, origin) in [("EU", 0.42, "facts"), ("US", 0.0, "default")] {
+        let score = app
+            .get_current(&format!("/v1/scores/apt?buyer={buyer}"))
+            .await;
+        let recycling = &score["dependency"]["exposure"]["recycling_input_rate"];
+        assert_eq!(recycling["value"], rate, "{buyer}: {recycling}");
+        assert_eq!(recycling["origin"], origin, "{buyer}: {recycling}");
+    }
+}
+
+/// Figures the EU CRM study measured for the EU (its recycling of scrap,
+/// its economy, its imports) carry buyer `EU`, so they never stand for
+/// another buyer; its world figures (global supply shares, producers' trade
+/// restrictions, substitution indexes) carry none.
+#[test]
+fn the_eu_studys_own_measurements_are_scoped_to_the_eu() {
+    let mut checked = 0;
+    for fact in lines(BASELINE.facts) {
+        if fact["source_id"] != "ec-crm-2023-study" {
+            continue;
+        }
+        let metric = fact["metric"].as_str().unwrap();
+        let eu_measured = [
+            "recycling_input_rate",
+            "economic_importance",
+            "import_reliance",
+            "import_share",
+        ]
+        .contains(&metric);
+        let expected = if eu_measured {
+            json!("EU")
+        } else {
+            json!(null)
+        };
+        assert_eq!(fact["buyer"], expected, "{fact}");
+        checked += usize::from(eu_measured);
+    }
+    assert_eq!(checked, 10 + 10 + 15 + 29);
 }

@@ -121,6 +121,55 @@ fn buyer_specific_facts_override_global_ones() {
     );
 }
 
+#[test]
+fn a_rate_measured_for_one_buyer_holds_for_that_buyer_only() {
+    // The EU CRM study's end-of-life recycling input rates describe the
+    // EU's flows of scrap and are recorded for buyer EU (tungsten: 42%).
+    let mut kit = ore_kit();
+    kit.fact("ore", "CN", Metric::Production, 100.0);
+    for_buyer(
+        kit.fact("ore", "", Metric::RecyclingInputRate, 0.42),
+        Buyer::Eu,
+    );
+    let eu = Params::new(Buyer::Eu, AS_OF);
+
+    // g = 1. The US falls back to the documented default 0: e = 1, 100.
+    let for_us = kit.score("ore", &params());
+    let rate = &for_us.dependency.exposure.recycling_input_rate;
+    assert_close(rate.value, 0.0);
+    assert_eq!(rate.origin, Origin::Default);
+    assert!(rate.fact_ids.is_empty());
+    assert!(for_us
+        .defaults_used
+        .iter()
+        .any(|d| d.input == "recycling_input_rate"));
+    assert_close(for_us.dependency.score, 100.0);
+    // The EU: e = 1 · (1 − 0.42) = 0.58, 58.
+    let for_eu = kit.score("ore", &eu);
+    assert_eq!(
+        for_eu.dependency.exposure.recycling_input_rate.fact_ids,
+        vec![2]
+    );
+    assert_close(for_eu.dependency.score, 58.0);
+
+    // The EU CRM check likewise. HHI_WGI,t of global supply: China alone,
+    // 1² · 5 (no WGI fact) · 1 = 5; no sourcing, SI 1.
+    // US: SR = 5 · (1 − 0) = 5. EU: SR = 5 · (1 − 0.42) = 2.9.
+    let snapshot = kit.snapshot();
+    let us_crm = eu_crm(&snapshot, &id("ore"), &params()).unwrap();
+    let us_rate = &us_crm.stages[0].end_of_life_recycling_input_rate;
+    assert_eq!((us_rate.value, us_rate.origin), (0.0, Origin::Default));
+    assert_close(us_crm.supply_risk.unwrap(), 5.0);
+    let eu_check = eu_crm(&snapshot, &id("ore"), &eu).unwrap();
+    assert_close(eu_check.supply_risk.unwrap(), 2.9);
+
+    // A rate recorded for every buyer stands in for the US, not for the EU,
+    // whose own rate overrides it: US 100 · (1 − 0.1) = 90, EU still 58.
+    kit.fact("ore", "", Metric::RecyclingInputRate, 0.1);
+    assert_close(kit.score("ore", &params()).dependency.score, 90.0);
+    assert_close(kit.score("ore", &eu).dependency.score, 58.0);
+}
+
 /// A US buyer's import origins: China and Australia in 2019, Australia and
 /// Malaysia in 2024. China shipped in 2019 but not in 2024.
 fn import_years_kit() -> Kit {
