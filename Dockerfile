@@ -21,9 +21,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home chokepoint
 COPY --from=build /src/target/release/chokepoint /usr/local/bin/chokepoint
+COPY --from=build /src/data/public /usr/local/share/chokepoint/public
 USER chokepoint
 WORKDIR /home/chokepoint
 EXPOSE 8080
-ENV CHOKEPOINT_HOST=0.0.0.0 CHOKEPOINT_PORT=8080
+ENV CHOKEPOINT_HOST=0.0.0.0 CHOKEPOINT_PORT=8080 \
+    CHOKEPOINT_PUBLIC_DATA=/usr/local/share/chokepoint/public
 ENTRYPOINT ["chokepoint"]
 CMD ["serve"]

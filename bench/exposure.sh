@@ -16,7 +16,7 @@ trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm
 
 cargo build --release -q
 # A first start on an empty embedded database loads the baseline dataset.
-./target/release/chokepoint serve --port "$port" --data-dir "$work/data" --log-level warn \
+./target/release/chokepoint serve --port "$port" --data-dir "$work/data" --no-public-data --log-level warn \
     --rate-limit 1000000 --rate-burst 1000000 >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do

@@ -18,7 +18,7 @@ cargo build --release -q
 python3 bench/gen_facts.py "$rows" "$products" "$work/facts"
 python3 bench/gen_facts.py "$small" "$products" "$work/small"
 
-./target/release/chokepoint serve --port "$port" --data-dir "$work/data" --log-level warn \
+./target/release/chokepoint serve --port "$port" --data-dir "$work/data" --no-public-data --log-level warn \
     --rate-limit 1000000 --rate-burst 1000000 >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done

@@ -94,7 +94,8 @@ pub enum ImportCommand {
         #[command(flatten)]
         options: ImportOptions,
     },
-    /// The shipped extract: the public catalogue and every dataset in it.
+    /// The shipped extract on top of the baseline: the public catalogue and
+    /// every dataset in it.
     Public {
         /// The extract's directory.
         #[arg(long, default_value = "data/public")]
@@ -213,6 +214,14 @@ pub struct ServeSettings {
     /// as docker-compose does.
     #[arg(long, env = "CHOKEPOINT_SEED")]
     pub seed: bool,
+    /// The public-data extract loaded, on top of the baseline, on a first
+    /// start that loads the baseline (a directory laid out as
+    /// `data/public/`).
+    #[arg(long, env = "CHOKEPOINT_PUBLIC_DATA", default_value = "data/public")]
+    pub public_data: PathBuf,
+    /// Load the baseline only on a first start, not the public datasets.
+    #[arg(long, env = "CHOKEPOINT_NO_PUBLIC_DATA")]
+    pub no_public_data: bool,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHOKEPOINT_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -238,6 +247,8 @@ impl ServeSettings {
             cors_origins: Vec::new(),
             no_seed: true,
             seed: false,
+            public_data: PathBuf::from("data/public"),
+            no_public_data: true,
             workers: Some(2),
         }
     }

@@ -67,6 +67,9 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             tracing::info!("first start on an empty database: loading the baseline dataset");
             let report = seed::seed(&pool, &seed::BASELINE).await?;
             tracing::info!(?report, "baseline loaded");
+            if !settings.no_public_data {
+                load_public_data(&pool, &settings.public_data).await?;
+            }
         }
         pool.close();
     }
@@ -79,6 +82,33 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     app.run_until_stopped()
         .await
         .context("the HTTP server failed")
+}
+
+/// The public datasets on a first start, before serving, so the service is
+/// ready with everything; a missing extract leaves the baseline alone.
+async fn load_public_data(
+    pool: &deadpool_postgres::Pool,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    if !dir.join("sources.ndjson").is_file() {
+        tracing::warn!(
+            dir = %dir.display(),
+            "no public-data extract here: serving the baseline only (`chokepoint import public --dir DIR` loads it later)"
+        );
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    tracing::info!(dir = %dir.display(), "loading the public datasets (progress below)");
+    let report = public_data::load(pool, &public_data::Layout::new(dir))
+        .await
+        .context("loading the public datasets (start with --no-public-data to skip them)")?;
+    tracing::info!(
+        products_added = report.products_added,
+        releases = ?report.releases,
+        seconds = started.elapsed().as_secs_f64(),
+        "public datasets loaded"
+    );
+    Ok(())
 }
 
 async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
@@ -113,6 +143,9 @@ async fn import(command: ImportCommand) -> anyhow::Result<()> {
             let (url, _cluster) = database(&settings)?;
             apply_migrations(&url).await?;
             let pool = store::connect(&url, 2)?;
+            // The catalogue links into the baseline's chains.
+            let baseline = seed::seed(&pool, &seed::BASELINE).await?;
+            println!("baseline: {baseline:?}");
             let report = public_data::load(&pool, &public_data::Layout::new(dir)).await;
             pool.close();
             let report = report?;

@@ -168,6 +168,11 @@ def wmd_rows(con):
     select = ", ".join(quote(c) for c in WMD_COLUMNS)
     for sheet in wmd_sheets(con):
         body = [[cell(x) for x in r] for r in con.execute("SELECT %s FROM %s" % (select, quote(sheet)))]
+        for r in body:
+            # The gold sheet codes French Guiana as Guyana (GUY, 328), which
+            # makes two Guyana rows; French Guiana is GUF, 254.
+            if r[0] == "French Guiana" and r[2] == "GUY":
+                r[1], r[2] = "254", "GUF"
         body.sort(key=lambda r: (r[2] == "DELETE", r[0], r[2], r[1]))
         rows.extend([sheet] + r for r in body)
     return rows
@@ -191,6 +196,10 @@ def wgi_rows(con):
     columns = wgi_columns(con)
     select = ", ".join(quote(c) for c in columns)
     rows = [[cell(x) for x in r] for r in con.execute("SELECT %s FROM Estimate" % select)]
+    # The copy has two different rows both named Guyana (GUY); which one is
+    # Guyana's cannot be told from the file, so neither is kept.
+    codes = [r[1] for r in rows]
+    rows = [r for r in rows if codes.count(r[1]) == 1]
     rows.sort(key=lambda r: (r[1], r[0]))
     return columns, rows
 

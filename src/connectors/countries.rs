@@ -20,7 +20,8 @@ const SHIPPED_NAME: &str = "country_codes_V202401b.csv";
 /// ISO 3166-1 alpha-3 codes the other datasets use and CEPII's table
 /// lacks: BACI reports these territories with another country or in an
 /// "nes" area (Taiwan in "Other Asia, nes").
-const ISO3_BEYOND_BACI: [(&str, &str); 7] = [
+const ISO3_BEYOND_BACI: [(&str, &str); 8] = [
+    ("GUF", "GF"),
     ("JEY", "JE"),
     ("LIE", "LI"),
     ("MCO", "MC"),

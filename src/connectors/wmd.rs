@@ -149,14 +149,16 @@ pub fn read_mapping(
     }
 }
 
-/// Tonnes per unit of the table's `unit` column; `None` for units that are
-/// not masses (natural gas in million cubic metres).
+/// Tonnes per unit of the table's `unit` column, for masses; for volumes
+/// (natural gas in million cubic metres) the mapping's factor gives the
+/// tonnes per unit, so the unit counts as 1; `None` for an unknown unit.
 fn tonnes_per(unit: &str) -> Option<f64> {
     match unit {
         "metr. t" | "t" => Some(1.0),
         "kg" => Some(0.001),
         // A metric carat is 0.2 g.
         "ct" => Some(2.0e-7),
+        "Mio m3" => Some(1.0),
         _ => None,
     }
 }
@@ -284,7 +286,7 @@ pub fn derive(
                 problems.push(problem(
                     record.line,
                     Some("unit"),
-                    format!("`{unit}` is not a mass unit (metr. t, kg, ct)"),
+                    format!("`{unit}` is not a unit of the tables: use metr. t, kg, ct or Mio m3"),
                 ));
                 return;
             };

@@ -27,6 +27,30 @@ fn shipped(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A directory laid out as `data/public/` holding the fixtures: the
+/// shipped catalogue and sources, the fixtures' rows (BACI's gzipped).
+pub fn small_public_extract() -> PathBuf {
+    let dir = tempdir();
+    for sub in ["baci", "wmd", "wgi"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for name in ["products.ndjson", "sources.ndjson", "wmd_products.csv"] {
+        std::fs::copy(shipped(name), dir.join(name)).unwrap();
+    }
+    let layout = public_data::Layout::new(&dir);
+    std::fs::copy(fixture("baci_countries.csv"), layout.baci_countries()).unwrap();
+    std::fs::copy(fixture("wmd_small.csv"), layout.wmd_production()).unwrap();
+    std::fs::copy(fixture("wgi_small.csv"), layout.wgi_estimates()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(layout.baci_trade()).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&std::fs::read(fixture("baci_small.csv")).unwrap())
+        .unwrap();
+    gz.finish().unwrap();
+    dir
+}
+
 fn countries() -> CountryTable {
     CountryTable::from_file(&fixture("baci_countries.csv")).expect("the fixture reads")
 }

@@ -25,12 +25,15 @@ impl Drop for Service {
     }
 }
 
-fn start_service(data_dir: &Path) -> (Service, String, Log) {
+fn start_service(data_dir: &Path, public_data: &Path) -> (Service, String, Log) {
     let mut command = serve_command();
     command
         .arg("--data-dir")
         .arg(data_dir)
-        .env_remove("DATABASE_URL");
+        .arg("--public-data")
+        .arg(public_data)
+        .env_remove("DATABASE_URL")
+        .env_remove("CHOKEPOINT_NO_PUBLIC_DATA");
     spawn_service(command)
 }
 
@@ -105,9 +108,31 @@ async fn the_service_starts_its_own_database_stops_it_and_reuses_it() {
         "chokepoint-serve-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let (mut child, address, log) = start_service(&data_dir);
+    let public_data = crate::connectors::small_public_extract();
+    let (mut child, address, log) = start_service(&data_dir, &public_data);
     let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
     assert_eq!(response.status(), 200);
+    // The first start serves the baseline and the public datasets on top.
+    let score: serde_json::Value =
+        reqwest::get(format!("{address}/v1/scores/natural-graphite?buyer=JP"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let text = score.to_string();
+    assert!(text.contains("cepii-baci-hs92-v202401b"), "{text}");
+    assert!(
+        text.contains("usgs-mcs-2025-graphite"),
+        "the baseline too: {text}"
+    );
+    let catalogue: serde_json::Value = reqwest::get(format!("{address}/v1/products/copper-ore"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(catalogue["hs_codes"], serde_json::json!(["260300"]));
     let response = reqwest::get(format!("{address}/docs/")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(postmaster_running(&data_dir));
@@ -148,7 +173,7 @@ async fn the_service_starts_its_own_database_stops_it_and_reuses_it() {
         "no postgres left behind after SIGTERM"
     );
 
-    let (mut child, address, _) = start_service(&data_dir);
+    let (mut child, address, _) = start_service(&data_dir, &public_data);
     let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
     assert_eq!(response.status(), 200, "a second start reuses the cluster");
     terminate(&mut child);

@@ -4,7 +4,7 @@
 mod access;
 mod baseline;
 mod compose;
-mod connectors;
+pub mod connectors;
 mod embedded;
 mod errors;
 mod examples;
