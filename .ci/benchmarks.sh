@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 PRODUCTS=20 bash bench/import.sh 500
 DURATION=1s CONNECTIONS=4 bash bench/load.sh 20 500
 bash bench/exposure.sh 2
+bash bench/connectors.sh tiny
 BENCH_SCALE=0.01 cargo bench -q --bench scoring -- --test

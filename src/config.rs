@@ -94,6 +94,15 @@ pub enum ImportCommand {
         #[command(flatten)]
         options: ImportOptions,
     },
+    /// Products of a catalogue file (NDJSON, one product a line) that are
+    /// not stored yet: the products the datasets' rows map to.
+    Catalogue {
+        /// The catalogue.
+        #[arg(long, default_value = "data/public/products.ndjson")]
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
     /// The shipped extract on top of the baseline: the public catalogue and
     /// every dataset in it.
     Public {

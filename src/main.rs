@@ -155,6 +155,18 @@ async fn import(command: ImportCommand) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        ImportCommand::Catalogue {
+            file,
+            database: settings,
+        } => {
+            let (url, _cluster) = database(&settings)?;
+            apply_migrations(&url).await?;
+            let pool = store::connect(&url, 2)?;
+            let added = public_data::load_catalogue(&pool, &file).await;
+            pool.close();
+            println!("products added: {}", added?);
+            return Ok(());
+        }
         ImportCommand::Baci {
             trade,
             countries,
