@@ -560,3 +560,34 @@ async fn mine_production_and_governance_estimates_are_dated_by_their_first_publi
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn every_catalogued_product_is_scored_for_every_importing_country() {
+    let app = spawn_seeded_app().await;
+    let pool = store::connect(&database_url(&app.database), 2).unwrap();
+    let report = public_data::load(&pool, &public_data::Layout::new(small_public_extract()))
+        .await
+        .expect("the small extract loads");
+    pool.close();
+    assert!(report.products_added > 50);
+    assert_eq!(report.releases.len(), 3);
+    let products = items(&app.get_current("/v1/products?limit=1000").await).len();
+    // The fixture's importers (US, JP, DE, FR), the EU, and buyers with no
+    // trade data at all, who fall back to world shares.
+    for buyer in [
+        "US", "EU", "JP", "DE", "FR", "KR", "GB", "CA", "AU", "IN", "BR",
+    ] {
+        let listing = app
+            .get_current(&format!("/v1/scores?buyer={buyer}&limit=1000"))
+            .await;
+        assert_eq!(items(&listing).len(), products, "{buyer}");
+    }
+    let japan = app.get_current("/v1/scores/ndpr-oxide?buyer=JP").await;
+    let sources: Vec<&str> = japan["facts_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["source_id"].as_str().unwrap())
+        .collect();
+    assert!(sources.contains(&"cepii-baci-hs92-v202401b"), "{sources:?}");
+}
