@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Converts Natural Earth's 1:110m countries, as the npm package `world-atlas`
 carries them (TopoJSON), into `world.tsv`: one line per country, its ISO
-3166-1 alpha-2 code, its name and its outline as SVG path data, already
+3166-1 alpha-2 code, its name, a point to label it at (the centroid of its
+largest piece) and its outline as SVG path data, already
 projected (Equal Earth) onto a 1000-unit-wide frame. The service includes
 the result in its binary; nothing here runs at build or request time.
 
@@ -140,6 +141,23 @@ def path_data(rings, project):
     return "".join(out)
 
 
+def label_point(rings, project):
+    """The centroid of the largest piece, where a label about the country
+    goes (the mainland, not an overseas territory)."""
+    best = (0.0, 0.0, 0.0)
+    for points in rings:
+        projected = [project(lon, lat) for lon, lat in points]
+        area = cx = cy = 0.0
+        for (xa, ya), (xb, yb) in zip(projected, projected[1:] + projected[:1]):
+            cross = xa * yb - xb * ya
+            area += cross
+            cx += (xa + xb) * cross
+            cy += (ya + yb) * cross
+        if area != 0 and abs(area) > abs(best[0]):
+            best = (area, cx / (3 * area), cy / (3 * area))
+    return best[1], best[2]
+
+
 def main():
     with tarfile.open(sys.argv[1]) as archive:
         topology = json.load(archive.extractfile("package/countries-110m.json"))
@@ -172,7 +190,8 @@ def main():
     height = (y_top - y_bottom) * scale
     print(f"#\tEqual Earth, Natural Earth 1:110m admin-0 countries (world-atlas 2.0.2)\t{WIDTH:g} {height:.1f}")
     for code, name, rings in sorted(countries, key=lambda c: (c[0], c[1])):
-        print(f"{code}\t{name}\t{path_data(rings, project)}")
+        x, y = label_point(rings, project)
+        print(f"{code}\t{name}\t{x:.1f} {y:.1f}\t{path_data(rings, project)}")
 
 
 if __name__ == "__main__":
