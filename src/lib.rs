@@ -3,6 +3,7 @@ pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod live;
+pub mod pictures;
 pub mod scoring;
 pub mod seed;
 pub mod startup;
