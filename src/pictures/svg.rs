@@ -182,9 +182,10 @@ pub struct Svg {
 
 impl Svg {
     /// Starts a document of `width` × `height` user units (and as many CSS
-    /// pixels), with its accessible title and description and a white
-    /// background.
+    /// pixels), each rounded up to a whole pixel, with its accessible title
+    /// and description and a white background.
     pub fn new(width: f64, height: f64, title: &str, description: &str) -> Svg {
+        let (width, height) = (width.ceil(), height.ceil());
         let mut out = String::with_capacity(16 * 1024);
         let (w, h) = (num(width), num(height));
         let _ = write!(
