@@ -34,8 +34,15 @@ fn fonts() -> Arc<fontdb::Database> {
         .clone()
 }
 
-/// Renders `svg` at its own size (one pixel per user unit), on the
-/// background the SVG paints.
+/// Most pixels a PNG has: a larger picture (a chain of hundreds of
+/// products) is scaled down to fit, so memory stays bounded.
+pub const MAX_PIXELS: f64 = 16_000_000.0;
+/// Most pixels on either side.
+pub const MAX_SIDE: f64 = 16_000.0;
+
+/// Renders `svg` at its own size (one pixel per user unit), or scaled down
+/// to at most [`MAX_PIXELS`] and [`MAX_SIDE`], on the background the SVG
+/// paints.
 pub fn render(svg: &str) -> Result<Vec<u8>, PngError> {
     let options = usvg::Options {
         font_family: font::FAMILY.to_owned(),
@@ -47,12 +54,20 @@ pub fn render(svg: &str) -> Result<Vec<u8>, PngError> {
         ..usvg::Options::default()
     };
     let tree = usvg::Tree::from_str(svg, &options)?;
-    let size = tree.size().to_int_size();
-    let mut pixmap =
-        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or(PngError::Size)?;
+    let (width, height) = (tree.size().width() as f64, tree.size().height() as f64);
+    let scale = (MAX_PIXELS / (width * height))
+        .sqrt()
+        .min(MAX_SIDE / width)
+        .min(MAX_SIDE / height)
+        .min(1.0);
+    let (w, h) = (
+        (width * scale).ceil().max(1.0) as u32,
+        (height * scale).ceil().max(1.0) as u32,
+    );
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).ok_or(PngError::Size)?;
     resvg::render(
         &tree,
-        resvg::tiny_skia::Transform::identity(),
+        resvg::tiny_skia::Transform::from_scale(scale as f32, scale as f32),
         &mut pixmap.as_mut(),
     );
     pixmap
@@ -78,5 +93,19 @@ mod tests {
         assert_eq!(&written[..8], b"\x89PNG\r\n\x1a\n");
         assert_ne!(blank, written, "the text is drawn");
         assert_eq!(written, render(&svg("Gallium")).unwrap(), "deterministic");
+    }
+
+    #[test]
+    fn a_huge_picture_is_scaled_down() {
+        let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\" height=\"40000\">\
+                   <rect width=\"1000\" height=\"40000\" fill=\"#fff\"/></svg>";
+        let png = render(svg).unwrap();
+        let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        let (w, h) = (word(16) as f64, word(20) as f64);
+        assert!(w * h <= MAX_PIXELS * 1.01 && h <= MAX_SIDE, "{w} × {h}");
+        assert!(
+            (w / h - 1000.0 / 40000.0).abs() < 0.01,
+            "the aspect ratio is kept"
+        );
     }
 }

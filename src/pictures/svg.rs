@@ -109,8 +109,9 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // XML 1.0 allows no other control characters.
+            // XML 1.0 allows no other control characters, nor U+FFFE and U+FFFF.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            '\u{fffe}' | '\u{ffff}' => out.push(' '),
             c => out.push(c),
         }
     }
@@ -316,6 +317,7 @@ mod tests {
     #[test]
     fn text_is_escaped_for_xml() {
         assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot; ");
+        assert_eq!(escape("x\u{ffff}y"), "x y");
     }
 
     #[test]
