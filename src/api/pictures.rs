@@ -108,20 +108,21 @@ fn draw_chain(
     pictures::chain(product, &nodes, data_version)
 }
 
-/// The product's value chain, from the raw material to the product, as a
-/// left-to-right diagram: one box per product, coloured by China's share of
-/// its own stage (reversed viridis: darker is more) with its main origins
-/// and its two scores; the chokepoint (the stage that bounds the
-/// dependency) outlined and marked ▲; the binding stage of difficulty
-/// marked ◆ with a dashed inner outline; edges labelled with the input's
-/// share of the product's input needs (dashed: a substitutable input); the
-/// path to the chokepoint in vermillion; a legend; the methodology and data
+/// A product's value chain, as a picture.
+///
+/// From the raw material to the product, left to right: one box per product,
+/// coloured by China's share of its own stage (reversed viridis: darker is
+/// more) with its main origins and its two scores; the chokepoint (the stage
+/// that bounds the dependency) outlined and marked ▲; the binding stage of
+/// difficulty marked ◆ with a dashed inner outline; edges labelled with the
+/// input's share of the product's input needs (dashed: a substitutable input);
+/// the path to the chokepoint in vermillion; a legend; the methodology and data
 /// versions in the footer.
 ///
-/// The same parameters as `GET /v1/scores/{product}`: every box is that
-/// read's answer for its product. SVG by default, PNG with
-/// `Accept: image/png`. A sample: `openapi/examples/get_chain_picture.svg`,
-/// which is this operation's example.
+/// The same parameters as `GET /v1/scores/{product}`: every box is that read's
+/// answer for its product. SVG by default, PNG with `Accept: image/png`. A
+/// sample: `openapi/examples/get_chain_picture.svg`, which is this operation's
+/// example.
 #[utoipa::path(tag = "scores",
     params(("product" = String, Path, example = "sintered-ndfeb-magnet"), ScoreParams, AsOfQuery),
     responses(PictureResponses, NotFound, AccessErrors, QueryErrors),
@@ -212,12 +213,14 @@ const MAX_PICTURE_POINTS: usize = 120;
 /// Most Monte Carlo draws one history picture makes over all its points.
 const MAX_PICTURE_DRAWS: u64 = 100_000;
 
-/// Dependency and displacement difficulty over time for a buyer in the
-/// chosen view: one point per step (as `GET /v1/scores/{product}/history`),
-/// each with its Monte Carlo p5–p95 band (as `uncertainty=true` gives it at
-/// that instant), and every export control on the product or upstream
-/// marked where it takes effect on the time axis, numbered and listed with
-/// the dates it was announced and applies.
+/// A product's scores over time, as a picture.
+///
+/// Dependency and displacement difficulty for a buyer in the chosen view: one
+/// point per step (as `GET /v1/scores/{product}/history`), each with its Monte
+/// Carlo p5–p95 band (as `uncertainty=true` gives it at that instant), and
+/// every export control on the product or upstream marked where it takes effect
+/// on the time axis, numbered and listed with the dates it was announced and
+/// applies.
 ///
 /// At most 120 points and 100,000 draws in all. SVG by default, PNG with
 /// `Accept: image/png`. A sample: `openapi/examples/get_history_picture.svg`.
@@ -329,13 +332,14 @@ pub struct MapQuery {
     view: Option<View>,
 }
 
-/// World supply of the product by country: each country shaded by its
-/// share of the rows China's share of the stage is read from (production,
-/// else operating capacity, else published market shares; the same for
-/// every buyer), China outlined in vermillion and labelled with its share
-/// (Chinese plus Chinese-controlled output), countries whose output is
-/// partly under Chinese control outlined dashed, and the largest suppliers
-/// listed beside the map. The outlines are Natural Earth's 1:110m
+/// A product's world supply by country, as a map.
+///
+/// Each country shaded by its share of the rows China's share of the stage is
+/// read from (production, else operating capacity, else published market
+/// shares; the same for every buyer), China outlined in vermillion and labelled
+/// with its share (Chinese plus Chinese-controlled output), countries whose
+/// output is partly under Chinese control outlined dashed, and the largest
+/// suppliers listed beside the map. The outlines are Natural Earth's 1:110m
 /// countries (public domain) in the Equal Earth projection.
 ///
 /// SVG by default, PNG with `Accept: image/png`. A sample:
