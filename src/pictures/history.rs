@@ -282,38 +282,57 @@ pub fn history(input: &HistoryInput<'_>) -> Option<String> {
 
     // Export controls: a numbered line where each takes effect, and the list.
     svg.open("class=\"controls\"");
+    // Controls taking effect on the same day share one line and one label.
+    let mut days: Vec<(Date, Vec<usize>)> = Vec::new();
     for (n, control) in controls.iter().enumerate() {
         let day = effect_day(control);
+        match days.last_mut() {
+            Some((last, numbers)) if *last == day => numbers.push(n + 1),
+            _ => days.push((day, vec![n + 1])),
+        }
+    }
+    for (day, numbers) in &days {
         let at = day.midnight().assume_utc();
         if !in_range(at) {
             continue;
         }
         let x = x_of(at);
+        let label = match numbers.as_slice() {
+            [one] => one.to_string(),
+            [first, .., last] if numbers.len() > 3 => format!("{first}–{last}"),
+            many => many
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let font = Font::new(10.0)
+            .bold()
+            .colour("#ffffff")
+            .anchor(Anchor::Middle);
+        let width = (font.width(&label) + 10.0).max(16.0);
         svg.open(&format!(
-            "class=\"control-mark\" data-number=\"{}\" data-date=\"{}\"",
-            n + 1,
-            day_text(day)
+            "class=\"control-mark\" data-numbers=\"{}\" data-date=\"{}\"",
+            numbers
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            day_text(*day)
         ));
         svg.line(
             (x, TOP - 4.0),
             (x, BOTTOM),
             &format!("stroke=\"{ACCENT}\" stroke-width=\"1.3\" stroke-dasharray=\"3 3\""),
         );
-        svg.raw(&format!(
-            "<circle cx=\"{}\" cy=\"{}\" r=\"8\" fill=\"{ACCENT}\"/>",
-            num(x),
-            num(TOP - 12.0)
-        ));
-        svg.text(
-            x,
-            TOP - 8.5,
-            &(n + 1).to_string(),
-            Font::new(10.0)
-                .bold()
-                .colour("#ffffff")
-                .anchor(Anchor::Middle),
-            "",
+        svg.rect(
+            x - width / 2.0,
+            TOP - 20.0,
+            width,
+            16.0,
+            &format!("rx=\"8\" fill=\"{ACCENT}\""),
         );
+        svg.text(x, TOP - 8.5, &label, font, "");
         svg.close();
     }
     if controls.is_empty() {
