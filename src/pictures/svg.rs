@@ -166,11 +166,18 @@ impl Font {
         if self.width(text) <= width {
             return text.to_owned();
         }
-        let mut cut: String = text.to_owned();
-        while !cut.is_empty() && self.width(&format!("{cut}…")) > width {
-            cut.pop();
+        let room = width - self.width("…");
+        let mut used = 0.0;
+        let mut end = 0;
+        for (at, c) in text.char_indices() {
+            let mut buffer = [0; 4];
+            used += self.width(c.encode_utf8(&mut buffer));
+            if used > room {
+                break;
+            }
+            end = at + c.len_utf8();
         }
-        format!("{}…", cut.trim_end())
+        format!("{}…", text[..end].trim_end())
     }
 }
 
