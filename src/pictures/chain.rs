@@ -174,8 +174,7 @@ pub fn chain(product: &ProductId, nodes: &[ChainNode<'_>], data_version: &str) -
     let diagram_width = 2.0 * MARGIN + (last + 1) as f64 * BOX_WIDTH + last as f64 * COLUMN_GAP;
     let width = diagram_width.max(MIN_WIDTH);
     let legend_top = HEADER + diagram_height + 10.0;
-    let legend = Legend::layout(width);
-    let height = legend_top + legend.height + Footer::HEIGHT;
+    let height = legend_top + LEGEND_HEIGHT + Footer::HEIGHT;
 
     let score = root.score;
     let chokepoint = score.dependency.chokepoint.as_ref();
@@ -311,7 +310,7 @@ pub fn chain(product: &ProductId, nodes: &[ChainNode<'_>], data_version: &str) -
     }
     svg.close();
 
-    legend.draw(&mut svg, legend_top);
+    legend(&mut svg, legend_top);
     Footer {
         methodology_version: &score.methodology_version,
         data_version,
@@ -525,111 +524,106 @@ fn draw_node(svg: &mut Svg, place: &Placed<'_>, root: &ProductScore) {
     svg.close();
 }
 
+/// The key's height; it fits in [`MIN_WIDTH`].
+const LEGEND_HEIGHT: f64 = 96.0;
+
 /// The key: the colour ramp, the marks and the edge styles.
-struct Legend {
-    height: f64,
-}
-
-impl Legend {
-    fn layout(_width: f64) -> Legend {
-        Legend { height: 96.0 }
-    }
-
-    fn draw(&self, svg: &mut Svg, top: f64) {
-        svg.open("class=\"legend\"");
-        let heading = Font::new(11.0).bold();
-        let label = Font::new(10.5);
-        svg.text(
-            MARGIN,
-            top + 12.0,
-            "China's share of each product's own stage (Chinese plus Chinese-controlled output)",
-            heading,
-            "legend-title",
-        );
-        let swatch = 34.0;
-        for i in 0..10 {
-            let share = (i as f64 + 0.5) / 10.0;
-            svg.rect(
-                MARGIN + i as f64 * swatch,
-                top + 20.0,
-                swatch,
-                14.0,
-                &format!("fill=\"{}\"", hex(share_colour(share))),
-            );
-        }
-        for (i, tick) in ["0%", "50%", "100%"].iter().enumerate() {
-            svg.text(
-                MARGIN + i as f64 * 5.0 * swatch,
-                top + 46.0,
-                tick,
-                label.anchor(if i == 0 {
-                    Anchor::Start
-                } else if i == 2 {
-                    Anchor::End
-                } else {
-                    Anchor::Middle
-                }),
-                "",
-            );
-        }
+fn legend(svg: &mut Svg, top: f64) {
+    svg.open("class=\"legend\"");
+    let heading = Font::new(11.0).bold();
+    let label = Font::new(10.5);
+    svg.text(
+        MARGIN,
+        top + 12.0,
+        "China's share of each product's own stage (Chinese plus Chinese-controlled output)",
+        heading,
+        "legend-title",
+    );
+    let swatch = 34.0;
+    for i in 0..10 {
+        let share = (i as f64 + 0.5) / 10.0;
         svg.rect(
-            MARGIN + 10.0 * swatch + 14.0,
+            MARGIN + i as f64 * swatch,
             top + 20.0,
             swatch,
             14.0,
-            &format!("fill=\"{NO_DATA}\" stroke=\"{MUTED}\" stroke-width=\"0.5\""),
+            &format!("fill=\"{}\"", hex(share_colour(share))),
         );
+    }
+    for (i, tick) in ["0%", "50%", "100%"].iter().enumerate() {
         svg.text(
-            MARGIN + 11.0 * swatch + 20.0,
-            top + 31.0,
-            "no share recorded",
-            label,
+            MARGIN + i as f64 * 5.0 * swatch,
+            top + 46.0,
+            tick,
+            label.anchor(if i == 0 {
+                Anchor::Start
+            } else if i == 2 {
+                Anchor::End
+            } else {
+                Anchor::Middle
+            }),
             "",
         );
+    }
+    svg.rect(
+        MARGIN + 10.0 * swatch + 14.0,
+        top + 20.0,
+        swatch,
+        14.0,
+        &format!("fill=\"{NO_DATA}\" stroke=\"{MUTED}\" stroke-width=\"0.5\""),
+    );
+    svg.text(
+        MARGIN + 11.0 * swatch + 20.0,
+        top + 31.0,
+        "no share recorded",
+        label,
+        "",
+    );
 
-        // Marks.
-        let row = top + 66.0;
-        let mut x = MARGIN;
-        svg.rect(
-            x,
-            row - 10.0,
-            22.0,
-            13.0,
-            &format!("rx=\"3\" fill=\"none\" stroke=\"{ACCENT}\" stroke-width=\"3\""),
+    // Marks.
+    let row = top + 66.0;
+    let mut x = MARGIN;
+    svg.rect(
+        x,
+        row - 10.0,
+        22.0,
+        13.0,
+        &format!("rx=\"3\" fill=\"none\" stroke=\"{ACCENT}\" stroke-width=\"3\""),
+    );
+    x += 28.0;
+    let text = "▲ chokepoint: the stage that bounds the dependency";
+    svg.text(x, row, text, label, "");
+    x += label.width(text) + 18.0;
+    svg.rect(
+        x,
+        row - 10.0,
+        22.0,
+        13.0,
+        &format!(
+            "rx=\"3\" fill=\"none\" stroke=\"{INK}\" stroke-width=\"1.4\" stroke-dasharray=\"4 2\""
+        ),
+    );
+    x += 28.0;
+    let text = "◆ binding: the stage whose difficulty is the chain's";
+    svg.text(x, row, text, label, "");
+
+    let row = top + 86.0;
+    let mut x = MARGIN;
+    for (dash, colour, text) in [
+        ("", MUTED, "essential input"),
+        (" stroke-dasharray=\"6 4\"", MUTED, "substitutable input"),
+        ("", ACCENT, "on the path to the chokepoint"),
+    ] {
+        svg.line(
+            (x, row - 4.0),
+            (x + 30.0, row - 4.0),
+            &format!("stroke=\"{colour}\" stroke-width=\"2.5\"{dash}"),
         );
-        x += 28.0;
-        let text = "▲ chokepoint: the stage that bounds the dependency";
+        x += 36.0;
         svg.text(x, row, text, label, "");
         x += label.width(text) + 18.0;
-        svg.rect(
-            x,
-            row - 10.0,
-            22.0,
-            13.0,
-            &format!("rx=\"3\" fill=\"none\" stroke=\"{INK}\" stroke-width=\"1.4\" stroke-dasharray=\"4 2\""),
-        );
-        x += 28.0;
-        let text = "◆ binding: the stage whose difficulty is the chain's";
-        svg.text(x, row, text, label, "");
-
-        let row = top + 86.0;
-        let mut x = MARGIN;
-        for (dash, colour, text) in [
-            ("", MUTED, "essential input"),
-            (" stroke-dasharray=\"6 4\"", MUTED, "substitutable input"),
-            ("", ACCENT, "on the path to the chokepoint"),
-        ] {
-            svg.line(
-                (x, row - 4.0),
-                (x + 30.0, row - 4.0),
-                &format!("stroke=\"{colour}\" stroke-width=\"2.5\"{dash}"),
-            );
-            x += 36.0;
-            svg.text(x, row, text, label, "");
-            x += label.width(text) + 18.0;
-        }
-        let text = "85%: the input's share of the product's input needs";
-        svg.text(x, row, text, label, "");
-        svg.close();
     }
+    let text = "85%: the input's share of the product's input needs";
+    svg.text(x, row, text, label, "");
+    svg.close();
 }
