@@ -100,7 +100,8 @@ mkdir -p "$OUT"
 # depend on its metric (POST /v1/facts and the facts inside scenarios), a
 # CSV body is a string to the schema (the import), and a product's inputs
 # must exist upstream without closing a cycle (the product graph), a
-# history's `from` may not come after its `to`, a bill of materials
+# history's `from` may not come after its `to` (and a history picture's
+# points times draws are bounded), a bill of materials
 # needs at least one item naming a product the catalogue holds, and a
 # publication date may not lie after today (a source's, POST /v1/sources;
 # a retraction's, which may not precede the fact's own either, DELETE
@@ -113,7 +114,7 @@ directory = "$OUT/cache"
 enabled = true
 
 [[operations]]
-include-name = ["POST /v1/facts", "POST /v1/facts/import", "POST /v1/scenarios", "POST /v1/scenarios/evaluate", "POST /v1/products", "PUT /v1/products/{id}", "GET /v1/scores/{product}/history", "POST /v1/exposure", "DELETE /v1/facts/{id}", "POST /v1/sources"]
+include-name = ["POST /v1/facts", "POST /v1/facts/import", "POST /v1/scenarios", "POST /v1/scenarios/evaluate", "POST /v1/products", "PUT /v1/products/{id}", "GET /v1/scores/{product}/history", "GET /v1/scores/{product}/history.svg", "POST /v1/exposure", "DELETE /v1/facts/{id}", "POST /v1/sources"]
 checks.positive_data_acceptance.enabled = false
 TOML
 

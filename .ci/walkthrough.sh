@@ -27,7 +27,9 @@ trap cleanup EXIT
 "$BIN" serve --data-dir "$DATA_DIR" --port 0 --log-format json >"$LOG" 2>&1 &
 SERVICE_PID=$!
 PORT=
-for _ in $(seq 1 300); do
+# The first start loads the public datasets before it serves (minutes with
+# a debug build).
+for _ in $(seq 1 3000); do
     PORT=$(sed -n 's|.*serving on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$LOG" | head -1)
     [ -n "$PORT" ] && break
     kill -0 "$SERVICE_PID" 2>/dev/null || { cat "$LOG" >&2; exit 2; }

@@ -5,7 +5,9 @@
 //! 1. full recompute: 10,000 products × 7 buyers from about 1,000,000 facts;
 //! 2. Monte Carlo: 1,000 draws for the last product of a 5-stage chain;
 //! 3. views: every product of 2,000 scored at a past `as_of` in each view,
-//!    against the `recorded` read (what every past read was before views).
+//!    against the `recorded` read (what every past read was before views);
+//! 4. pictures: the value-chain picture of a 10-product chain, against the
+//!    JSON score read of the same product (computed and serialised).
 //!
 //! Run: `cargo bench --bench scoring`; figures go to bench/README.md.
 
@@ -20,7 +22,11 @@ use chokepoint::domain::{
     Buyer, CountryCode, FactStatus, Knowledge, Metric, Period, Product, ProductId, ProductInput,
     SourceId, SourceKind, Stage, View,
 };
-use chokepoint::scoring::{score_all, uncertainty, Params, Snapshot, SnapshotFact, DEFAULT_DRAWS};
+use chokepoint::pictures::{self, ChainNode};
+use chokepoint::scoring::{
+    score_all, score_chain, score_product, uncertainty, Params, ProductScore, Snapshot,
+    SnapshotFact, DEFAULT_DRAWS,
+};
 
 const AS_OF: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
 const COUNTRIES: [&str; 15] = [
@@ -367,5 +373,100 @@ fn views(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, full_recompute, monte_carlo, views);
+/// An input: its index among the products before, its share, whether essential.
+type Input = (usize, f64, bool);
+
+/// Ten products, all upstream of the last: three ores, three refined
+/// products (one from two ores), three materials and the application made
+/// from them, with the facts of every product as above.
+fn ten_product_chain() -> (Snapshot, ProductId) {
+    let mut generator = Generator::new(11);
+    let spec: [(Stage, &[Input]); 10] = [
+        (Stage::Mining, &[]),
+        (Stage::Mining, &[]),
+        (Stage::Mining, &[]),
+        (Stage::Smelting, &[(0, 1.0, true)]),
+        (Stage::Smelting, &[(1, 1.0, true)]),
+        (Stage::Smelting, &[(2, 0.7, true), (0, 0.3, false)]),
+        (Stage::Materials, &[(3, 0.8, true), (4, 0.2, false)]),
+        (Stage::Materials, &[(5, 1.0, true)]),
+        (Stage::Materials, &[(4, 0.6, true), (6, 0.4, true)]),
+        (
+            Stage::Applications,
+            &[(6, 0.5, true), (7, 0.3, true), (8, 0.2, false)],
+        ),
+    ];
+    let mut products: Vec<Product> = Vec::new();
+    for (index, (stage, inputs)) in spec.into_iter().enumerate() {
+        let inputs = inputs
+            .iter()
+            .map(|&(input, share, essential)| ProductInput {
+                product: products[input].id.clone(),
+                share,
+                essential,
+            })
+            .collect();
+        let made = product(index, stage, inputs);
+        generator.product_facts(&made.id);
+        products.push(made);
+    }
+    generator.governance();
+    let last = products.last().unwrap().id.clone();
+    (Snapshot::new(products, generator.facts).unwrap(), last)
+}
+
+fn chain_picture(snapshot: &Snapshot, last: &ProductId, scores: &[ProductScore]) -> String {
+    let nodes: Vec<ChainNode<'_>> = scores
+        .iter()
+        .map(|score| ChainNode {
+            score,
+            name: &snapshot.product(&score.product).unwrap().name,
+        })
+        .collect();
+    pictures::chain(last, &nodes, "1000/0/10:10/20").unwrap()
+}
+
+/// The chain picture of a 10-product chain against the JSON score read of
+/// the same product: the score computed on demand and serialised, which is
+/// what `GET /v1/scores/{product}` does for any read that is not the
+/// precomputed current one.
+fn picture(c: &mut Criterion) {
+    let (snapshot, last) = ten_product_chain();
+    let params = Params::new(Buyer::parse("US").unwrap(), AS_OF);
+    let scores = score_chain(&snapshot, &last, &params).unwrap();
+    assert_eq!(scores.len(), 10, "a 10-product chain");
+    let svg = chain_picture(&snapshot, &last, &scores);
+    println!(
+        "pictures: {} products, {} facts, SVG {} bytes",
+        snapshot.products().len(),
+        snapshot.facts().len(),
+        svg.len()
+    );
+    let mut group = c.benchmark_group("pictures");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    group.bench_function("baseline_json_score_read", |b| {
+        b.iter(|| {
+            let score = score_product(black_box(&snapshot), &last, &params).unwrap();
+            serde_json::to_vec(&score).unwrap().len()
+        })
+    });
+    group.bench_function("chain_svg_10_products_scored_and_drawn", |b| {
+        b.iter(|| {
+            let scores = score_chain(black_box(&snapshot), &last, &params).unwrap();
+            chain_picture(&snapshot, &last, &scores).len()
+        })
+    });
+    group.bench_function("chain_svg_10_products_drawn", |b| {
+        b.iter(|| chain_picture(black_box(&snapshot), &last, &scores).len())
+    });
+    group.bench_function("chain_png_10_products_rendered_from_svg", |b| {
+        b.iter(|| pictures::png::render(black_box(&svg)).unwrap().len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, full_recompute, monte_carlo, views, picture);
 criterion_main!(benches);

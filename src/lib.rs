@@ -4,6 +4,7 @@ pub mod connectors;
 pub mod domain;
 pub mod ingest;
 pub mod live;
+pub mod pictures;
 pub mod public_data;
 pub mod scoring;
 pub mod seed;

@@ -1,5 +1,6 @@
-//! CSV responses: content negotiation on `Accept`, and one RFC 4180 writer
-//! for every listing and report that can be had as a spreadsheet.
+//! CSV responses: content negotiation on `Accept` (JSON or CSV, and SVG or
+//! PNG for pictures, by one rule), and one RFC 4180 writer for every listing
+//! and report that can be had as a spreadsheet.
 //!
 //! A table is a list of columns, each a path into the record's JSON form
 //! (`dependency_range.low` becomes the column `dependency_range_low`), so a
@@ -40,6 +41,42 @@ pub enum Representation {
 /// No `Accept` (or none that parses) means JSON; one that allows neither is
 /// a 406.
 pub fn negotiate(req: &HttpRequest) -> Result<Representation, ApiError> {
+    match preferred(req, &["application/json", "text/csv"])? {
+        0 => Ok(Representation::Json),
+        _ => Ok(Representation::Csv),
+    }
+}
+
+/// What a picture is asked to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Picture {
+    Svg,
+    Png,
+}
+
+impl Picture {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Picture::Svg => "image/svg+xml",
+            Picture::Png => "image/png",
+        }
+    }
+}
+
+/// Picks SVG or PNG from `Accept`, by the same rule as [`negotiate`]: SVG on
+/// a tie and without `Accept`; a 406 when neither is allowed.
+pub fn negotiate_picture(req: &HttpRequest) -> Result<Picture, ApiError> {
+    match preferred(req, &["image/svg+xml", "image/png"])? {
+        0 => Ok(Picture::Svg),
+        _ => Ok(Picture::Png),
+    }
+}
+
+/// The index in `offered` of the media type `Accept` prefers: the most
+/// specific range naming each decides its weight, the heavier wins, the
+/// earlier on a tie. No `Accept` (or none that parses) means the first; one
+/// that allows none is a 406.
+fn preferred(req: &HttpRequest, offered: &[&str]) -> Result<usize, ApiError> {
     let values: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
@@ -48,24 +85,35 @@ pub fn negotiate(req: &HttpRequest) -> Result<Representation, ApiError> {
     let accept = values.join(",");
     let ranges: Vec<MediaRange> = accept.split(',').filter_map(MediaRange::parse).collect();
     if ranges.is_empty() {
-        return Ok(Representation::Json);
+        return Ok(0);
     }
-    let json = weight(&ranges, "application", "json");
-    let csv = weight(&ranges, "text", "csv");
-    if csv > json {
-        Ok(Representation::Csv)
-    } else if json > 0.0 {
-        Ok(Representation::Json)
-    } else {
-        let shown: String = accept.chars().take(200).collect();
-        Err(ApiError::new(
-            ErrorCode::NotAcceptable,
-            format!(
-                "`Accept: {shown}` allows neither `application/json` nor `text/csv`, \
-                 the representations this operation has"
-            ),
-        ))
+    let mut best = (0, 0.0);
+    for (i, media_type) in offered.iter().enumerate() {
+        let (kind, subtype) = media_type.split_once('/').expect("a type/subtype");
+        let q = weight(&ranges, kind, subtype);
+        if q > best.1 {
+            best = (i, q);
+        }
     }
+    if best.1 > 0.0 {
+        return Ok(best.0);
+    }
+    let shown: String = accept.chars().take(200).collect();
+    let named = match offered {
+        [one, other] => format!("neither `{one}` nor `{other}`"),
+        _ => format!(
+            "none of {}",
+            offered
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(ApiError::new(
+        ErrorCode::NotAcceptable,
+        format!("`Accept: {shown}` allows {named}, the representations this operation has"),
+    ))
 }
 
 struct MediaRange {
@@ -325,6 +373,37 @@ mod tests {
         ] {
             let error = accepting(refused).unwrap_err();
             assert_eq!(error.code, ErrorCode::NotAcceptable, "{refused}");
+        }
+    }
+
+    #[test]
+    fn pictures_are_svg_unless_png_is_preferred() {
+        let picture = |accept: &str| {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((header::ACCEPT, accept))
+                .to_http_request();
+            negotiate_picture(&req)
+        };
+        for (accept, expected) in [
+            ("image/png", Picture::Png),
+            ("image/svg+xml", Picture::Svg),
+            ("*/*", Picture::Svg),
+            ("image/*", Picture::Svg),
+            ("image/svg+xml;q=0.5, image/png", Picture::Png),
+            (
+                "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+                Picture::Svg,
+            ),
+            ("", Picture::Svg),
+        ] {
+            assert_eq!(picture(accept).unwrap(), expected, "{accept}");
+        }
+        for refused in ["application/json", "text/csv", "image/jpeg", "image/*;q=0"] {
+            let error = picture(refused).unwrap_err();
+            assert_eq!(error.code, ErrorCode::NotAcceptable, "{refused}");
+            assert!(error
+                .detail
+                .contains("neither `image/svg+xml` nor `image/png`"));
         }
     }
 

@@ -192,3 +192,82 @@ fn unavailable() -> RefOr<Response> {
         )],
     )
 }
+
+/// A picture's answers: the picture as SVG (the default) or PNG, each with
+/// its `ETag`; 304 for a held tag; 406 when `Accept` allows neither. The
+/// SVG's example is the recorded answer of the baseline
+/// (`openapi/examples/`), added with the other recorded examples.
+pub struct PictureResponses;
+
+impl IntoResponses for PictureResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let header = |description: &str| {
+            HeaderBuilder::new()
+                .schema(string())
+                .description(Some(description))
+                .build()
+        };
+        let picture = ResponseBuilder::new()
+            .description(
+                "The picture: SVG by default (text is real text), PNG with `Accept: image/png` \
+                 (rendered from the same SVG with an embedded font). Swagger UI shows PNG as an \
+                 image and SVG as its source.",
+            )
+            .header(
+                "ETag",
+                header("The same for the same data, parameters and media type"),
+            )
+            .header(
+                "Cache-Control",
+                header("`max-age=86400` for a `recorded` read of the past, else revalidate"),
+            )
+            .header(
+                "Vary",
+                header("`Accept`: SVG and PNG are two representations"),
+            )
+            .content(
+                "image/png",
+                ContentBuilder::new()
+                    .schema(Some(
+                        string()
+                            .content_media_type("image/png")
+                            .description(Some("A PNG image, one pixel per SVG unit")),
+                    ))
+                    .build(),
+            )
+            .content(
+                "image/svg+xml",
+                ContentBuilder::new()
+                    .schema(Some(
+                        string()
+                            .content_media_type("image/svg+xml")
+                            .description(Some("An SVG 1.1 document, UTF-8")),
+                    ))
+                    .build(),
+            )
+            .build();
+        ResponsesBuilder::new()
+            .response("200", picture)
+            .response(
+                "304",
+                ResponseBuilder::new()
+                    .description("Not modified since the `If-None-Match` ETag")
+                    .build(),
+            )
+            .response(
+                "406",
+                problem_response(
+                    "`Accept` allows neither `image/svg+xml` nor `image/png`",
+                    &[(
+                        ErrorCode::NotAcceptable,
+                        "`Accept: application/json` allows neither `image/svg+xml` nor `image/png`, the representations this operation has",
+                    )],
+                ),
+            )
+            .build()
+            .into()
+    }
+}

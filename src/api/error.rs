@@ -88,7 +88,7 @@ pub const CATALOGUE: [CodeEntry; 21] = [
         "The path exists under other methods; the `Allow` header lists them."),
     entry(ErrorCode::NotAcceptable, "not_acceptable", StatusCode::NOT_ACCEPTABLE,
         "No representation the request's Accept allows",
-        "The operation answers `application/json` (the default) or, where it lists it, `text/csv`. Send `Accept: text/csv` for CSV, or an `Accept` that allows JSON (or none at all)."),
+        "The operation answers `application/json` (the default) or, where it lists it, `text/csv`; a picture (`chain.svg`, `history.svg`, `map.svg`) answers `image/svg+xml` (the default) or `image/png`. Send an `Accept` that allows one of the operation's media types, or none at all."),
     entry(ErrorCode::PayloadTooLarge, "payload_too_large", StatusCode::PAYLOAD_TOO_LARGE,
         "The request body is too large",
         "Split the request, or stream large fact sets to POST /v1/facts/import, which takes any size."),

@@ -45,8 +45,24 @@ const RESPONSES: &[(&str, &str)] = recorded![
     "list_audit",
 ];
 
+/// (operationId, its recorded SVG picture).
+const PICTURES: &[(&str, &str)] = &[
+    (
+        "get_chain_picture",
+        include_str!("../../openapi/examples/get_chain_picture.svg"),
+    ),
+    (
+        "get_history_picture",
+        include_str!("../../openapi/examples/get_history_picture.svg"),
+    ),
+    (
+        "get_product_map",
+        include_str!("../../openapi/examples/get_product_map.svg"),
+    ),
+];
+
 /// Sets each recorded body as the example of its operation's first 2xx
-/// JSON response.
+/// JSON response, and each recorded picture as its SVG response's.
 pub struct ResponseExamples;
 
 impl utoipa::Modify for ResponseExamples {
@@ -62,6 +78,16 @@ impl utoipa::Modify for ResponseExamples {
                 let Some(id) = operation.operation_id.as_deref() else {
                     continue;
                 };
+                if let Some((_, svg)) = PICTURES.iter().find(|(op, _)| *op == id) {
+                    let success = operation.responses.responses.get_mut("200");
+                    if let Some(utoipa::openapi::RefOr::T(response)) = success {
+                        if let Some(content) = response.content.get_mut("image/svg+xml") {
+                            content.example = (!svg.trim().is_empty())
+                                .then(|| serde_json::Value::String((*svg).to_owned()));
+                        }
+                    }
+                    continue;
+                }
                 let Some((_, text)) = RESPONSES.iter().find(|(op, _)| *op == id) else {
                     continue;
                 };

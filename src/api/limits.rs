@@ -265,7 +265,8 @@ pub async fn rate_limit(
 }
 
 /// Security headers on every response; Swagger UI's pages also get a
-/// content security policy that allows only its own scripts.
+/// content security policy that allows only its own scripts (and images
+/// from `blob:` URLs, which is how it shows a PNG answer).
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -287,7 +288,7 @@ pub async fn security_headers(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+                 img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'",
             ),
         );
     }

@@ -21,6 +21,7 @@ pub mod metrics;
 mod middleware;
 mod pagination;
 mod params;
+mod pictures;
 mod problems;
 mod products;
 mod render;
@@ -118,6 +119,7 @@ where
                 .service(products::put_product)
                 .service(products::list_products)
                 .service(products::get_product)
+                .service(pictures::get_product_map)
                 .service(import::import_facts)
                 .service(facts::create_facts)
                 .service(facts::list_facts)
@@ -126,6 +128,8 @@ where
                 .service(scores::list_scores)
                 .service(scores::get_eu_crm)
                 .service(scores::get_history)
+                .service(pictures::get_chain_picture)
+                .service(pictures::get_history_picture)
                 .service(scores::get_score)
                 .service(scenarios::evaluate_scenario)
                 .service(scenarios::create_scenario)

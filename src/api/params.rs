@@ -44,6 +44,16 @@ pub struct ScoreParams {
     view: Option<View>,
 }
 
+impl ScoreParams {
+    /// The defaults but for `view`: a read whose only choice is the view.
+    pub fn viewing(view: Option<View>) -> ScoreParams {
+        ScoreParams {
+            view,
+            ..ScoreParams::default()
+        }
+    }
+}
+
 /// The instant a read is made as of.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -42,7 +42,7 @@ impl ScoreDetail<'_> {
 /// The snapshot a read with `params` scores (see
 /// [`LiveScores::snapshot_for`]), rebuilt off the async workers when a
 /// `recorded` read needs an older product graph.
-async fn snapshot_for(
+pub(super) async fn snapshot_for(
     live: &web::Data<LiveScores>,
     state: &Arc<State>,
     params: Params,
@@ -57,7 +57,7 @@ async fn snapshot_for(
 }
 
 /// Runs a computation off the async workers, caching its result.
-async fn computed<T: Send + Sync + 'static>(
+pub(super) async fn computed<T: Send + Sync + 'static>(
     live: &LiveScores,
     key: String,
     work: impl FnOnce() -> Option<T> + Send + 'static,
@@ -488,6 +488,86 @@ pub struct HistoryQuery {
     step: Option<Step>,
 }
 
+/// A history's instants: `from`, `to` and `step` checked, with defaults.
+pub(super) struct HistoryRange {
+    pub from: Date,
+    pub to: Date,
+    pub step: Step,
+    pub instants: Vec<time::OffsetDateTime>,
+}
+
+impl HistoryRange {
+    /// The range `history` asks for on `state`, of at most `max_points`.
+    pub fn parse(
+        history: &HistoryQuery,
+        state: &State,
+        max_points: usize,
+    ) -> Result<HistoryRange, ApiError> {
+        let date = |name: &str, value: &Option<String>| -> Result<Option<Date>, ApiError> {
+            value
+                .as_deref()
+                .map(|v| {
+                    Date::parse(v, time::macros::format_description!("[year]-[month]-[day]"))
+                        .map_err(|_| {
+                            ApiError::invalid_parameter(
+                                name,
+                                "query",
+                                format!("`{v}` is not a YYYY-MM-DD date"),
+                            )
+                        })
+                })
+                .transpose()
+        };
+        let to = date("to", &history.to)?.unwrap_or(state.computed_at.date());
+        let from = date("from", &history.from)?
+            .unwrap_or_else(|| to.replace_year(to.year() - 5).unwrap_or(to));
+        if from > to {
+            return Err(ApiError::invalid_parameter(
+                "from",
+                "query",
+                "must not be after `to`",
+            ));
+        }
+        let step = history.step.unwrap_or(Step::Year);
+        let instants = summary::steps(from, to, step);
+        if instants.len() > max_points {
+            return Err(ApiError::invalid_parameter(
+                "step",
+                "query",
+                format!(
+                    "{} points; at most {max_points}: use a coarser step or a shorter range",
+                    instants.len()
+                ),
+            ));
+        }
+        Ok(HistoryRange {
+            from,
+            to,
+            step,
+            instants,
+        })
+    }
+
+    /// The range in ETags and cache keys.
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}", self.from, self.to, self.step.as_str())
+    }
+
+    /// The snapshot each instant is scored on (see [`snapshot_for`]).
+    pub async fn snapshots(
+        &self,
+        live: &web::Data<LiveScores>,
+        state: &Arc<State>,
+        params: Params,
+    ) -> Result<Vec<Arc<Snapshot>>, ApiError> {
+        let mut snapshots = Vec::with_capacity(self.instants.len());
+        for &as_of in &self.instants {
+            snapshots.push(snapshot_for(live, state, Params { as_of, ..params }).await?);
+        }
+        Ok(snapshots)
+    }
+}
+
 /// Most points one history returns.
 const MAX_HISTORY_POINTS: usize = 400;
 
@@ -511,65 +591,25 @@ pub async fn get_history(
     let state = live.state();
     let product = product_id(&product)?;
     let request = ScoreRequest::parse(&score.0, None, &state, US)?;
-    let history = history.0;
-    let date = |name: &str, value: &Option<String>| -> Result<Option<Date>, ApiError> {
-        value
-            .as_deref()
-            .map(|v| {
-                Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).map_err(
-                    |_| {
-                        ApiError::invalid_parameter(
-                            name,
-                            "query",
-                            format!("`{v}` is not a YYYY-MM-DD date"),
-                        )
-                    },
-                )
-            })
-            .transpose()
-    };
-    let to = date("to", &history.to)?.unwrap_or(state.computed_at.date());
-    let from = date("from", &history.from)?
-        .unwrap_or_else(|| to.replace_year(to.year() - 5).unwrap_or(to));
-    if from > to {
-        return Err(ApiError::invalid_parameter(
-            "from",
-            "query",
-            "must not be after `to`",
-        ));
-    }
-    let step = history.step.unwrap_or(Step::Year);
-    let instants = summary::steps(from, to, step);
-    if instants.len() > MAX_HISTORY_POINTS {
-        return Err(ApiError::invalid_parameter(
-            "step",
-            "query",
-            format!(
-                "{} points; at most {MAX_HISTORY_POINTS}: use a coarser step or a shorter range",
-                instants.len()
-            ),
-        ));
-    }
+    let range = HistoryRange::parse(&history.0, &state, MAX_HISTORY_POINTS)?;
     let tag = etag(
         &state,
         "history",
         product.as_str(),
         &request.canonical,
-        &format!("{from}|{to}|{}", step.as_str()),
+        &range.key(),
     );
     let params = request.params;
-    let mut snapshots = Vec::with_capacity(instants.len());
-    for &as_of in &instants {
-        snapshots.push(snapshot_for(&live, &state, Params { as_of, ..params }).await?);
-    }
+    let snapshots = range.snapshots(&live, &state, params).await?;
     let id = product.clone();
     let key = format!(
-        "{}|history|{}|{}|{from}|{to}|{}",
+        "{}|history|{}|{}|{}",
         state.version,
         product,
         request.canonical,
-        step.as_str()
+        range.key()
     );
+    let (step, instants) = (range.step, range.instants);
     let value = computed(&live, key, move || {
         summary::history(&id, &params, step, &instants, |at| {
             let point = instants.iter().position(|t| *t == at)?;

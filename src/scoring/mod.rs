@@ -75,6 +75,25 @@ pub fn score_product(
     score
 }
 
+/// Scores a product and every product upstream of it, each computed once,
+/// inputs before the products made from them (the product last); `None` if
+/// the product is not in the snapshot. Each score is the one
+/// [`score_product`] gives that product.
+pub fn score_chain(
+    snapshot: &Snapshot,
+    product: &ProductId,
+    params: &Params,
+) -> Option<Vec<ProductScore>> {
+    let position = snapshot.position(product)?;
+    let closure = snapshot.upstream_closure(position);
+    let mut explainer = explain::Explainer::new(snapshot, params);
+    let mut scores = Vec::with_capacity(closure.len());
+    engine::walk(snapshot, params, &closure, |visit| {
+        scores.push(explainer.explain(&visit))
+    });
+    Some(scores)
+}
+
 /// Scores every product, each computed once, inputs before the products
 /// made from them (the order of the result).
 pub fn score_all(snapshot: &Snapshot, params: &Params) -> Vec<ProductScore> {

@@ -5,7 +5,8 @@
 //!
 //! `CHOKEPOINT_RECORD_EXAMPLES=1 cargo test --test api examples` records the
 //! answers as the response examples (`openapi/examples/`, long arrays cut,
-//! secrets cut to their prefix); regenerate the spec afterwards.
+//! secrets cut to their prefix; a picture's SVG whole); regenerate the spec
+//! afterwards.
 
 use std::collections::HashMap;
 
@@ -28,12 +29,15 @@ const ORDER: &[&str] = &[
     "get_source",
     "list_products",
     "get_product",
+    "get_product_map",
     "list_facts",
     "get_fact",
     "list_scores",
     "get_score",
     "get_eu_crm",
     "get_history",
+    "get_chain_picture",
+    "get_history_picture",
     "create_source",
     "create_product",
     "put_product",
@@ -258,6 +262,7 @@ async fn every_example_in_the_spec_runs_against_the_seeded_service() {
     let record = std::env::var("CHOKEPOINT_RECORD_EXAMPLES").is_ok_and(|v| v == "1");
     let app = spawn_seeded_app().await;
     let mut answers: HashMap<&str, Value> = HashMap::new();
+    let mut pictures: HashMap<&str, String> = HashMap::new();
     let mut problems = Vec::new();
     for id in ORDER {
         let operation = &operations[id];
@@ -298,10 +303,16 @@ async fn every_example_in_the_spec_runs_against_the_seeded_service() {
             }
             let response = send(&app, operation, &path, &query, &media_type, &body).await;
             let status = response.status().as_u16();
-            let is_json = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .is_some_and(|v| v.to_str().unwrap().starts_with("application/json"));
+            let content_type = |prefix: &str| {
+                response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .is_some_and(|v| v.to_str().unwrap().starts_with(prefix))
+            };
+            let (is_json, is_svg) = (
+                content_type("application/json"),
+                content_type("image/svg+xml"),
+            );
             let content = response.text().await.unwrap();
             let what = format!("{} {path} {media_type}", operation.method.to_uppercase());
             if status != expected {
@@ -313,6 +324,10 @@ async fn every_example_in_the_spec_runs_against_the_seeded_service() {
             }
             if content.trim().is_empty() {
                 problems.push(format!("{what}: an empty answer"));
+                continue;
+            }
+            if is_svg {
+                pictures.entry(id).or_insert(content);
                 continue;
             }
             if !is_json {
@@ -329,6 +344,25 @@ async fn every_example_in_the_spec_runs_against_the_seeded_service() {
                 problems.push(format!("{what}: every number is 0"));
             }
             answers.entry(id).or_insert(answer);
+        }
+        if let Some(svg) = pictures.get(id) {
+            let file = format!("{}/openapi/examples/{id}.svg", env!("CARGO_MANIFEST_DIR"));
+            if record {
+                std::fs::write(&file, svg).unwrap();
+                continue;
+            }
+            let recorded = std::fs::read_to_string(&file)
+                .unwrap_or_else(|_| panic!("{id} has a recorded SVG example"));
+            if recorded.trim().is_empty() {
+                problems.push(format!("{id}: no recorded SVG example"));
+            } else if classes(&recorded) != classes(svg) {
+                problems.push(format!(
+                    "{id}: the picture no longer has the recorded parts: {:?} recorded, {:?} now",
+                    classes(&recorded),
+                    classes(svg)
+                ));
+            }
+            continue;
         }
         let Some(answer) = answers.get(id) else {
             continue;
@@ -358,6 +392,39 @@ async fn every_example_in_the_spec_runs_against_the_seeded_service() {
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The `class` names an SVG's elements carry: the parts of a picture (the
+/// recorded example's and the answer's must match).
+fn classes(svg: &str) -> std::collections::BTreeSet<String> {
+    let document = roxmltree::Document::parse(svg).expect("an SVG answer is XML");
+    document
+        .descendants()
+        .filter_map(|n| n.attribute("class"))
+        .flat_map(|c| c.split(' '))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_picture_documents_its_svg_example() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut pictures = 0;
+    for (id, operation) in operations(&spec) {
+        let svg = &operation.spec["responses"]["200"]["content"]["image/svg+xml"];
+        if svg.is_null() {
+            continue;
+        }
+        pictures += 1;
+        let example = svg["example"].as_str().unwrap_or_default();
+        assert!(example.starts_with("<svg "), "{id}: an SVG example");
+        classes(example);
+        assert!(
+            !operation.spec["responses"]["200"]["content"]["image/png"].is_null(),
+            "{id}: PNG too"
+        );
+    }
+    assert_eq!(pictures, 3, "chain, history and map");
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod integrity;
 mod migrations;
 mod numbers;
 mod openapi;
+mod pictures;
 mod products;
 mod scenarios;
 mod scores;

@@ -1048,3 +1048,31 @@ fn product_wide_facts_need_no_country_and_volumes_without_one_are_ignored() {
         (10.0 + 14.0) / 2.0,
     );
 }
+
+#[test]
+fn a_chain_is_the_product_and_its_upstream_each_scored_as_alone() {
+    let mut kit = Kit::new();
+    kit.product("ore", Stage::Mining, &[])
+        .product("other-ore", Stage::Mining, &[])
+        .product("oxide", Stage::Smelting, &[("ore", 1.0, true)])
+        .product("magnet", Stage::Materials, &[("oxide", 0.8, true)])
+        .product("unrelated", Stage::Materials, &[("other-ore", 1.0, true)]);
+    kit.fact("ore", "CN", Metric::Production, 90.0);
+    kit.fact("ore", "AU", Metric::Production, 10.0);
+    kit.fact("oxide", "CN", Metric::MarketShare, 0.95);
+    let snapshot = kit.snapshot();
+    let chain = crate::scoring::score_chain(&snapshot, &id("magnet"), &params()).unwrap();
+    let ids: Vec<&str> = chain.iter().map(|s| s.product.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["ore", "oxide", "magnet"],
+        "inputs first, the product last"
+    );
+    for score in &chain {
+        assert_eq!(
+            Some(score),
+            score_product(&snapshot, &score.product, &params()).as_ref()
+        );
+    }
+    assert!(crate::scoring::score_chain(&snapshot, &id("absent"), &params()).is_none());
+}
