@@ -591,3 +591,135 @@ async fn every_catalogued_product_is_scored_for_every_importing_country() {
         .collect();
     assert!(sources.contains(&"cepii-baci-hs92-v202401b"), "{sources:?}");
 }
+
+/// A copy of a fixture with its text edited.
+fn edited(fixture_name: &str, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(fixture(fixture_name)).unwrap();
+    let path = tempdir().join(name);
+    std::fs::write(&path, edit(&text)).unwrap();
+    path
+}
+
+/// `text` with its line `n` (1-based) replaced by `edit` of it.
+fn with_line(text: &str, n: usize, edit: impl Fn(&str) -> String) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[n - 1] = edit(&lines[n - 1]);
+    lines.join("\n") + "\n"
+}
+
+#[tokio::test]
+async fn bad_production_and_governance_files_are_refused_naming_file_line_and_column() {
+    let app = spawn_seeded_app().await;
+    let pool = store::connect(&database_url(&app.database), 2).unwrap();
+    public_data::load_catalogue(&pool, &shipped("products.ndjson"))
+        .await
+        .unwrap();
+    pool.close();
+    let facts_before = app.count("facts").await;
+    let sources_before = app.count("sources").await;
+    let wmd = |path: PathBuf| {
+        (
+            Dataset::Wmd {
+                file: path,
+                map: shipped("wmd_products.csv"),
+            },
+            connectors::wmd::release(public_data::WMD_EDITION, today()).unwrap(),
+        )
+    };
+    let wgi = |path: PathBuf| {
+        (
+            Dataset::Wgi { file: path },
+            connectors::wgi::release(public_data::WGI_UPDATE, today()).unwrap(),
+        )
+    };
+    let line2 = |f: &str| f.replacen("China,156,CHN", "China,156,XXX", 1);
+    let cases: Vec<(&str, (Dataset, Release), &str)> = vec![
+        (
+            "WMD wrong header",
+            wmd(edited("wmd_small.csv", "h.csv", |t| {
+                t.replacen("commodity,", "sheet,", 1)
+            })),
+            "line 1: the header lacks column(s) commodity",
+        ),
+        (
+            "WMD unknown country",
+            wmd(edited("wmd_small.csv", "c.csv", |t| with_line(t, 2, line2))),
+            "line 2, column `Country_ISO`: `XXX` is not an ISO 3166-1 alpha-3 code",
+        ),
+        (
+            "WMD negative value",
+            wmd(edited("wmd_small.csv", "n.csv", |t| {
+                with_line(t, 2, |l| l.replacen(",974,", ",-974,", 1))
+            })),
+            "line 2, column `2024`: `-974` is negative",
+        ),
+        (
+            "WMD non-numeric value",
+            wmd(edited("wmd_small.csv", "t.csv", |t| {
+                with_line(t, 2, |l| l.replacen(",974,", ",lots,", 1))
+            })),
+            "line 2, column `2024`: `lots` is not a number",
+        ),
+        (
+            "WMD unknown commodity",
+            wmd(edited("wmd_small.csv", "u.csv", |t| {
+                with_line(t, 2, |l| l.replacen("Gallium,", "Galium,", 1))
+            })),
+            "line 2, column `commodity`: `Galium` is not in the commodity mapping",
+        ),
+        (
+            "WMD duplicate row",
+            wmd(edited("wmd_small.csv", "d.csv", |t| {
+                with_line(t, 3, |_| t.lines().nth(1).unwrap().to_owned())
+            })),
+            "line 3: repeats the row of line 2 (Gallium, CHN)",
+        ),
+        (
+            "WMD truncated",
+            wmd(edited("wmd_small.csv", "x.csv", |t| {
+                t[..t.trim_end().rfind(',').unwrap()].to_owned()
+            })),
+            "cells where the header names 13",
+        ),
+        (
+            "WGI wrong header",
+            wgi(edited("wgi_small.csv", "h.csv", |t| {
+                t.replacen(",Code,", ",ISO,", 1)
+            })),
+            "line 1: the header lacks column(s) Code",
+        ),
+        (
+            "WGI unknown country",
+            wgi(edited("wgi_small.csv", "c.csv", |t| {
+                with_line(t, 3, |l| l.replacen(",CHN,", ",XXX,", 1))
+            })),
+            "line 3, column `Code`: `XXX` is not an ISO 3166-1 alpha-3 code",
+        ),
+        (
+            "WGI non-numeric",
+            wgi(edited("wgi_small.csv", "t.csv", |t| {
+                with_line(t, 3, |l| l.replacen(",CHN,-0.0", ",CHN,high", 1))
+            })),
+            "line 3, column `1996`: `high",
+        ),
+        (
+            "WGI duplicate row",
+            wgi(edited("wgi_small.csv", "d.csv", |t| {
+                with_line(t, 4, |_| t.lines().nth(2).unwrap().to_owned())
+            })),
+            "line 4, column `Code`: repeats the row of line 3 (CHN)",
+        ),
+    ];
+    for (what, dataset, message) in cases {
+        let error = import(&app, dataset).await.expect_err(what);
+        let text = format!("{error:#}");
+        assert!(text.contains(message), "{what}: {text}");
+        assert!(text.contains("nothing was written"), "{what}: {text}");
+        assert!(
+            text.contains(std::env::temp_dir().to_str().unwrap()),
+            "{what} names the file: {text}"
+        );
+    }
+    assert_eq!(app.count("facts").await, facts_before);
+    assert_eq!(app.count("sources").await, sources_before);
+}
