@@ -49,7 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN" serve --data-dir "$DATA_DIR" --host 127.0.0.1 --port 0 --log-format json >"$LOG" 2>&1 &
+# The baseline's pictures are the operation's examples: no public datasets.
+"$BIN" serve --data-dir "$DATA_DIR" --no-public-data --host 127.0.0.1 --port 0 --log-format json >"$LOG" 2>&1 &
 SERVICE_PID=$!
 PORT=
 for _ in $(seq 1 300); do
