@@ -185,6 +185,94 @@ pub(crate) struct WideHeader {
     pub width: usize,
 }
 
+/// The problems of one file, each naming it.
+pub(crate) struct Report {
+    file: String,
+    pub problems: Problems,
+}
+
+impl Report {
+    pub fn push(&mut self, line: u64, column: Option<&str>, message: String) {
+        self.problems.push(SourceProblem {
+            file: self.file.clone(),
+            line,
+            column: column.map(str::to_owned),
+            message,
+        });
+    }
+}
+
+/// Reads a table with one column a year: the header checked against
+/// `named`, then each data row of the header's width handed to `row` with
+/// its line. Returns the data rows read and the problems found, or the
+/// problems alone when the file is not such a table (unreadable, no header,
+/// a bad header, no rows).
+pub(crate) fn read_wide(
+    path: &std::path::Path,
+    named: &[&str],
+    mut row: impl FnMut(&WideHeader, u64, &[&str], &mut Report),
+) -> Result<(u64, Problems), Problems> {
+    let file = table::TableFile::open(path).map_err(Problems::one)?;
+    let mut report = Report {
+        file: file.name.clone(),
+        problems: Problems::default(),
+    };
+    let mut header: Option<WideHeader> = None;
+    let mut header_failed = false;
+    let mut rows_read = 0;
+    file.records(
+        |record| {
+            if header_failed {
+                return;
+            }
+            let cells = match table::cells(record) {
+                Ok(cells) => cells,
+                Err(message) => return report.push(record.line, None, message),
+            };
+            let Some(found) = &header else {
+                match wide_header(&cells, named) {
+                    Ok(found) => header = Some(found),
+                    Err(message) => {
+                        report.push(record.line, None, message);
+                        header_failed = true;
+                    }
+                }
+                return;
+            };
+            rows_read += 1;
+            if cells.len() != found.width {
+                let message = format!(
+                    "{} cells where the header names {}",
+                    cells.len(),
+                    found.width
+                );
+                return report.push(record.line, None, message);
+            }
+            row(found, record.line, &cells, &mut report);
+        },
+        |_| {},
+    )
+    .map_err(Problems::one)?;
+    if header_failed || header.is_none() || rows_read == 0 {
+        if report.problems.is_empty() {
+            report.push(0, None, "the file holds no rows".into());
+        }
+        return Err(report.problems);
+    }
+    Ok((rows_read, report.problems))
+}
+
+impl Derived {
+    /// What a connector derived, unless invalid rows abort it.
+    pub(crate) fn unless_aborted(self, on_invalid: OnInvalid) -> Result<Derived, Problems> {
+        if on_invalid == OnInvalid::Abort && !self.problems.is_empty() {
+            Err(self.problems)
+        } else {
+            Ok(self)
+        }
+    }
+}
+
 pub(crate) fn wide_header(cells: &[&str], named: &[&str]) -> Result<WideHeader, String> {
     let at = table::locate(cells, named, true)?;
     let years: Vec<(usize, i32)> = cells

@@ -11,8 +11,8 @@ use std::path::Path;
 use time::{Date, Month};
 
 use super::countries::{Area, CountryTable};
-use super::table::{self, TableFile};
-use super::{Derived, OnInvalid, Problems, Release, SourceProblem};
+
+use super::{Derived, OnInvalid, Problems, Release};
 use crate::domain::{NewFact, NewSource};
 
 pub const FAMILY: &str = "world-bank-wgi-pv-";
@@ -70,134 +70,75 @@ pub fn derive(
     on_invalid: OnInvalid,
     today: Date,
 ) -> Result<Derived, Problems> {
-    let file = TableFile::open(path).map_err(Problems::one)?;
-    let name = file.name.clone();
-    let mut problems = Problems::default();
-    let problem = |line, column: Option<&str>, message: String| SourceProblem {
-        file: name.clone(),
-        line,
-        column: column.map(str::to_owned),
-        message,
-    };
-    let mut header: Option<super::WideHeader> = None;
-    let mut header_failed = false;
     let mut facts = Vec::new();
-    let mut rows_read = 0;
     let mut rows_not_covered = 0;
     let mut seen: HashMap<String, u64> = HashMap::new();
     let source_id = release.source.id.clone();
-    file.records(
-        |record| {
-            if header_failed {
+    let (rows_read, problems) = super::read_wide(path, &NAMED, |header, line, cells, report| {
+        let super::WideHeader {
+            named: at, years, ..
+        } = header;
+        let iso3 = cells[at[1]].trim();
+        let country = match countries.iso3(iso3) {
+            Some(Area::Country(country)) => country,
+            Some(Area::Other) => {
+                rows_not_covered += 1;
                 return;
             }
-            let cells = match table::cells(record) {
-                Ok(cells) => cells,
-                Err(message) => {
-                    problems.push(problem(record.line, None, message));
-                    return;
-                }
-            };
-            let Some(super::WideHeader {
-                named: at,
-                years,
-                width,
-            }) = &header
-            else {
-                match read_header(&cells) {
-                    Ok(found) => header = Some(found),
-                    Err(message) => {
-                        problems.push(problem(record.line, None, message));
-                        header_failed = true;
-                    }
-                }
-                return;
-            };
-            rows_read += 1;
-            if cells.len() != *width {
-                problems.push(problem(
-                    record.line,
-                    None,
-                    format!("{} cells where the header names {width}", cells.len()),
-                ));
-                return;
-            }
-            let iso3 = cells[at[1]].trim();
-            let country = match countries.iso3(iso3) {
-                Some(Area::Country(country)) => country,
-                Some(Area::Other) => {
-                    rows_not_covered += 1;
-                    return;
-                }
-                None => {
-                    problems.push(problem(
-                        record.line,
-                        Some("Code"),
-                        format!("`{iso3}` is not an ISO 3166-1 alpha-3 code of the country table"),
-                    ));
-                    return;
-                }
-            };
-            if let Some(first) = seen.insert(iso3.to_owned(), record.line) {
-                problems.push(problem(
-                    record.line,
+            None => {
+                report.push(
+                    line,
                     Some("Code"),
-                    format!("repeats the row of line {first} ({iso3})"),
-                ));
+                    format!("`{iso3}` is not an ISO 3166-1 alpha-3 code of the country table"),
+                );
                 return;
             }
-            for (column, year) in years {
-                let text = cells[*column].trim();
-                // The source file marks a missing estimate either way.
-                if text.is_empty() || text == "nan" || text == "None" {
+        };
+        if let Some(first) = seen.insert(iso3.to_owned(), line) {
+            report.push(
+                line,
+                Some("Code"),
+                format!("repeats the row of line {first} ({iso3})"),
+            );
+            return;
+        }
+        for (column, year) in years {
+            let text = cells[*column].trim();
+            // The source file marks a missing estimate either way.
+            if text.is_empty() || text == "nan" || text == "None" {
+                continue;
+            }
+            let value = match text.parse::<f64>() {
+                Ok(value) if value.is_finite() => value,
+                _ => {
+                    report.push(
+                        line,
+                        Some(&year.to_string()),
+                        format!("`{text}` is not a number"),
+                    );
                     continue;
                 }
-                let value = match text.parse::<f64>() {
-                    Ok(value) if value.is_finite() => value,
-                    _ => {
-                        problems.push(problem(
-                            record.line,
-                            Some(&year.to_string()),
-                            format!("`{text}` is not a number"),
-                        ));
-                        continue;
-                    }
-                };
-                facts.push(NewFact {
-                    country: Some(country.to_string()),
-                    metric: "wgi_political_stability".into(),
-                    value: Some(value),
-                    unit: Some("index".into()),
-                    period: year.to_string(),
-                    status: "actual".into(),
-                    source_id: source_id.clone(),
-                    published_on: Some(first_published(*year).min(today).to_string()),
-                    locator: Some(format!("row {iso3}, column {year}")),
-                    ..NewFact::default()
-                });
-            }
-        },
-        |_| {},
-    )
-    .map_err(Problems::one)?;
-    if header_failed || header.is_none() || rows_read == 0 {
-        if problems.is_empty() {
-            problems.push(problem(0, None, "the file holds no rows".into()));
+            };
+            facts.push(NewFact {
+                country: Some(country.to_string()),
+                metric: "wgi_political_stability".into(),
+                value: Some(value),
+                unit: Some("index".into()),
+                period: year.to_string(),
+                status: "actual".into(),
+                source_id: source_id.clone(),
+                published_on: Some(first_published(*year).min(today).to_string()),
+                locator: Some(format!("row {iso3}, column {year}")),
+                ..NewFact::default()
+            });
         }
-        return Err(problems);
-    }
-    if on_invalid == OnInvalid::Abort && !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(Derived {
+    })?;
+    Derived {
         release,
         facts,
         rows_read,
         rows_not_covered,
         problems,
-    })
-}
-
-fn read_header(cells: &[&str]) -> Result<super::WideHeader, String> {
-    super::wide_header(cells, &NAMED)
+    }
+    .unless_aborted(on_invalid)
 }

@@ -171,186 +171,124 @@ pub fn derive(
     on_invalid: OnInvalid,
     today: Date,
 ) -> Result<Derived, Problems> {
-    let file = TableFile::open(path).map_err(Problems::one)?;
-    let name = file.name.clone();
-    let mut problems = Problems::default();
-    let problem = |line, column: Option<&str>, message: String| SourceProblem {
-        file: name.clone(),
-        line,
-        column: column.map(str::to_owned),
-        message,
-    };
-    let mut header: Option<super::WideHeader> = None;
-    let mut header_failed = false;
     let mut facts = Vec::new();
-    let mut rows_read = 0;
     let mut rows_not_covered = 0;
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
     let source_id = release.source.id.clone();
-    file.records(
-        |record| {
-            if header_failed {
+    let named: Vec<&str> = LEADING.iter().chain(&TRAILING).copied().collect();
+    let (rows_read, problems) = super::read_wide(path, &named, |header, line, cells, report| {
+        let super::WideHeader {
+            named: at, years, ..
+        } = header;
+        let cell = |i: usize| cells[i].trim();
+        let commodity = cell(at[0]);
+        let iso3 = cell(at[3]);
+        let Some(mapped) = mapping.get(commodity) else {
+            report.push(
+                line,
+                Some("commodity"),
+                format!("`{commodity}` is not in the commodity mapping"),
+            );
+            return;
+        };
+        // The table's own total row.
+        if iso3 == "DELETE" || cell(at[1]) == "Total" {
+            rows_not_covered += 1;
+            return;
+        }
+        let country = match countries.iso3(iso3) {
+            Some(Area::Country(country)) => country,
+            Some(Area::Other) => {
+                rows_not_covered += 1;
                 return;
             }
-            let cells = match table::cells(record) {
-                Ok(cells) => cells,
+            None => {
+                report.push(
+                    line,
+                    Some("Country_ISO"),
+                    format!("`{iso3}` is not an ISO 3166-1 alpha-3 code of the country table"),
+                );
+                return;
+            }
+        };
+        if let Some(first) = seen.insert((commodity.to_owned(), iso3.to_owned()), line) {
+            report.push(
+                line,
+                None,
+                format!("repeats the row of line {first} ({commodity}, {iso3})"),
+            );
+            return;
+        }
+        let unit = cell(at[4]);
+        let flag = cell(at[5]);
+        let (status, confidence) = match flag {
+            "r" => ("actual", REPORTED),
+            "p" => ("estimate", PROVISIONAL),
+            "e" => ("estimate", ESTIMATED),
+            "" | "nan" => ("actual", REPORTED),
+            other => {
+                report.push(
+                    line,
+                    Some("data_source"),
+                    format!("`{other}` is not a data-quality flag: use r, p or e"),
+                );
+                return;
+            }
+        };
+        let Some(product) = &mapped.product else {
+            rows_not_covered += 1;
+            return;
+        };
+        let Some(per_unit) = tonnes_per(unit) else {
+            report.push(
+                line,
+                Some("unit"),
+                format!("`{unit}` is not a unit of the tables: use metr. t, kg, ct or Mio m3"),
+            );
+            return;
+        };
+        for (column, year) in years {
+            let text = cell(*column);
+            if text.is_empty() || text == "nan" {
+                continue;
+            }
+            let value = match super::non_negative(text) {
+                Ok(value) => value,
                 Err(message) => {
-                    problems.push(problem(record.line, None, message));
-                    return;
-                }
-            };
-            let Some(super::WideHeader {
-                named: at,
-                years,
-                width,
-            }) = &header
-            else {
-                match read_header(&cells) {
-                    Ok(found) => header = Some(found),
-                    Err(message) => {
-                        problems.push(problem(record.line, None, message));
-                        header_failed = true;
-                    }
-                }
-                return;
-            };
-            rows_read += 1;
-            if cells.len() != *width {
-                problems.push(problem(
-                    record.line,
-                    None,
-                    format!("{} cells where the header names {width}", cells.len()),
-                ));
-                return;
-            }
-            let cell = |i: usize| cells[i].trim();
-            let commodity = cell(at[0]);
-            let iso3 = cell(at[3]);
-            let Some(mapped) = mapping.get(commodity) else {
-                problems.push(problem(
-                    record.line,
-                    Some("commodity"),
-                    format!("`{commodity}` is not in the commodity mapping"),
-                ));
-                return;
-            };
-            // The table's own total row.
-            if iso3 == "DELETE" || cell(at[1]) == "Total" {
-                rows_not_covered += 1;
-                return;
-            }
-            let country = match countries.iso3(iso3) {
-                Some(Area::Country(country)) => country,
-                Some(Area::Other) => {
-                    rows_not_covered += 1;
-                    return;
-                }
-                None => {
-                    problems.push(problem(
-                        record.line,
-                        Some("Country_ISO"),
-                        format!("`{iso3}` is not an ISO 3166-1 alpha-3 code of the country table"),
-                    ));
-                    return;
-                }
-            };
-            if let Some(first) = seen.insert((commodity.to_owned(), iso3.to_owned()), record.line) {
-                problems.push(problem(
-                    record.line,
-                    None,
-                    format!("repeats the row of line {first} ({commodity}, {iso3})"),
-                ));
-                return;
-            }
-            let unit = cell(at[4]);
-            let flag = cell(at[5]);
-            let (status, confidence) = match flag {
-                "r" => ("actual", REPORTED),
-                "p" => ("estimate", PROVISIONAL),
-                "e" => ("estimate", ESTIMATED),
-                "" | "nan" => ("actual", REPORTED),
-                other => {
-                    problems.push(problem(
-                        record.line,
-                        Some("data_source"),
-                        format!("`{other}` is not a data-quality flag: use r, p or e"),
-                    ));
-                    return;
-                }
-            };
-            let Some(product) = &mapped.product else {
-                rows_not_covered += 1;
-                return;
-            };
-            let Some(per_unit) = tonnes_per(unit) else {
-                problems.push(problem(
-                    record.line,
-                    Some("unit"),
-                    format!("`{unit}` is not a unit of the tables: use metr. t, kg, ct or Mio m3"),
-                ));
-                return;
-            };
-            for (column, year) in years {
-                let text = cell(*column);
-                if text.is_empty() || text == "nan" {
+                    report.push(line, Some(&year.to_string()), message);
                     continue;
                 }
-                let value = match super::non_negative(text) {
-                    Ok(value) => value,
-                    Err(message) => {
-                        problems.push(problem(record.line, Some(&year.to_string()), message));
-                        continue;
-                    }
-                };
-                let factor_note = if mapped.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!(" × {} to the product's basis", mapped.factor)
-                };
-                facts.push(NewFact {
-                    product: Some(product.to_string()),
-                    country: Some(country.to_string()),
-                    metric: "production".into(),
-                    value: Some(value * per_unit * mapped.factor),
-                    unit: Some("t".into()),
-                    period: year.to_string(),
-                    status: status.into(),
-                    source_id: source_id.clone(),
-                    confidence: Some(confidence),
-                    published_on: Some(first_published(*year).min(today).to_string()),
-                    locator: Some(format!("sheet {commodity}, row {iso3}, column {year}")),
-                    note: Some(format!(
-                        "{text} {unit}{factor_note}; data-quality flag `{flag}`"
-                    )),
-                    ..NewFact::default()
-                });
-            }
-        },
-        |_| {},
-    )
-    .map_err(Problems::one)?;
-    if header.is_none() && problems.is_empty() {
-        problems.push(problem(0, None, "the file is empty: no header".into()));
-    }
-    if header_failed || header.is_none() || rows_read == 0 {
-        if problems.is_empty() {
-            problems.push(problem(0, None, "the file holds no rows".into()));
+            };
+            let factor_note = if mapped.factor == 1.0 {
+                String::new()
+            } else {
+                format!(" × {} to the product's basis", mapped.factor)
+            };
+            facts.push(NewFact {
+                product: Some(product.to_string()),
+                country: Some(country.to_string()),
+                metric: "production".into(),
+                value: Some(value * per_unit * mapped.factor),
+                unit: Some("t".into()),
+                period: year.to_string(),
+                status: status.into(),
+                source_id: source_id.clone(),
+                confidence: Some(confidence),
+                published_on: Some(first_published(*year).min(today).to_string()),
+                locator: Some(format!("sheet {commodity}, row {iso3}, column {year}")),
+                note: Some(format!(
+                    "{text} {unit}{factor_note}; data-quality flag `{flag}`"
+                )),
+                ..NewFact::default()
+            });
         }
-        return Err(problems);
-    }
-    if on_invalid == OnInvalid::Abort && !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(Derived {
+    })?;
+    Derived {
         release,
         facts,
         rows_read,
         rows_not_covered,
         problems,
-    })
-}
-
-fn read_header(cells: &[&str]) -> Result<super::WideHeader, String> {
-    let named: Vec<&str> = LEADING.iter().chain(&TRAILING).copied().collect();
-    super::wide_header(cells, &named)
+    }
+    .unless_aborted(on_invalid)
 }
