@@ -132,8 +132,11 @@ impl Generator {
             let online = 2026 + self.rng.below(8) as i32;
             let value = 5_000.0 * self.rng.unit();
             let fact = self.fact(p, country, Metric::Capacity, value, 2025);
-            (fact.status, fact.expected_online, fact.facility) =
-                (status, Some(online), Some(format!("project-{project}")));
+            (fact.status, fact.expected_online, fact.facility) = (
+                status,
+                Some(online),
+                Some(format!("project-{project}").into()),
+            );
         }
         let china = 0.5 + 0.45 * self.rng.unit();
         self.fact(p, "CN", Metric::MarketShare, china, 2024);

@@ -79,11 +79,10 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
     }
 
     let references = References::load(&tx).await?;
-    let stored: HashSet<String> = store::snapshot::facts(&tx, None)
+    let stored: HashSet<String> = store::facts::standing(&tx)
         .await?
-        .into_iter()
-        .filter(|(record, _)| record.retracted_at.is_none())
-        .map(|(record, _)| record.claim())
+        .iter()
+        .map(FactRecord::claim)
         .collect();
     let mut facts = Vec::new();
     let mut lines_of_facts = Vec::new();

@@ -1,15 +1,18 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A product's id: a lowercase slug such as `sintered-ndfeb-magnet`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(try_from = "String", into = "String")]
+// Clones share the text, so the many facts naming one product hold it once.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, example = "sintered-ndfeb-magnet", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
-pub struct ProductId(String);
+pub struct ProductId(Arc<str>);
 
 impl ProductId {
     pub fn parse(s: &str) -> Result<ProductId, String> {
-        parse_slug(s).map(ProductId)
+        parse_slug(s).map(|slug| ProductId(Arc::from(slug)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -26,7 +29,13 @@ impl TryFrom<String> for ProductId {
 
 impl From<ProductId> for String {
     fn from(value: ProductId) -> Self {
-        value.0
+        value.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for ProductId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 

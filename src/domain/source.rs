@@ -1,21 +1,30 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::product::parse_slug;
 
 /// A source's id: a lowercase slug such as `usgs-mcs-2025`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(try_from = "String", into = "String")]
+// Clones share the text, so the many facts citing one source hold it once.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, example = "usgs-mcs-2025-rare-earths", pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
-pub struct SourceId(String);
+pub struct SourceId(Arc<str>);
 
 impl SourceId {
     pub fn parse(s: &str) -> Result<SourceId, String> {
-        parse_slug(s).map(SourceId)
+        parse_slug(s).map(|slug| SourceId(Arc::from(slug)))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for SourceId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -34,7 +43,7 @@ impl TryFrom<String> for SourceId {
 
 impl From<SourceId> for String {
     fn from(value: SourceId) -> Self {
-        value.0
+        value.0.as_ref().to_owned()
     }
 }
 

@@ -227,12 +227,7 @@ async fn load_state(
                 })
                 .cloned()
                 .collect();
-            let reloaded = store::snapshot::facts(&tx, Some(&changed_list)).await?;
-            facts.extend(
-                reloaded
-                    .into_iter()
-                    .map(|(record, kind)| SnapshotFact::from_record(record, kind)),
-            );
+            store::snapshot::facts(&tx, Some(&changed_list), |fact| facts.push(fact)).await?;
             // Writes whose notifications are still on their way may have
             // committed since: the version read above counts their facts,
             // so the facts served must too, or the load becomes a full one.
@@ -249,11 +244,10 @@ async fn load_state(
         Some(facts) => facts,
         None => {
             incremental = None;
-            store::snapshot::facts(&tx, None)
-                .await?
-                .into_iter()
-                .map(|(record, kind)| SnapshotFact::from_record(record, kind))
-                .collect()
+            let (count, _) = store::snapshot::fact_counts(&tx).await?;
+            let mut facts = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+            store::snapshot::facts(&tx, None, |fact| facts.push(fact)).await?;
+            facts
         }
     };
     tx.commit().await?;

@@ -1,7 +1,6 @@
 //! The explained result: every number with where it came from.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -17,7 +16,9 @@ use super::params::{Chain, Params, COMPONENT_NAMES};
 use super::resolve::{ControlValue, Resolved};
 use super::snapshot::Snapshot;
 use super::METHODOLOGY_VERSION;
-use crate::domain::{Buyer, CountryCode, FactStatus, Metric, Period, ProductId, SourceKind, Stage};
+use crate::domain::{
+    Buyer, CountryCode, FactStatus, Metric, Period, ProductId, SourceId, SourceKind, Stage,
+};
 
 /// A fact behind a number.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -27,9 +28,8 @@ pub struct FactRef {
     #[schema(example = 1042)]
     pub id: i64,
     /// The source the fact cites.
-    #[serde(serialize_with = "serialize_str")]
     #[schema(value_type = String, example = "usgs-mcs-2025-rare-earths")]
-    pub source_id: Arc<str>,
+    pub source_id: SourceId,
     /// The kind of that source, which sets its default reliability.
     pub source_kind: SourceKind,
     /// Fraction 0–1: the fact's own confidence, or its source's reliability
@@ -37,10 +37,6 @@ pub struct FactRef {
     /// standard deviation of `0.5 · (1 − confidence)`.
     #[schema(example = 0.9)]
     pub confidence: f64,
-}
-
-fn serialize_str<S: serde::Serializer>(value: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(value)
 }
 
 /// An input that fell back to a documented default.
@@ -556,7 +552,7 @@ impl Explanation<'_, '_> {
                 let f = &self.snapshot.facts()[i];
                 FactRef {
                     id: f.id,
-                    source_id: self.snapshot.source_id(i).clone(),
+                    source_id: f.source_id.clone(),
                     source_kind: f.source_kind,
                     confidence: f.confidence,
                 }
@@ -977,7 +973,7 @@ impl Explanation<'_, '_> {
                 Conflict {
                     metric: c.metric,
                     country: c.country,
-                    facility: c.facility.clone(),
+                    facility: c.facility.as_deref().map(str::to_owned),
                     buyer: c.buyer,
                     period: c.period,
                     fact_ids: self.ids(used),

@@ -13,6 +13,7 @@
 //! each slot means.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -70,7 +71,7 @@ pub(crate) struct ControlValue {
 pub(crate) struct ConflictValue {
     pub metric: Metric,
     pub country: Option<CountryCode>,
-    pub facility: Option<String>,
+    pub facility: Option<Arc<str>>,
     pub buyer: Option<Buyer>,
     pub period: Period,
     pub facts: Range<usize>,

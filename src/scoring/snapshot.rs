@@ -24,7 +24,7 @@ pub struct SnapshotFact {
     /// `None` for product-wide metrics such as `lead_time_years`.
     pub country: Option<CountryCode>,
     pub buyer: Option<Buyer>,
-    pub facility: Option<String>,
+    pub facility: Option<Arc<str>>,
     pub metric: Metric,
     pub value: Option<f64>,
     pub period: Period,
@@ -47,7 +47,7 @@ impl SnapshotFact {
             product: record.product,
             country: record.country,
             buyer: record.buyer,
-            facility: record.facility,
+            facility: record.facility.map(Arc::from),
             metric: record.metric,
             value: record.value,
             period: record.period,
@@ -117,8 +117,6 @@ pub struct Snapshot {
     /// Product facts sorted by (product, metric, grouping key), then the
     /// country-level facts.
     facts: Vec<SnapshotFact>,
-    /// Each fact's source id, shared: explanations cite it for every fact.
-    source_ids: Vec<Arc<str>>,
     /// `metric_starts[p * METRICS + m]..metric_starts[p * METRICS + m + 1]`
     /// is the range of product `p`'s facts for metric `m`.
     metric_starts: Vec<u32>,
@@ -160,14 +158,12 @@ impl Snapshot {
             }
         }
         let (facts, metric_starts, country_facts) = index_facts(facts, &index, products.len())?;
-        let source_ids = shared_source_ids(&facts);
         Ok(Snapshot {
             products,
             edges,
             users,
             index,
             facts,
-            source_ids,
             metric_starts,
             country_facts,
         })
@@ -211,10 +207,6 @@ impl Snapshot {
             .filter(|(_, &s)| s)
             .map(|(p, _)| self.products[p].id.clone())
             .collect()
-    }
-
-    pub(crate) fn source_id(&self, fact: usize) -> &Arc<str> {
-        &self.source_ids[fact]
     }
 
     pub(crate) fn position(&self, id: &ProductId) -> Option<usize> {
@@ -363,20 +355,6 @@ fn check_edge(
         });
     }
     Ok(())
-}
-
-/// One shared string per distinct source.
-fn shared_source_ids(facts: &[SnapshotFact]) -> Vec<Arc<str>> {
-    let mut shared: HashMap<&str, Arc<str>> = HashMap::new();
-    facts
-        .iter()
-        .map(|f| {
-            shared
-                .entry(f.source_id.as_str())
-                .or_insert_with(|| Arc::from(f.source_id.as_str()))
-                .clone()
-        })
-        .collect()
 }
 
 type FactIndex = (

@@ -21,13 +21,6 @@ const COLUMNS: &str = "id, product_id, country, buyer, facility, metric, value, 
     period_end, status, controlled_by, expected_online, source_id, confidence, published_on, quote, \
     locator, note, recorded_at, retracted_at, retraction_reason, retraction_published_on";
 
-/// [`COLUMNS`] qualified with the alias `f`, for joins.
-pub(super) const COLUMNS_OF_F: &str =
-    "f.id, f.product_id, f.country, f.buyer, f.facility, f.metric, \
-    f.value, f.unit, f.period_start, f.period_end, f.status, f.controlled_by, f.expected_online, \
-    f.source_id, f.confidence, f.published_on, f.quote, f.locator, f.note, f.recorded_at, \
-    f.retracted_at, f.retraction_reason, f.retraction_published_on";
-
 /// The columns a write sets, with their SQL types, in the order of
 /// [`insert_fields`]: the one list both the batch INSERT and the COPY use.
 const INSERT_COLUMNS: [(&str, &str); 18] = [
@@ -181,6 +174,17 @@ pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<FactReco
         )
         .await?;
     row.as_ref().map(record).transpose()
+}
+
+/// Every fact still standing (not retracted), in full.
+pub async fn standing(client: &impl GenericClient) -> Result<Vec<FactRecord>, StoreError> {
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM facts WHERE retracted_at IS NULL"),
+            &[],
+        )
+        .await?;
+    rows.iter().map(record).collect()
 }
 
 /// Filters for listing facts. `None` means "any".

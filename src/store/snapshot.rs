@@ -2,13 +2,22 @@
 //! fact (retracted ones too, so any past instant can be reconstructed) with
 //! its source's kind, and a version token for the data as a whole.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use deadpool_postgres::GenericClient;
+use futures_util::TryStreamExt;
 use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::sources::corrupt;
 use super::StoreError;
-use crate::domain::{FactRecord, Product, ProductId, ProductInput, SourceKind, Stage};
+use crate::domain::{
+    Buyer, CountryCode, FactStatus, Knowledge, Metric, Period, Product, ProductId, ProductInput,
+    SourceId, SourceKind, Stage,
+};
+use crate::scoring::SnapshotFact;
 
 /// A token that changes whenever anything scoring reads changes, and is the
 /// same on every replica for the same data (it feeds ETags).
@@ -98,27 +107,102 @@ pub async fn product_revisions(
         .collect()
 }
 
-/// Facts with their source's kind: all of them, or only those about the
-/// given products (and the country-level ones, which have no product).
+/// The columns scoring reads, in the order [`Shared::fact`] reads them: no
+/// quotes, notes or other text, which the API serves from the table.
+const SCORING_COLUMNS: &str = "f.id, f.product_id, f.country, f.buyer, f.facility, f.metric, \
+    f.value, f.period_start, f.period_end, f.status, f.controlled_by, f.expected_online, \
+    f.source_id, s.kind, f.confidence, f.published_on, f.recorded_at, f.retracted_at, \
+    f.retraction_published_on";
+
+/// Facts as scoring reads them, streamed to `each` in no particular order:
+/// all of them, or only those about the given products. Rows are converted as they
+/// arrive, so a million facts never sit in memory twice.
 pub async fn facts(
     client: &impl GenericClient,
     only_products: Option<&[String]>,
-) -> Result<Vec<(FactRecord, SourceKind)>, StoreError> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {}, s.kind AS source_kind FROM facts f JOIN sources s ON s.id = f.source_id
-                 WHERE $1::text[] IS NULL OR f.product_id = ANY($1) ORDER BY f.id",
-                super::facts::COLUMNS_OF_F
-            ),
-            &[&only_products],
-        )
-        .await?;
-    rows.iter().map(fact_with_kind).collect()
+    mut each: impl FnMut(SnapshotFact),
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT {SCORING_COLUMNS} FROM facts f JOIN sources s ON s.id = f.source_id
+         WHERE $1::text[] IS NULL OR f.product_id = ANY($1)"
+    );
+    let params: [&(dyn ToSql + Sync); 1] = [&only_products];
+    let rows = client.query_raw(&sql, params).await?;
+    futures_util::pin_mut!(rows);
+    let mut shared = Shared::default();
+    while let Some(row) = rows.try_next().await? {
+        each(shared.fact(&row)?);
+    }
+    Ok(())
 }
 
-fn fact_with_kind(row: &Row) -> Result<(FactRecord, SourceKind), StoreError> {
-    let kind: &str = row.get("source_kind");
-    let kind = SourceKind::parse(kind).ok_or_else(|| corrupt(format!("source kind {kind}")))?;
-    Ok((super::facts::record(row)?, kind))
+/// One copy of each product id, source id and facility name, however many
+/// facts repeat it.
+#[derive(Default)]
+struct Shared {
+    products: HashMap<Box<str>, ProductId>,
+    sources: HashMap<Box<str>, SourceId>,
+    facilities: HashMap<Box<str>, Arc<str>>,
+}
+
+impl Shared {
+    fn fact(&mut self, row: &Row) -> Result<SnapshotFact, StoreError> {
+        let country = |column: usize| -> Result<Option<CountryCode>, StoreError> {
+            row.get::<_, Option<&str>>(column)
+                .map(|c| CountryCode::parse(c).ok_or_else(|| corrupt(format!("country {c}"))))
+                .transpose()
+        };
+        let metric: &str = row.get(5);
+        let status: &str = row.get(9);
+        let kind: &str = row.get(13);
+        Ok(SnapshotFact {
+            id: row.get(0),
+            product: row
+                .get::<_, Option<&str>>(1)
+                .map(|p| shared(&mut self.products, p, ProductId::parse))
+                .transpose()?,
+            country: country(2)?,
+            buyer: row
+                .get::<_, Option<&str>>(3)
+                .map(|b| Buyer::parse(b).ok_or_else(|| corrupt(format!("buyer {b}"))))
+                .transpose()?,
+            facility: row
+                .get::<_, Option<&str>>(4)
+                .map(|f| shared(&mut self.facilities, f, |f| Ok::<_, String>(Arc::from(f))))
+                .transpose()?,
+            metric: Metric::parse(metric).ok_or_else(|| corrupt(format!("metric {metric}")))?,
+            value: row.get(6),
+            period: Period {
+                start: row.get(7),
+                end: row.get(8),
+            },
+            status: FactStatus::parse(status).ok_or_else(|| corrupt(format!("status {status}")))?,
+            controlled_by: country(10)?,
+            expected_online: row.get(11),
+            source_id: shared(&mut self.sources, row.get(12), SourceId::parse)?,
+            source_kind: SourceKind::parse(kind)
+                .ok_or_else(|| corrupt(format!("source kind {kind}")))?,
+            confidence: row.get(14),
+            knowledge: Knowledge {
+                published_on: row.get(15),
+                recorded_at: row.get(16),
+                retracted_at: row.get(17),
+                retraction_published_on: row.get(18),
+            },
+        })
+    }
+}
+
+/// The shared copy of `text`, parsed with `parse` the first time it is seen.
+fn shared<T: Clone, E: std::fmt::Display>(
+    seen: &mut HashMap<Box<str>, T>,
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    if let Some(value) = seen.get(text) {
+        return Ok(value.clone());
+    }
+    let value = parse(text).map_err(corrupt)?;
+    seen.insert(text.into(), value.clone());
+    Ok(value)
 }

@@ -263,7 +263,7 @@ fn with_fact(kit: &Kit, fact: &Fact) -> Snapshot {
     ) = (
         fact.status,
         fact.expected_online,
-        fact.facility.clone(),
+        fact.facility.as_deref().map(std::sync::Arc::from),
         fact.period,
     );
     kit.snapshot()

@@ -990,7 +990,7 @@ fn stored_fact_records_convert_to_snapshot_facts() {
     let mut kit = ore_kit();
     kit.facts.push(fact);
     let score = kit.score("ore", &params());
-    assert_eq!(score.facts_used[0].source_id.as_ref(), "usgs-mcs-2025");
+    assert_eq!(score.facts_used[0].source_id.as_str(), "usgs-mcs-2025");
     assert_close(score.dependency.score, 100.0);
 }
 
