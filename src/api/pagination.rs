@@ -70,19 +70,33 @@ impl Listing {
 
     /// The page as JSON, with a `Link` to the next one when there is one.
     pub fn respond<T: ToSchema + Serialize>(&self, page: &Paged<T>) -> HttpResponse {
-        self.response(page).json(page)
+        self.response(page.next_cursor.as_deref()).json(page)
     }
 
-    /// [`Listing::respond`] for a page of derived numbers, rounded as
-    /// [`super::render`] writes them.
-    pub fn respond_rounded<T: ToSchema + Serialize>(
+    /// A JSON page of items already rendered, byte for byte the
+    /// whole page rendered with its derived numbers rounded.
+    pub fn respond_rendered<'a>(
         &self,
-        page: &Paged<T>,
-    ) -> Result<HttpResponse, ApiError> {
-        Ok(self
-            .response(page)
+        items: impl Iterator<Item = &'a [u8]>,
+        has_more: bool,
+        next_cursor: Option<&str>,
+    ) -> HttpResponse {
+        let mut body = Vec::with_capacity(16 * 1024);
+        body.extend_from_slice(b"{\"items\":[");
+        for (n, item) in items.enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.extend_from_slice(b"],\"has_more\":");
+        body.extend_from_slice(if has_more { b"true" } else { b"false" });
+        body.extend_from_slice(b",\"next_cursor\":");
+        serde_json::to_writer(&mut body, &next_cursor).expect("a string renders");
+        body.push(b'}');
+        self.response(next_cursor)
             .content_type("application/json")
-            .body(super::render::to_vec(page)?))
+            .body(body)
     }
 
     /// The page as CSV, its header row first; the `Link` header is the only
@@ -93,14 +107,14 @@ impl Listing {
         table: super::csv_export::Table,
     ) -> Result<HttpResponse, ApiError> {
         Ok(self
-            .response(page)
+            .response(page.next_cursor.as_deref())
             .content_type(super::csv_export::TEXT_CSV)
             .body(table.rows(&page.items, true)?))
     }
 
-    fn response<T: ToSchema>(&self, page: &Paged<T>) -> actix_web::HttpResponseBuilder {
+    fn response(&self, next_cursor: Option<&str>) -> actix_web::HttpResponseBuilder {
         let mut response = HttpResponse::Ok();
-        if let Some(cursor) = &page.next_cursor {
+        if let Some(cursor) = next_cursor {
             let mut query = form_urlencoded::Serializer::new(String::new());
             query.extend_pairs(&self.query);
             query.append_pair("cursor", cursor);
@@ -183,6 +197,60 @@ pub fn invalid_cursor() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Serialize, ToSchema)]
+    struct Item {
+        value: f64,
+        name: String,
+    }
+
+    #[actix_web::test]
+    async fn a_page_of_rendered_items_is_the_page_rendered_whole() {
+        let req = actix_web::test::TestRequest::get()
+            .uri("/v1/things?limit=2")
+            .to_http_request();
+        let listing = Listing::new("things", &req);
+        for (has_more, next_cursor) in [(true, Some("abc\"d".to_owned())), (false, None)] {
+            let page = Paged {
+                items: vec![
+                    Item {
+                        value: 90.00000000000001,
+                        name: "a".into(),
+                    },
+                    Item {
+                        value: -0.0,
+                        name: "b\u{e9}".into(),
+                    },
+                ],
+                has_more,
+                next_cursor,
+            };
+            let whole = super::super::render::to_vec(&page).unwrap();
+            let rendered: Vec<Vec<u8>> = page
+                .items
+                .iter()
+                .map(|i| super::super::render::to_vec(i).unwrap())
+                .collect();
+            let joined = listing.respond_rendered(
+                rendered.iter().map(|i| &i[..]),
+                page.has_more,
+                page.next_cursor.as_deref(),
+            );
+            let link = joined
+                .headers()
+                .get("link")
+                .map(|l| l.to_str().unwrap().to_owned());
+            assert_eq!(link.is_some(), has_more, "{link:?}");
+            let joined = actix_web::body::to_bytes(joined.into_body()).await.unwrap();
+            assert_eq!(&whole[..], &joined[..]);
+        }
+        let empty = listing.respond_rendered(std::iter::empty(), false, None);
+        let empty = actix_web::body::to_bytes(empty.into_body()).await.unwrap();
+        assert_eq!(
+            &empty[..],
+            br#"{"items":[],"has_more":false,"next_cursor":null}"#
+        );
+    }
 
     #[test]
     fn cursors_round_trip_and_are_checked() {

@@ -123,20 +123,78 @@ fn parse_sort(sort: Option<&str>) -> Result<(SortKey, bool), ApiError> {
     Ok((key, descending))
 }
 
-/// The position of a summary in the requested order: a number (negated for
-/// descending) and the product id, which breaks ties.
-fn sort_position(summary: &ScoreSummary, key: SortKey, descending: bool) -> (f64, String) {
-    let value = match key {
-        SortKey::Product => 0.0,
-        SortKey::Dependency => summary.dependency,
-        SortKey::Difficulty => summary.difficulty,
-    };
-    let id = summary.product.as_str().to_owned();
-    match (key, descending) {
-        // Descending by product: invert the id order through the cursor logic below.
-        (SortKey::Product, _) => (0.0, id),
-        (_, true) => (-value, id),
-        (_, false) => (value, id),
+/// A listing's order: by the key's value (product order alone for
+/// `product`), ties broken by product id.
+#[derive(Debug, Clone, Copy)]
+struct Order {
+    key: SortKey,
+    descending: bool,
+}
+
+impl Order {
+    /// The number a summary sorts by: negated for descending, 0 for
+    /// `product`, whose order is the ids'.
+    fn value(self, summary: &ScoreSummary) -> f64 {
+        let value = match self.key {
+            SortKey::Product => 0.0,
+            SortKey::Dependency => summary.dependency,
+            SortKey::Difficulty => summary.difficulty,
+        };
+        if self.descending && !matches!(self.key, SortKey::Product) {
+            -value
+        } else {
+            value
+        }
+    }
+
+    /// Compares (value, product id) positions; a cursor is one.
+    fn compare(self, a: (f64, &str), b: (f64, &str)) -> std::cmp::Ordering {
+        let order = a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1));
+        if matches!(self.key, SortKey::Product) && self.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    }
+}
+
+fn unrendered() -> ApiError {
+    ApiError::internal(anyhow::anyhow!("a score summary did not render"))
+}
+
+/// One state's summaries for one request, each rendered once: a page is
+/// its items' bytes joined.
+struct Listed {
+    summaries: Vec<ScoreSummary>,
+    json: Vec<bytes::Bytes>,
+}
+
+impl Listed {
+    fn new(summaries: Vec<ScoreSummary>) -> Option<Listed> {
+        let json = summaries
+            .iter()
+            .map(|s| render::to_vec(s).map(bytes::Bytes::from).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Listed { summaries, json })
+    }
+
+    /// The summaries at `stage` (all without one) in `order`, as (sort
+    /// value, index) pairs.
+    fn ordered(&self, stage: Option<Stage>, order: Order) -> Vec<(f64, usize)> {
+        let mut rows: Vec<(f64, usize)> = self
+            .summaries
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| stage.is_none_or(|stage| s.stage == stage))
+            .map(|(i, s)| (order.value(s), i))
+            .collect();
+        rows.sort_by(|a, b| {
+            order.compare(
+                (a.0, self.summaries[a.1].product.as_str()),
+                (b.0, self.summaries[b.1].product.as_str()),
+            )
+        });
+        rows
     }
 }
 
@@ -222,54 +280,39 @@ pub async fn list_scores(
         state.computed_at.unix_timestamp_nanos(),
         request.canonical
     );
-    let summaries: Arc<Vec<ScoreSummary>> = if request.current {
+    let listed: Arc<Listed> = if request.current {
         let current = state
             .current(request.params.buyer)
             .expect("checked by ScoreRequest::parse")
             .clone();
-        computed(&live, state_key, move || {
-            Some(
-                current
-                    .scores
-                    .iter()
-                    .map(ScoreSummary::from)
-                    .collect::<Vec<_>>(),
-            )
+        computed(&live, state_key.clone(), move || {
+            Listed::new(current.scores.iter().map(ScoreSummary::from).collect())
         })
         .await?
-        .expect("summaries always exist")
+        .ok_or_else(unrendered)?
     } else {
         let params = request.params;
         let snapshot = snapshot_for(&live, &state, params).await?;
-        computed(&live, state_key, move || {
-            Some(
-                scoring::score_all(&snapshot, &params)
-                    .iter()
-                    .map(ScoreSummary::from)
-                    .collect::<Vec<_>>(),
-            )
+        computed(&live, state_key.clone(), move || {
+            let scores = scoring::score_all(&snapshot, &params);
+            Listed::new(scores.iter().map(ScoreSummary::from).collect())
         })
         .await?
-        .expect("score_all always answers")
+        .ok_or_else(unrendered)?
+    };
+    let order = Order { key, descending };
+    let ordered: Arc<Vec<(f64, usize)>> = {
+        let listed = listed.clone();
+        let stage = list.stage;
+        computed(
+            &live,
+            format!("{state_key}|order|{stage:?}|{key:?}|{descending}"),
+            move || Some(listed.ordered(stage, order)),
+        )
+        .await?
+        .expect("an order always exists")
     };
     let mut response = cached(&req, tag, immutable, move || {
-        let mut rows: Vec<(f64, String, &ScoreSummary)> = summaries
-            .iter()
-            .filter(|s| list.stage.is_none_or(|stage| s.stage == stage))
-            .map(|s| {
-                let (value, id) = sort_position(s, key, descending);
-                (value, id, s)
-            })
-            .collect();
-        let product_descending = matches!(key, SortKey::Product) && descending;
-        rows.sort_by(|a, b| {
-            let order = a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1));
-            if product_descending {
-                order.reverse()
-            } else {
-                order
-            }
-        });
         let start = match &after {
             None => 0,
             Some(cursor) => {
@@ -277,39 +320,39 @@ pub async fn list_scores(
                     .split_once('|')
                     .ok_or_else(pagination::invalid_cursor)?;
                 let value: f64 = value.parse().map_err(|_| pagination::invalid_cursor())?;
-                rows.iter()
-                    .position(|(v, i, _)| {
-                        let order = v.total_cmp(&value).then_with(|| i.as_str().cmp(id));
-                        let order = if product_descending {
-                            order.reverse()
-                        } else {
-                            order
-                        };
-                        order == std::cmp::Ordering::Greater
-                    })
-                    .unwrap_or(rows.len())
+                ordered.partition_point(|&(v, i)| {
+                    order.compare((v, listed.summaries[i].product.as_str()), (value, id))
+                        != std::cmp::Ordering::Greater
+                })
             }
         };
-        let limit = limit.unwrap_or(rows.len());
-        let page: Vec<_> = rows.into_iter().skip(start).take(limit + 1).collect();
+        let limit = limit.unwrap_or(ordered.len());
+        let page = &ordered[start.min(ordered.len())..];
         let has_more = page.len() > limit;
+        let page = &page[..page.len().min(limit)];
         let next_cursor = has_more.then(|| {
-            let (value, id, _) = &page[limit - 1];
+            let (value, index) = page[limit - 1];
+            let id = listed.summaries[index].product.as_str();
             listing.encode(&format!("{value}|{id}"))
         });
-        let items: Vec<ScoreSummary> = page
-            .into_iter()
-            .take(limit)
-            .map(|(_, _, s)| s.clone())
-            .collect();
-        let page = Paged {
-            items,
-            has_more,
-            next_cursor,
-        };
         match representation {
-            Representation::Json => listing.respond_rounded(&page),
-            Representation::Csv => listing.respond_csv(&page, SCORE_TABLE),
+            Representation::Json => Ok(listing.respond_rendered(
+                page.iter().map(|&(_, i)| &listed.json[i][..]),
+                has_more,
+                next_cursor.as_deref(),
+            )),
+            Representation::Csv => {
+                let items = page
+                    .iter()
+                    .map(|&(_, i)| listed.summaries[i].clone())
+                    .collect();
+                let page = Paged {
+                    items,
+                    has_more,
+                    next_cursor,
+                };
+                listing.respond_csv(&page, SCORE_TABLE)
+            }
         }
     })?;
     csv_export::vary(&mut response);
@@ -402,15 +445,30 @@ pub async fn get_score(
                 .render()
             })
             .ok_or_else(|| unknown_product(&product))??,
+        // Rendered once per state and question, as the intervals are.
         (Some(current), Some(intervals)) => {
-            let score = current
-                .get(&product)
-                .ok_or_else(|| unknown_product(&product))?;
-            ScoreDetail {
-                score,
-                uncertainty: Some(intervals),
+            let key = format!(
+                "{}|{}|mc-body|{}|{}|{draws}|{seed}",
+                state.version,
+                state.computed_at.unix_timestamp_nanos(),
+                product,
+                request.canonical
+            );
+            match live.cache.get::<bytes::Bytes>(&key) {
+                Some(body) => (*body).clone(),
+                None => {
+                    let score = current
+                        .get(&product)
+                        .ok_or_else(|| unknown_product(&product))?;
+                    let body = ScoreDetail {
+                        score,
+                        uncertainty: Some(intervals),
+                    }
+                    .render()?;
+                    live.cache.insert(key, Arc::new(body.clone()));
+                    body
+                }
             }
-            .render()?
         }
         (None, _) => {
             let params = request.params;
