@@ -55,6 +55,8 @@ impl Segment {
 
 #[derive(Debug, Clone)]
 struct Route {
+    /// As documented: `/v1/facts/{id}`.
+    pattern: String,
     segments: Vec<Segment>,
     /// Each method with the query parameters its operation declares.
     methods: Vec<(Method, Vec<String>)>,
@@ -134,7 +136,11 @@ impl RouteTable {
                 if let Some((_, query)) = methods.iter().find(|(m, _)| *m == Method::GET).cloned() {
                     methods.push((Method::HEAD, query));
                 }
-                Route { segments, methods }
+                Route {
+                    pattern: path.clone(),
+                    segments,
+                    methods,
+                }
             })
             .collect();
         RouteTable { routes }
@@ -167,6 +173,12 @@ impl RouteTable {
         let mut methods: Vec<&str> = route.methods.iter().map(|(m, _)| m.as_str()).collect();
         methods.push("OPTIONS");
         methods.join(", ")
+    }
+
+    /// The documented pattern of the route a path names, whatever the
+    /// method; `None` when no route has such a path.
+    pub fn pattern(&self, path: &str) -> Option<&str> {
+        self.route(path).map(|route| route.pattern.as_str())
     }
 
     /// The query parameters the operation at `method path` declares, or

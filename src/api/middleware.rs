@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::metrics::Metrics;
 use super::request_id;
+use super::RouteTable;
 
 pub async fn observe(
     req: ServiceRequest,
@@ -28,19 +29,25 @@ pub async fn observe(
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
 
+    let routes = req.app_data::<web::Data<RouteTable>>().cloned();
     let path = req.path().to_owned();
-    let outcome =
-        request_id::scope(id.clone(), path, next.call(req).instrument(span.clone())).await;
+    let outcome = request_id::scope(
+        id.clone(),
+        path.clone(),
+        next.call(req).instrument(span.clone()),
+    )
+    .await;
     let mut response = outcome?;
     let status = response.status().as_u16();
-    let route = response
-        .request()
-        .match_pattern()
-        .map(|pattern| super::fallback::documented_pattern(&pattern))
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // The documented table, not actix's `match_pattern`, which matches the
+    // path against every route's regex again.
+    let route = routes
+        .as_ref()
+        .and_then(|table| table.pattern(&path))
+        .unwrap_or("unmatched");
     let seconds = started.elapsed().as_secs_f64();
     if let Some(metrics) = metrics {
-        metrics.observe(&method, &route, status, seconds);
+        metrics.observe(&method, route, status, seconds);
     }
     span.in_scope(|| {
         tracing::info!(status, route = %route, latency_ms = seconds * 1000.0, "request finished")

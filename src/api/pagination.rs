@@ -81,9 +81,13 @@ impl Listing {
         has_more: bool,
         next_cursor: Option<&str>,
     ) -> HttpResponse {
-        let mut body = Vec::with_capacity(16 * 1024);
+        let items: Vec<&[u8]> = items.collect();
+        let size = items.iter().map(|item| item.len() + 1).sum::<usize>()
+            + next_cursor.map_or(0, str::len)
+            + 64;
+        let mut body = Vec::with_capacity(size);
         body.extend_from_slice(b"{\"items\":[");
-        for (n, item) in items.enumerate() {
+        for (n, item) in items.into_iter().enumerate() {
             if n > 0 {
                 body.push(b',');
             }
