@@ -162,22 +162,23 @@ pub async fn get_chain_picture(
         .filter(|_| request.current)
     {
         Some(current) => {
-            let current = current.clone();
-            let snapshot = state.snapshot.clone();
+            let (state, buyer) = (state.clone(), current.buyer());
             drawn(&live, key, picture, move || {
-                // The product and everything upstream, from the current scores.
+                // The product and everything upstream, each as its current
+                // score explains it.
                 let mut seen = BTreeSet::new();
                 let mut scores = Vec::new();
                 let mut stack = vec![id.clone()];
                 while let Some(next) = stack.pop() {
-                    if let Some(score) = current.get(&next) {
-                        if seen.insert(next) {
+                    if seen.insert(next.clone()) {
+                        if let Some(score) = state.explained(buyer, &next) {
                             stack.extend(score.dependency.inputs.iter().map(|i| i.product.clone()));
                             scores.push(score);
                         }
                     }
                 }
-                draw_chain(&id, &scores, &snapshot, &version)
+                let scores: Vec<&ProductScore> = scores.iter().collect();
+                draw_chain(&id, &scores, &state.snapshot, &version)
             })
             .await?
         }
@@ -379,25 +380,21 @@ pub async fn get_product_map(
     );
     let version = state.version.clone();
     let id = product.clone();
-    let current = state
-        .current(request.params.buyer)
-        .filter(|_| request.current)
-        .cloned();
+    let current = state.current(request.params.buyer).is_some() && request.current;
     let params = request.params;
-    let snapshot = match current {
-        Some(_) => state.snapshot.clone(),
-        None => snapshot_for(&live, &state, params).await?,
+    let snapshot = if current {
+        state.snapshot.clone()
+    } else {
+        snapshot_for(&live, &state, params).await?
     };
+    let state = state.clone();
     let body = drawn(&live, key, picture, move || {
-        let computed;
-        let score = match &current {
-            Some(current) => current.get(&id)?,
-            None => {
-                computed = scoring::score_product(&snapshot, &id, &params)?;
-                &computed
-            }
+        let score = if current {
+            state.explained(params.buyer, &id)?
+        } else {
+            scoring::score_product(&snapshot, &id, &params)?
         };
-        Some(pictures::map(name_in(&snapshot, &id), score, &version))
+        Some(pictures::map(name_in(&snapshot, &id), &score, &version))
     })
     .await?
     .ok_or_else(|| unknown_product(&product))?;

@@ -286,7 +286,7 @@ pub async fn list_scores(
             .expect("checked by ScoreRequest::parse")
             .clone();
         computed(&live, state_key.clone(), move || {
-            Listed::new(current.scores.iter().map(ScoreSummary::from).collect())
+            Listed::new(current.summaries().cloned().collect())
         })
         .await?
         .ok_or_else(unrendered)?
@@ -435,18 +435,36 @@ pub async fn get_score(
         .current(request.params.buyer)
         .filter(|_| request.current);
     let body = match (current, &uncertainty) {
-        // The hot path: the current score, rendered once per state.
-        (Some(current), None) => current
-            .rendered(&product, |score| {
-                ScoreDetail {
-                    score,
-                    uncertainty: None,
-                }
-                .render()
+        // The hot path: the current score, explained and rendered once per
+        // state while it stays in the cache.
+        (Some(_), None) => {
+            let key = format!(
+                "{}|{}|current|{}|{}",
+                state.version,
+                state.computed_at.unix_timestamp_nanos(),
+                request.params.buyer,
+                product
+            );
+            let (state, buyer, id) = (state.clone(), request.params.buyer, product.clone());
+            let body = computed(&live, key, move || {
+                let score = state.explained(buyer, &id)?;
+                Some(
+                    ScoreDetail {
+                        score: &score,
+                        uncertainty: None,
+                    }
+                    .render()
+                    .map_err(|e| format!("{e:?}")),
+                )
             })
-            .ok_or_else(|| unknown_product(&product))??,
+            .await?
+            .ok_or_else(|| unknown_product(&product))?;
+            body.as_ref()
+                .clone()
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        }
         // Rendered once per state and question, as the intervals are.
-        (Some(current), Some(intervals)) => {
+        (Some(_), Some(intervals)) => {
             let key = format!(
                 "{}|{}|mc-body|{}|{}|{draws}|{seed}",
                 state.version,
@@ -454,21 +472,24 @@ pub async fn get_score(
                 product,
                 request.canonical
             );
-            match live.cache.get::<bytes::Bytes>(&key) {
-                Some(body) => (*body).clone(),
-                None => {
-                    let score = current
-                        .get(&product)
-                        .ok_or_else(|| unknown_product(&product))?;
-                    let body = ScoreDetail {
-                        score,
-                        uncertainty: Some(intervals),
+            let (state, buyer, id) = (state.clone(), request.params.buyer, product.clone());
+            let intervals = intervals.clone();
+            let body = computed(&live, key, move || {
+                let score = state.explained(buyer, &id)?;
+                Some(
+                    ScoreDetail {
+                        score: &score,
+                        uncertainty: Some(&intervals),
                     }
-                    .render()?;
-                    live.cache.insert(key, Arc::new(body.clone()));
-                    body
-                }
-            }
+                    .render()
+                    .map_err(|e| format!("{e:?}")),
+                )
+            })
+            .await?
+            .ok_or_else(|| unknown_product(&product))?;
+            body.as_ref()
+                .clone()
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
         }
         (None, _) => {
             let params = request.params;

@@ -1,5 +1,6 @@
 //! Live scores: an in-memory snapshot of products and facts with the
-//! current scores of every main buyer, swapped atomically so a read never
+//! current headline scores of the main buyers and of every buyer with
+//! sourcing facts, swapped atomically so a read never
 //! waits for a recompute or the database. Kept fresh by change
 //! notifications (see [`listener`]); other instants, parameters and
 //! uncertainty are computed on demand from the same snapshot and cached.
@@ -8,22 +9,22 @@ mod cache;
 pub mod listener;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, OnceLock};
-
-use bytes::Bytes;
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 
 use crate::domain::{Buyer, ProductId, View};
+use crate::scoring::summary::ScoreSummary;
 use crate::scoring::{self, GraphHistory, Params, ProductScore, Snapshot, SnapshotFact};
 use crate::store::{self, StoreError};
 
 pub use cache::ResultCache;
 
-/// Buyers whose current scores are kept precomputed; any other buyer is
-/// computed on demand.
+/// Buyers whose current scores are always kept precomputed, with every
+/// buyer that has sourcing facts of its own; any other buyer is computed on
+/// demand.
 pub const MAIN_BUYERS: [&str; 7] = ["US", "EU", "JP", "KR", "GB", "CA", "AU"];
 
 /// One consistent view: the data, its version, and the current scores.
@@ -38,50 +39,41 @@ pub struct State {
     current: HashMap<Buyer, Arc<CurrentScores>>,
 }
 
-/// Every product's score for one buyer, by product id.
+/// A product's precomputed current score: the headline figures, and the
+/// instant they were computed for. The full explanation is recomputed from
+/// the state's snapshot at that instant when read, which gives the same
+/// result: only the headline figures stay resident.
+#[derive(Debug, Clone)]
+pub struct CurrentScore {
+    pub summary: ScoreSummary,
+    pub as_of: OffsetDateTime,
+}
+
+/// Every product's current score for one buyer, in product order.
 pub struct CurrentScores {
-    pub scores: Vec<ProductScore>,
-    index: HashMap<ProductId, usize>,
-    /// Each score's response body, rendered on first read: the same bytes
-    /// serve every later read of this state.
-    rendered: Vec<OnceLock<Bytes>>,
+    buyer: Buyer,
+    scores: Vec<CurrentScore>,
 }
 
 impl CurrentScores {
-    fn new(mut scores: Vec<ProductScore>) -> CurrentScores {
-        scores.sort_by(|a, b| a.product.cmp(&b.product));
-        let index = scores
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.product.clone(), i))
-            .collect();
-        let rendered = scores.iter().map(|_| OnceLock::new()).collect();
-        CurrentScores {
-            scores,
-            index,
-            rendered,
-        }
+    fn new(buyer: Buyer, mut scores: Vec<CurrentScore>) -> CurrentScores {
+        scores.sort_by(|a, b| a.summary.product.cmp(&b.summary.product));
+        CurrentScores { buyer, scores }
     }
 
-    /// The product's rendered response, rendering it with `render` the
-    /// first time; `None` for an unknown product.
-    pub fn rendered<E>(
-        &self,
-        product: &ProductId,
-        render: impl FnOnce(&ProductScore) -> Result<Bytes, E>,
-    ) -> Option<Result<Bytes, E>> {
-        let index = *self.index.get(product)?;
-        if let Some(bytes) = self.rendered[index].get() {
-            return Some(Ok(bytes.clone()));
-        }
-        Some(
-            render(&self.scores[index])
-                .map(|bytes| self.rendered[index].get_or_init(|| bytes).clone()),
-        )
+    pub fn buyer(&self) -> Buyer {
+        self.buyer
     }
 
-    pub fn get(&self, product: &ProductId) -> Option<&ProductScore> {
-        self.index.get(product).map(|i| &self.scores[*i])
+    pub fn summaries(&self) -> impl Iterator<Item = &ScoreSummary> {
+        self.scores.iter().map(|s| &s.summary)
+    }
+
+    pub fn get(&self, product: &ProductId) -> Option<&CurrentScore> {
+        self.scores
+            .binary_search_by(|s| s.summary.product.cmp(product))
+            .ok()
+            .map(|i| &self.scores[i])
     }
 }
 
@@ -89,12 +81,25 @@ impl State {
     pub fn current(&self, buyer: Buyer) -> Option<&Arc<CurrentScores>> {
         self.current.get(&buyer)
     }
+
+    /// A product's current score for a precomputed buyer, fully explained:
+    /// recomputed at the instant it was computed for. May walk the
+    /// product's whole upstream: call it off the async workers.
+    pub fn explained(&self, buyer: Buyer, product: &ProductId) -> Option<ProductScore> {
+        let score = self.current.get(&buyer)?.get(product)?;
+        scoring::score_product(&self.snapshot, product, &Params::new(buyer, score.as_of))
+    }
 }
 
-pub fn main_buyers() -> impl Iterator<Item = Buyer> {
-    MAIN_BUYERS
+/// The buyers whose current scores a snapshot keeps: the main ones and
+/// every buyer some fact is about.
+fn precomputed_buyers(snapshot: &Snapshot) -> BTreeSet<Buyer> {
+    let mut buyers: BTreeSet<Buyer> = MAIN_BUYERS
         .iter()
         .map(|b| Buyer::parse(b).expect("main buyers are valid"))
+        .collect();
+    buyers.extend(snapshot.facts().iter().filter_map(|f| f.buyer));
+    buyers
 }
 
 /// The shared handle: the current state plus a cache of on-demand results.
@@ -271,9 +276,14 @@ fn build_state(
 ) -> Result<State, StoreError> {
     let snapshot =
         Arc::new(Snapshot::new(products, facts).map_err(|e| StoreError::Other(e.into()))?);
+    let started = std::time::Instant::now();
     let mut current = HashMap::new();
-    for buyer in main_buyers() {
+    for buyer in precomputed_buyers(&snapshot) {
         let params = Params::new(buyer, computed_at);
+        let fresh = |score: &ProductScore| CurrentScore {
+            summary: ScoreSummary::from(score),
+            as_of: computed_at,
+        };
         let scores = match &previous {
             // Only the changed products and what is made from them can move.
             Some((state, changed)) if state.current.contains_key(&buyer) => {
@@ -289,14 +299,26 @@ fn build_state(
                     .filter_map(|product| match old.get(&product.id) {
                         // Unaffected: the old score stands, with the instant it was computed for.
                         Some(score) if !affected.contains(&product.id) => Some(score.clone()),
-                        _ => scoring::score_product(&snapshot, &product.id, &params),
+                        _ => scoring::score_product(&snapshot, &product.id, &params)
+                            .as_ref()
+                            .map(fresh),
                     })
                     .collect()
             }
-            _ => scoring::score_all(&snapshot, &params),
+            _ => scoring::score_all(&snapshot, &params)
+                .iter()
+                .map(fresh)
+                .collect(),
         };
-        current.insert(buyer, Arc::new(CurrentScores::new(scores)));
+        current.insert(buyer, Arc::new(CurrentScores::new(buyer, scores)));
     }
+    tracing::info!(
+        buyers = current.len(),
+        products = snapshot.products().len(),
+        incremental = previous.is_some(),
+        seconds = started.elapsed().as_secs_f64(),
+        "current scores computed"
+    );
     Ok(State {
         version,
         snapshot,

@@ -45,7 +45,7 @@ pub struct ScoreSummary {
     pub export_controls: usize,
     /// The method that produced the scores.
     #[schema(example = "2026.4")]
-    pub methodology_version: String,
+    pub methodology_version: &'static str,
 }
 
 impl From<&ProductScore> for ScoreSummary {
@@ -66,7 +66,7 @@ impl From<&ProductScore> for ScoreSummary {
             binding_stage: score.difficulty.binding.stage,
             years_to_displace: score.difficulty.years_to_displace,
             export_controls: in_force_or_suspended(score),
-            methodology_version: score.methodology_version.clone(),
+            methodology_version: METHODOLOGY_VERSION,
         }
     }
 }
