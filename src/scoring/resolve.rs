@@ -169,7 +169,13 @@ pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> R
         set: None,
         out: Resolved::default(),
     };
-    let facts = |metric| snapshot.product_facts(product, metric);
+    let facts = |metric: Metric| {
+        if metric.spec().needs_buyer {
+            snapshot.buyer_facts(product, metric, params.buyer)
+        } else {
+            snapshot.product_facts(product, metric)
+        }
+    };
     let r = &mut resolver;
     r.out.production = r.volumes(Metric::Production, facts(Metric::Production), 0);
     r.out.operating_capacity = r.volumes(Metric::Capacity, facts(Metric::Capacity), 0);

@@ -223,6 +223,16 @@ impl Snapshot {
         self.metric_starts[slot] as usize..self.metric_starts[slot + 1] as usize
     }
 
+    /// Indices of a product's facts for a metric that needs a buyer: only
+    /// that buyer's, the one run its resolution reads.
+    pub(crate) fn buyer_facts(&self, product: usize, metric: Metric, buyer: Buyer) -> Range<usize> {
+        let range = self.product_facts(product, metric);
+        let facts = &self.facts[range.clone()];
+        let start = facts.partition_point(|f| f.buyer < Some(buyer));
+        let end = facts.partition_point(|f| f.buyer <= Some(buyer));
+        range.start + start..range.start + end
+    }
+
     /// Indices of all of a product's facts, every metric.
     pub(crate) fn facts_of(&self, product: usize) -> Range<usize> {
         self.metric_starts[product * METRICS] as usize
@@ -414,11 +424,28 @@ fn index_facts(
 }
 
 /// The order within a product: by metric, then the grouping key (country,
-/// variant, facility), then buyer and latest period first. Every grouping
-/// used by resolution is a contiguous run in this order.
-pub(crate) fn grouping_order(a: &SnapshotFact, b: &SnapshotFact) -> Ordering {
-    (a.metric, a.country, variant(a), &a.facility, a.buyer)
-        .cmp(&(b.metric, b.country, variant(b), &b.facility, b.buyer))
+/// variant, facility), then buyer and latest period first. A metric that
+/// needs a buyer sorts by buyer first, so each buyer's facts are one run
+/// (no other buyer's facts ever take part in its resolution). Every
+/// grouping used by resolution is a contiguous run in this order.
+fn grouping_order(a: &SnapshotFact, b: &SnapshotFact) -> Ordering {
+    let run = |f: &SnapshotFact| f.buyer.filter(|_| f.metric.spec().needs_buyer);
+    (
+        a.metric,
+        run(a),
+        a.country,
+        variant(a),
+        &a.facility,
+        a.buyer,
+    )
+        .cmp(&(
+            b.metric,
+            run(b),
+            b.country,
+            variant(b),
+            &b.facility,
+            b.buyer,
+        ))
         .then_with(|| b.period.start.cmp(&a.period.start))
         .then_with(|| a.id.cmp(&b.id))
 }
