@@ -4,6 +4,7 @@
 //! it with others is refused instead of silently starting over.
 
 use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -73,31 +74,8 @@ impl Listing {
         self.response(page.next_cursor.as_deref()).json(page)
     }
 
-    /// A JSON page of items already rendered, byte for byte the
-    /// whole page rendered with its derived numbers rounded.
-    pub fn respond_rendered<'a>(
-        &self,
-        items: impl Iterator<Item = &'a [u8]>,
-        has_more: bool,
-        next_cursor: Option<&str>,
-    ) -> HttpResponse {
-        let items: Vec<&[u8]> = items.collect();
-        let size = items.iter().map(|item| item.len() + 1).sum::<usize>()
-            + next_cursor.map_or(0, str::len)
-            + 64;
-        let mut body = Vec::with_capacity(size);
-        body.extend_from_slice(b"{\"items\":[");
-        for (n, item) in items.into_iter().enumerate() {
-            if n > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(item);
-        }
-        body.extend_from_slice(b"],\"has_more\":");
-        body.extend_from_slice(if has_more { b"true" } else { b"false" });
-        body.extend_from_slice(b",\"next_cursor\":");
-        serde_json::to_writer(&mut body, &next_cursor).expect("a string renders");
-        body.push(b'}');
+    /// A JSON page already rendered (see [`joined_page`]).
+    pub fn respond_json_bytes(&self, body: Bytes, next_cursor: Option<&str>) -> HttpResponse {
         self.response(next_cursor)
             .content_type("application/json")
             .body(body)
@@ -144,6 +122,33 @@ pub struct Paged<T: ToSchema> {
     /// Opaque; absent on the last page.
     #[schema(example = "69643a3432")]
     pub next_cursor: Option<String>,
+}
+
+/// A JSON page of items already rendered, byte for byte the whole page
+/// rendered with its derived numbers rounded.
+pub fn joined_page<'a>(
+    items: impl Iterator<Item = &'a [u8]>,
+    has_more: bool,
+    next_cursor: Option<&str>,
+) -> Bytes {
+    let items: Vec<&[u8]> = items.collect();
+    let size = items.iter().map(|item| item.len() + 1).sum::<usize>()
+        + next_cursor.map_or(0, str::len)
+        + 64;
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(b"{\"items\":[");
+    for (n, item) in items.into_iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"],\"has_more\":");
+    body.extend_from_slice(if has_more { b"true" } else { b"false" });
+    body.extend_from_slice(b",\"next_cursor\":");
+    serde_json::to_writer(&mut body, &next_cursor).expect("a string renders");
+    body.push(b'}');
+    Bytes::from(body)
 }
 
 pub fn limit(requested: Option<usize>) -> Result<usize, ApiError> {
@@ -208,8 +213,8 @@ mod tests {
         name: String,
     }
 
-    #[actix_web::test]
-    async fn a_page_of_rendered_items_is_the_page_rendered_whole() {
+    #[test]
+    fn a_page_of_rendered_items_is_the_page_rendered_whole() {
         let req = actix_web::test::TestRequest::get()
             .uri("/v1/things?limit=2")
             .to_http_request();
@@ -235,21 +240,20 @@ mod tests {
                 .iter()
                 .map(|i| super::super::render::to_vec(i).unwrap())
                 .collect();
-            let joined = listing.respond_rendered(
+            let joined = joined_page(
                 rendered.iter().map(|i| &i[..]),
                 page.has_more,
                 page.next_cursor.as_deref(),
             );
-            let link = joined
+            let response = listing.respond_json_bytes(joined.clone(), page.next_cursor.as_deref());
+            let link = response
                 .headers()
                 .get("link")
                 .map(|l| l.to_str().unwrap().to_owned());
             assert_eq!(link.is_some(), has_more, "{link:?}");
-            let joined = actix_web::body::to_bytes(joined.into_body()).await.unwrap();
             assert_eq!(&whole[..], &joined[..]);
         }
-        let empty = listing.respond_rendered(std::iter::empty(), false, None);
-        let empty = actix_web::body::to_bytes(empty.into_body()).await.unwrap();
+        let empty = joined_page(std::iter::empty(), false, None);
         assert_eq!(
             &empty[..],
             br#"{"items":[],"has_more":false,"next_cursor":null}"#

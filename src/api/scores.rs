@@ -280,6 +280,17 @@ pub async fn list_scores(
         state.computed_at.unix_timestamp_nanos(),
         request.canonical
     );
+    // A page asked for again in the same state is sent as it was.
+    let page_key = format!("{state_key}|page|{variant}");
+    if matches!(representation, Representation::Json) {
+        if let Some(page) = live.cache.get::<(bytes::Bytes, Option<String>)>(&page_key) {
+            let mut response = cached(&req, tag, immutable, || {
+                Ok(listing.respond_json_bytes(page.0.clone(), page.1.as_deref()))
+            })?;
+            csv_export::vary(&mut response);
+            return Ok(response);
+        }
+    }
     let listed: Arc<Listed> = if request.current {
         let current = state
             .current(request.params.buyer)
@@ -336,11 +347,16 @@ pub async fn list_scores(
             listing.encode(&format!("{value}|{id}"))
         });
         match representation {
-            Representation::Json => Ok(listing.respond_rendered(
-                page.iter().map(|&(_, i)| &listed.json[i][..]),
-                has_more,
-                next_cursor.as_deref(),
-            )),
+            Representation::Json => {
+                let body = pagination::joined_page(
+                    page.iter().map(|&(_, i)| &listed.json[i][..]),
+                    has_more,
+                    next_cursor.as_deref(),
+                );
+                let response = listing.respond_json_bytes(body.clone(), next_cursor.as_deref());
+                live.cache.insert(page_key, Arc::new((body, next_cursor)));
+                Ok(response)
+            }
             Representation::Csv => {
                 let items = page
                     .iter()
