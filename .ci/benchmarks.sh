@@ -5,8 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Every script in bench/ has its tiny run below; one without fails here.
+for script in bench/*.sh; do
+    grep -q "bash $script " "$0" || { echo "$script has no run in .ci/benchmarks.sh" >&2; exit 1; }
+done
+
 PRODUCTS=20 bash bench/import.sh 500
 DURATION=1s CONNECTIONS=4 bash bench/load.sh 20 500
 bash bench/exposure.sh 2
 bash bench/connectors.sh tiny
+PRODUCTS=20 bash bench/memory.sh 2000
+bash bench/cold_start.sh baseline
 BENCH_SCALE=0.01 cargo bench -q --bench scoring -- --test

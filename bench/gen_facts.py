@@ -3,7 +3,7 @@
 NDJSON (for POST /v1/facts/import) and as COPY text (for psql \\copy), so
 both paths load identical data.
 
-usage: gen_facts.py ROWS PRODUCTS OUT_PREFIX
+usage: gen_facts.py ROWS PRODUCTS OUT_PREFIX [SEED]
 writes OUT_PREFIX.ndjson, OUT_PREFIX.tsv and OUT_PREFIX.setup.ndjson (the
 products and source the facts refer to, one JSON request body a line).
 Products form a layered value chain: each one past the first stage takes
@@ -42,6 +42,9 @@ with open(prefix + ".setup.ndjson", "w") as setup:
             "id": f"bench-product-{p}", "name": f"Bench product {p}", "stage": stages[stage],
             "inputs": inputs}}) + "\n")
 
+# The products depend on PRODUCTS only; SEED draws other facts over them.
+if len(sys.argv) > 4:
+    rng.seed(int(sys.argv[4]))
 with open(prefix + ".ndjson", "w") as ndjson, open(prefix + ".tsv", "w") as tsv:
     for i in range(rows):
         metric, unit, value = rng.choice(metrics)
