@@ -5,7 +5,8 @@
 # milliseconds, and each write's latency is from its 201 to the first poll
 # where B serves it. Baseline, same run: the same latency for writes made
 # one at a time with no other load. Then the most single-fact writes a
-# second four unpaced writers get through A.
+# second four unpaced writers get through A, with change notifications on
+# and, after restarting both replicas, off (the baseline for their cost).
 #
 # usage: bench/propagation.sh [RATE] [SECONDS]   (default 200 60)
 set -euo pipefail
@@ -16,24 +17,33 @@ port_a=18084
 port_b=18085
 work=$(mktemp -d /tmp/chokepoint-propagation.XXXXXX)
 chmod 755 "$work"
-trap 'kill "$replica_b" "$replica_a" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+replica_a=""
+replica_b=""
+stop() {
+    kill $replica_b $replica_a 2>/dev/null || true
+    wait $replica_b $replica_a 2>/dev/null || true
+}
+trap 'stop; rm -rf "$work"' EXIT
 
 cargo build --release -q
 bin=./target/release/chokepoint
-limits=(--rate-limit 1000000 --rate-burst 1000000 --log-level warn)
-$bin serve --port "$port_a" --data-dir "$work/db" --no-public-data "${limits[@]}" >"$work/a.log" 2>&1 &
-replica_a=$!
-curl -fsS --retry 600 --retry-connrefused --retry-delay 1 -o /dev/null "http://127.0.0.1:$port_a/readyz"
-$bin serve --port "$port_b" --database-url "postgresql://postgres@/chokepoint?host=$work/db/postgres" \
-    "${limits[@]}" >"$work/b.log" 2>&1 &
-replica_b=$!
-curl -fsS --retry 600 --retry-connrefused --retry-delay 1 -o /dev/null "http://127.0.0.1:$port_b/readyz"
+start() {
+    local limits=(--rate-limit 1000000 --rate-burst 1000000 --log-level warn --change-notifications "$1")
+    $bin serve --port "$port_a" --data-dir "$work/db" --no-public-data "${limits[@]}" >>"$work/a.log" 2>&1 &
+    replica_a=$!
+    curl -fsS --retry 600 --retry-connrefused --retry-delay 1 -o /dev/null "http://127.0.0.1:$port_a/readyz"
+    $bin serve --port "$port_b" --database-url "postgresql://postgres@/chokepoint?host=$work/db/postgres" \
+        "${limits[@]}" >>"$work/b.log" 2>&1 &
+    replica_b=$!
+    curl -fsS --retry 600 --retry-connrefused --retry-delay 1 -o /dev/null "http://127.0.0.1:$port_b/readyz"
+}
+start on
 key=$($bin keys create --scope ingest --name bench --data-dir "$work/db" 2>/dev/null)
 
-python3 - "$port_a" "$port_b" "$key" "$rate" "$seconds" <<'PY'
-import http.client, json, statistics, sys, threading, time
+cat >"$work/propagation.py" <<'PY'
+import http.client, json, sys, threading, time
 
-port_a, port_b, key, rate, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+port_a, port_b, key, rate, seconds, phase = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
 fact = {"product": "rare-earth-concentrate", "country": "US", "metric": "production", "unit": "t/yr",
         "period": "2024", "status": "estimate", "source_id": "usgs-mcs-2025-rare-earths",
@@ -45,6 +55,26 @@ def write(conn, n):
     body = response.read()
     assert response.status == 201, (response.status, body[:300])
     return json.loads(body)["id"], time.monotonic()
+
+def throughput():
+    """Writes a second four unpaced writers get through A."""
+    lock, count, stop = threading.Lock(), [0], time.monotonic() + min(10.0, seconds)
+    def unpaced(k):
+        conn, n = http.client.HTTPConnection("127.0.0.1", int(port_a)), 0
+        while time.monotonic() < stop:
+            write(conn, 10**6 + k * 10**5 + n)
+            n += 1
+        with lock:
+            count[0] += n
+    began = time.monotonic()
+    threads = [threading.Thread(target=unpaced, args=(k,)) for k in range(4)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return count[0] / (time.monotonic() - began)
+
+if phase == "throughput":
+    print(f"{throughput():.0f}")
+    sys.exit(0)
 
 seen = []  # (monotonic time, largest fact id replica B serves)
 polling = True
@@ -100,20 +130,7 @@ under_load = latencies(loaded)
 polling = False
 poller.join()
 
-# Throughput: four unpaced writers for a few seconds.
-count, stop = [0], time.monotonic() + min(10.0, seconds)
-def unpaced(k):
-    conn, n = http.client.HTTPConnection("127.0.0.1", int(port_a)), 0
-    while time.monotonic() < stop:
-        write(conn, 10**6 + k * 10**5 + n)
-        n += 1
-    with lock:
-        count[0] += n
-began = time.monotonic()
-threads = [threading.Thread(target=unpaced, args=(k,)) for k in range(4)]
-for t in threads: t.start()
-for t in threads: t.join()
-throughput = count[0] / (time.monotonic() - began)
+throughput_on = throughput()
 
 row = lambda name, v: print(f"| {name} | {len(v)} | {percentile(v, 50):.0f} | {percentile(v, 95):.0f} | {percentile(v, 99):.0f} |")
 print(f"replica A → replica B; {rate:.0f} writes/s asked for {seconds:.0f} s, {achieved:.0f} achieved")
@@ -122,5 +139,12 @@ print("|---|---|---|---|---|")
 row("one at a time, no other load (baseline)", idle)
 row(f"under {rate:.0f} writes/s", under_load)
 print(f"p99 under load / baseline p99: {percentile(under_load, 99) / percentile(idle, 99):.2f}")
-print(f"single-fact writes through A, four unpaced writers: {throughput:.0f}/s")
+print(f"{throughput_on:.0f}")
 PY
+python3 "$work/propagation.py" "$port_a" "$port_b" "$key" "$rate" "$seconds" latency >"$work/on.txt"
+stop
+start off
+off=$(python3 "$work/propagation.py" "$port_a" "$port_b" "$key" "$rate" "$seconds" throughput)
+head -n -1 "$work/on.txt"
+on=$(tail -n 1 "$work/on.txt")
+python3 -c "import sys; on, off = map(float, sys.argv[1:]); print(f'single-fact writes/s through A, four unpaced writers: {on:.0f} with change notifications, {off:.0f} without (baseline): ratio {on / off:.2f}')" "$on" "$off"

@@ -138,6 +138,17 @@ pub enum Reads {
     Key,
 }
 
+/// How the replicas learn of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChangeNotifications {
+    /// Each committed write is announced on a PostgreSQL channel that every
+    /// replica listens on (the default).
+    On,
+    /// Writes announce nothing; every replica, this one included, compares
+    /// the data version each second and reloads when it moved.
+    Off,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {
     /// Log filter, e.g. `info` or `chokepoint=debug,actix_web=info`.
@@ -234,6 +245,10 @@ pub struct ServeSettings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CHOKEPOINT_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// How replicas learn of writes: `on` (notifications) or `off` (each
+    /// replica checks the data version every second).
+    #[arg(long, env = "CHOKEPOINT_CHANGE_NOTIFICATIONS", default_value = "on")]
+    pub change_notifications: ChangeNotifications,
 }
 
 impl ServeSettings {
@@ -259,6 +274,7 @@ impl ServeSettings {
             public_data: PathBuf::from("data/public"),
             no_public_data: true,
             workers: Some(2),
+            change_notifications: ChangeNotifications::On,
         }
     }
 }

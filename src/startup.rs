@@ -15,7 +15,7 @@ use crate::api::head_guard::GuardedStream;
 use crate::api::limits::RateLimiter;
 use crate::api::ReadAccess;
 use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
-use crate::config::{Reads, ServeSettings};
+use crate::config::{ChangeNotifications, Reads, ServeSettings};
 use crate::live::{listener, LiveScores};
 use crate::store;
 
@@ -56,10 +56,12 @@ impl Application {
         database_url: &str,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let pool = store::connect_with_timeout(
+        let notifications = settings.change_notifications == ChangeNotifications::On;
+        let pool = store::connect_with(
             database_url,
             settings.database.pool_size.into(),
             Some(settings.database.statement_timeout),
+            notifications,
         )?;
         let live = match LiveScores::load(&pool).await {
             Ok(live) => Arc::new(live),
@@ -77,6 +79,7 @@ impl Application {
             pool.clone(),
             database_url.to_owned(),
             !loaded,
+            notifications,
         ));
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);

@@ -3,6 +3,8 @@
 //! refresh, and on any connection loss reconnects and reloads everything,
 //! so no change is ever missed. A periodic full refresh moves the current
 //! scores' instant forward (controls and pipelines depend on the date).
+//! With change notifications off, it compares the data version each second
+//! instead and reloads everything when it moved.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use crate::store;
 pub const APPLICATION_NAME: &str = "chokepoint-listener";
 const DEBOUNCE: Duration = Duration::from_millis(150);
 const FULL_REFRESH_EVERY: Duration = Duration::from_secs(600);
+const VERSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What a notification asks for.
 enum Change {
@@ -42,10 +45,17 @@ fn parse(payload: &str) -> Change {
 }
 
 /// Runs until the process ends. `reload_first` asks for a full load as soon
-/// as the first connection succeeds (the initial load failed).
-pub async fn run(live: Arc<LiveScores>, pool: Pool, database_url: String, reload_first: bool) {
+/// as the first connection succeeds (the initial load failed); without
+/// `notifications` the data version is checked every second.
+pub async fn run(
+    live: Arc<LiveScores>,
+    pool: Pool,
+    database_url: String,
+    reload_first: bool,
+    notifications: bool,
+) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(refresher(live, pool, receiver));
+    tokio::spawn(refresher(live, pool, receiver, !notifications));
     let mut backoff = Duration::from_millis(100);
     let mut reconnecting = reload_first;
     loop {
@@ -105,16 +115,30 @@ async fn listen(
 }
 
 /// Turns change requests into refreshes: waits `DEBOUNCE` after the first
-/// to gather a burst, then refreshes once for all of them.
+/// to gather a burst, then refreshes once for all of them. `polling`, it
+/// also reloads everything when the data version moved.
 async fn refresher(
     live: Arc<LiveScores>,
     pool: Pool,
     mut changes: mpsc::UnboundedReceiver<Change>,
+    polling: bool,
 ) {
+    let wait = if polling {
+        VERSION_CHECK_EVERY
+    } else {
+        FULL_REFRESH_EVERY
+    };
+    let mut last_full = tokio::time::Instant::now();
     loop {
-        let first = match tokio::time::timeout(FULL_REFRESH_EVERY, changes.recv()).await {
+        let first = match tokio::time::timeout(wait, changes.recv()).await {
             Ok(Some(change)) => change,
             Ok(None) => return,
+            Err(_) if polling && last_full.elapsed() < FULL_REFRESH_EVERY => {
+                if !version_moved(&live, &pool).await {
+                    continue;
+                }
+                Change::Everything
+            }
             Err(_) => Change::Everything,
         };
         let mut everything = matches!(first, Change::Everything);
@@ -131,6 +155,9 @@ async fn refresher(
         }
         let scope = if everything { None } else { Some(products) };
         let full = scope.is_none();
+        if full {
+            last_full = tokio::time::Instant::now();
+        }
         match live.refresh(&pool, scope).await {
             Ok(()) => tracing::debug!(full, "scores refreshed"),
             Err(error) => {
@@ -138,6 +165,22 @@ async fn refresher(
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let _ = live.refresh(&pool, None).await;
             }
+        }
+    }
+}
+
+/// Whether the committed data version differs from the one served; an
+/// unreachable database counts as no change (the listener reloads on
+/// reconnecting).
+async fn version_moved(live: &LiveScores, pool: &Pool) -> bool {
+    let Ok(client) = pool.get().await else {
+        return false;
+    };
+    match store::snapshot::data_version(&client).await {
+        Ok(committed) => committed != live.state().version,
+        Err(error) => {
+            tracing::debug!(error = %error, "checking the data version failed");
+            false
         }
     }
 }

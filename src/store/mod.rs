@@ -67,14 +67,16 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// Builds the connection pool. Connections are opened lazily, so a service
 /// whose database is down still starts and answers `/readyz` with 503.
 pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    connect_with_timeout(database_url, max_size, None)
+    connect_with(database_url, max_size, None, true)
 }
 
-/// [`connect`], with a statement timeout (seconds) on every connection.
-pub fn connect_with_timeout(
+/// [`connect`], with a statement timeout (seconds) on every connection,
+/// and whether its writes announce themselves ([`notify_changed`]).
+pub fn connect_with(
     database_url: &str,
     max_size: usize,
     statement_timeout: Option<u64>,
+    announce: bool,
 ) -> anyhow::Result<Pool> {
     let mut config: tokio_postgres::Config = database_url
         .parse()
@@ -85,6 +87,10 @@ pub fn connect_with_timeout(
     if let Some(seconds) = statement_timeout {
         let options = config.get_options().unwrap_or_default().to_owned();
         config.options(format!("{options} -c statement_timeout={}", seconds * 1000).trim());
+    }
+    if !announce {
+        let options = config.get_options().unwrap_or_default().to_owned();
+        config.options(format!("{options} -c {ANNOUNCE_SETTING}=off").trim());
     }
     if config.get_application_name().is_none() {
         config.application_name(env!("CARGO_PKG_NAME"));
@@ -164,14 +170,23 @@ impl Affected {
     }
 }
 
+/// The session setting that, `off`, silences [`notify_changed`] on a
+/// connection: a pool's connections carry it when its replica runs with
+/// change notifications off.
+const ANNOUNCE_SETTING: &str = "chokepoint.announce";
+
 /// Queues a change notification; PostgreSQL delivers it when (and only if)
-/// the transaction commits.
+/// the transaction commits. Nothing is queued on a connection whose pool
+/// announces nothing.
 pub async fn notify_changed(
     tx: &deadpool_postgres::Transaction<'_>,
     affected: &Affected,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "SELECT pg_notify($1, $2)",
+        &format!(
+            "SELECT pg_notify($1, $2)
+             WHERE current_setting('{ANNOUNCE_SETTING}', true) IS DISTINCT FROM 'off'"
+        ),
         &[&CHANGES_CHANNEL, &affected.payload()],
     )
     .await?;

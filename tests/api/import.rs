@@ -3,7 +3,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::json;
 
-use crate::helpers::{assert_problem, database_url, production_fact, spawn_app, table_counts};
+use chokepoint::config::{ChangeNotifications, ServeSettings};
+
+use crate::helpers::{
+    assert_problem, database_url, fresh_database, production_fact, spawn_app, spawn_with,
+    table_counts,
+};
 
 fn ndjson(facts: &[serde_json::Value]) -> String {
     facts.iter().map(|f| format!("{f}\n")).collect()
@@ -231,15 +236,19 @@ async fn an_import_with_a_key_replays_instead_of_writing_twice() {
     .await;
 }
 
-#[tokio::test]
-async fn committed_writes_are_announced_on_the_changes_channel() {
-    let app = spawn_app().await;
-    app.seed_chain().await;
+/// A connection listening on the change channel, and the payloads it
+/// receives, in order.
+async fn listen_for_changes(
+    database: &str,
+) -> (
+    tokio_postgres::Client,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     let (listener, mut connection) =
-        tokio_postgres::connect(&database_url(&app.database), tokio_postgres::NoTls)
+        tokio_postgres::connect(&database_url(database), tokio_postgres::NoTls)
             .await
             .unwrap();
-    let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    let (sender, notifications) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(Ok(message)) = messages.next().await {
@@ -252,6 +261,14 @@ async fn committed_writes_are_announced_on_the_changes_channel() {
         .batch_execute(&format!("LISTEN {}", chokepoint::store::CHANGES_CHANNEL))
         .await
         .unwrap();
+    (listener, notifications)
+}
+
+#[tokio::test]
+async fn committed_writes_are_announced_on_the_changes_channel() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let (_listener, mut notifications) = listen_for_changes(&app.database).await;
 
     let mut bad = production_fact();
     bad["unit"] = json!("%");
@@ -278,4 +295,47 @@ async fn committed_writes_are_announced_on_the_changes_channel() {
         json!({"products": ["rare-earth-concentrate"]}),
         "only the committed write is announced"
     );
+}
+
+#[tokio::test]
+async fn with_change_notifications_off_writes_announce_nothing_and_every_replica_finds_them() {
+    let database = fresh_database().await;
+    let mut settings = ServeSettings::for_database(database_url(&database));
+    settings.change_notifications = ChangeNotifications::Off;
+    let writer = spawn_with(settings.clone(), &database).await;
+    let reader = spawn_with(settings, &database).await;
+    writer.seed_chain().await;
+    let (listener, mut notifications) = listen_for_changes(&database).await;
+    let channel = chokepoint::store::CHANGES_CHANNEL;
+
+    let response = writer
+        .post_raw(
+            "/v1/facts/import",
+            "application/x-ndjson",
+            ndjson(&[production_fact()]),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    // Both replicas find the write by its data version alone.
+    let served = writer.wait_until_current().await;
+    assert_eq!(reader.wait_until_current().await, served);
+    let score = reader
+        .get_current("/v1/scores/rare-earth-concentrate?buyer=US")
+        .await;
+    assert!(
+        score["facts_used"]
+            .as_array()
+            .is_some_and(|facts| !facts.is_empty()),
+        "{score}"
+    );
+    // A marker sent now arrives first only if the write queued nothing.
+    listener
+        .execute("SELECT pg_notify($1, 'marker')", &[&channel])
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), notifications.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "marker", "the write was announced");
 }
