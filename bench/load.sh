@@ -31,18 +31,7 @@ for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2
 pid=$(pgrep -f "chokepoint serve --port $port" | head -1)
 key=$($bin keys create --scope admin --name bench --data-dir "$work/db" 2>/dev/null)
 
-python3 - "$port" "$key" "$work/data.setup.ndjson" <<'PY'
-import http.client, json, sys
-port, key, path = sys.argv[1:]
-conn = http.client.HTTPConnection("127.0.0.1", int(port))
-headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-for line in open(path):
-    item = json.loads(line)
-    conn.request("POST", f"/v1/{item['kind']}s", json.dumps(item["body"]), headers)
-    response = conn.getresponse()
-    response.read()
-    assert response.status == 201, (response.status, item)
-PY
+python3 bench/post_setup.py "$port" "$key" "$work/data.setup.ndjson"
 curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/facts/import" -H "authorization: Bearer $key" \
     -H 'content-type: application/x-ndjson' --data-binary "@$work/data.ndjson"
 # Wait until the live snapshot holds every product.

@@ -42,18 +42,7 @@ copy() {
 
 start
 key=$($bin keys create --scope admin --name bench --data-dir "$work/db" 2>/dev/null)
-python3 - "$port" "$key" "$work/first.setup.ndjson" <<'PY'
-import http.client, json, sys
-port, key, path = sys.argv[1:]
-conn = http.client.HTTPConnection("127.0.0.1", int(port))
-headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-for line in open(path):
-    item = json.loads(line)
-    conn.request("POST", f"/v1/{item['kind']}s", json.dumps(item["body"]), headers)
-    response = conn.getresponse()
-    response.read()
-    assert response.status == 201, (response.status, item)
-PY
+python3 bench/post_setup.py "$port" "$key" "$work/first.setup.ndjson"
 stop; start
 rss_empty=$(rss)
 

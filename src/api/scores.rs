@@ -451,38 +451,12 @@ pub async fn get_score(
         .current(request.params.buyer)
         .filter(|_| request.current);
     let body = match (current, &uncertainty) {
-        // The hot path: the current score, explained and rendered once per
-        // state while it stays in the cache.
-        (Some(_), None) => {
+        // The current score, with or without intervals: explained at its
+        // instant and rendered once per state and question while it stays
+        // in the cache.
+        (Some(_), intervals) => {
             let key = format!(
-                "{}|{}|current|{}|{}",
-                state.version,
-                state.computed_at.unix_timestamp_nanos(),
-                request.params.buyer,
-                product
-            );
-            let (state, buyer, id) = (state.clone(), request.params.buyer, product.clone());
-            let body = computed(&live, key, move || {
-                let score = state.explained(buyer, &id)?;
-                Some(
-                    ScoreDetail {
-                        score: &score,
-                        uncertainty: None,
-                    }
-                    .render()
-                    .map_err(|e| format!("{e:?}")),
-                )
-            })
-            .await?
-            .ok_or_else(|| unknown_product(&product))?;
-            body.as_ref()
-                .clone()
-                .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-        }
-        // Rendered once per state and question, as the intervals are.
-        (Some(_), Some(intervals)) => {
-            let key = format!(
-                "{}|{}|mc-body|{}|{}|{draws}|{seed}",
+                "{}|{}|current|{}|{}|{extra}",
                 state.version,
                 state.computed_at.unix_timestamp_nanos(),
                 product,
@@ -495,7 +469,7 @@ pub async fn get_score(
                 Some(
                     ScoreDetail {
                         score: &score,
-                        uncertainty: Some(&intervals),
+                        uncertainty: intervals.as_deref(),
                     }
                     .render()
                     .map_err(|e| format!("{e:?}")),
