@@ -5,8 +5,9 @@
 # milliseconds, and each write's latency is from its 201 to the first poll
 # where B serves it. Baseline, same run: the same latency for writes made
 # one at a time with no other load. Then the most single-fact writes a
-# second four unpaced writers get through A, with change notifications on
-# and, after restarting both replicas, off (the baseline for their cost).
+# second four unpaced writers get through A, with change notifications off
+# (the baseline for their cost) and on, alternating twice, both replicas
+# restarted before each round so neither setting always runs second.
 #
 # usage: bench/propagation.sh [RATE] [SECONDS]   (default 200 60)
 set -euo pipefail
@@ -130,8 +131,6 @@ under_load = latencies(loaded)
 polling = False
 poller.join()
 
-throughput_on = throughput()
-
 row = lambda name, v: print(f"| {name} | {len(v)} | {percentile(v, 50):.0f} | {percentile(v, 95):.0f} | {percentile(v, 99):.0f} |")
 print(f"replica A → replica B; {rate:.0f} writes/s asked for {seconds:.0f} s, {achieved:.0f} achieved")
 print("| writes | count | p50 ms | p95 ms | p99 ms |")
@@ -139,12 +138,21 @@ print("|---|---|---|---|---|")
 row("one at a time, no other load (baseline)", idle)
 row(f"under {rate:.0f} writes/s", under_load)
 print(f"p99 under load / baseline p99: {percentile(under_load, 99) / percentile(idle, 99):.2f}")
-print(f"{throughput_on:.0f}")
 PY
-python3 "$work/propagation.py" "$port_a" "$port_b" "$key" "$rate" "$seconds" latency >"$work/on.txt"
-stop
-start off
-off=$(python3 "$work/propagation.py" "$port_a" "$port_b" "$key" "$rate" "$seconds" throughput)
-head -n -1 "$work/on.txt"
-on=$(tail -n 1 "$work/on.txt")
-python3 -c "import sys; on, off = map(float, sys.argv[1:]); print(f'single-fact writes/s through A, four unpaced writers: {on:.0f} with change notifications, {off:.0f} without (baseline): ratio {on / off:.2f}')" "$on" "$off"
+python3 "$work/propagation.py" "$port_a" "$port_b" "$key" "$rate" "$seconds" latency
+rounds=()
+for round in 1 2; do
+    for setting in off on; do
+        stop
+        start $setting
+        rounds+=("$setting=$(python3 "$work/propagation.py" "$port_a" "$port_b" "$key" "$rate" "$seconds" throughput)")
+    done
+done
+python3 - "${rounds[@]}" <<'PY'
+import sys
+rounds = [r.split("=") for r in sys.argv[1:]]
+on = [float(v) for s, v in rounds if s == "on"]
+off = [float(v) for s, v in rounds if s == "off"]
+print("single-fact writes/s through A, four unpaced writers, rounds in order: " + ", ".join(f"{s} {float(v):.0f}" for s, v in rounds))
+print(f"with change notifications {sum(on) / len(on):.0f}, without (baseline) {sum(off) / len(off):.0f}: ratio {sum(on) / sum(off):.2f}")
+PY

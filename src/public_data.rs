@@ -177,6 +177,7 @@ pub async fn import(
     let actor = Actor::command("import");
     let summary = write_release(&tx, derived, &actor).await.map_err(refused)?;
     tx.commit().await.map_err(StoreError::from)?;
+    store::announce_changes(&client).await?;
     Ok(summary)
 }
 
@@ -210,6 +211,9 @@ pub async fn load_catalogue(pool: &Pool, path: &Path) -> anyhow::Result<usize> {
         added += 1;
     }
     tx.commit().await.map_err(StoreError::from)?;
+    if added > 0 {
+        store::announce_changes(&client).await?;
+    }
     Ok(added)
 }
 

@@ -110,11 +110,10 @@ pub async fn seed(pool: &Pool, dataset: &Dataset) -> anyhow::Result<SeedReport> 
             .map_err(|e| rejected("facts.ndjson", e))?;
         report.facts_added = facts.len();
     }
-    if report.sources_added > 0 {
-        // A new source moves the data version though no score can move yet.
-        store::notify_changed(&tx, &store::Affected::everything()).await?;
-    }
     tx.commit().await.map_err(StoreError::from)?;
+    if report.sources_added + report.products_added + report.facts_added > 0 {
+        store::announce_changes(&client).await?;
+    }
     Ok(report)
 }
 

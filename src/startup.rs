@@ -16,13 +16,14 @@ use crate::api::limits::RateLimiter;
 use crate::api::ReadAccess;
 use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
 use crate::config::{ChangeNotifications, Reads, ServeSettings};
-use crate::live::{listener, LiveScores};
+use crate::live::{listener, Announcer, LiveScores};
 use crate::store;
 
 pub struct Application {
     port: u16,
     server: Server,
     change_listener: tokio::task::JoinHandle<()>,
+    announcer: web::Data<Announcer>,
 }
 
 /// Binds the HTTP listener: done first, so a port in use is reported
@@ -56,12 +57,10 @@ impl Application {
         database_url: &str,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let notifications = settings.change_notifications == ChangeNotifications::On;
         let pool = store::connect_with(
             database_url,
             settings.database.pool_size.into(),
             Some(settings.database.statement_timeout),
-            notifications,
         )?;
         let live = match LiveScores::load(&pool).await {
             Ok(live) => Arc::new(live),
@@ -79,8 +78,12 @@ impl Application {
             pool.clone(),
             database_url.to_owned(),
             !loaded,
-            notifications,
         ));
+        let announcer = web::Data::new(match settings.change_notifications {
+            ChangeNotifications::On => Announcer::start(pool.clone()),
+            ChangeNotifications::Off => Announcer::silent(),
+        });
+        let announcer_handle = announcer.clone();
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);
         let live = web::Data::from(live);
@@ -98,6 +101,7 @@ impl Application {
             let (app, document) = api::app_with_routes(&cors_origins);
             app.app_data(pool.clone())
                 .app_data(live.clone())
+                .app_data(announcer.clone())
                 .app_data(metrics.clone())
                 .app_data(route_table.clone())
                 .app_data(read_access)
@@ -146,6 +150,7 @@ impl Application {
             port,
             server: server.run(),
             change_listener,
+            announcer: announcer_handle,
         })
     }
 
@@ -159,6 +164,7 @@ impl Application {
         let stopped = self.server.await;
         // Stopping is not a lost connection: the listener goes quietly.
         self.change_listener.abort();
+        self.announcer.stop();
         stopped
     }
 }

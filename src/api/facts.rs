@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::ingest::facts::{self as writes, write_facts, RetractionRefused};
 use crate::ingest::{parse_fact, FactError};
+use crate::live::Announcer;
 use crate::store::{self, idempotency, StoreError};
 
 /// Most facts one `POST /v1/facts` accepts; use the import for more.
@@ -135,6 +136,7 @@ impl ToSchema for NewFacts {
 pub async fn create_facts(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    announcer: web::Data<Announcer>,
     caller: Ingest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -216,6 +218,7 @@ pub async fn create_facts(
         })
     })
     .await?;
+    write::announce(&announcer, &outcome);
     write::respond(outcome)
 }
 
@@ -452,6 +455,7 @@ pub struct RetractQuery {
 pub async fn retract_fact(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    announcer: web::Data<Announcer>,
     caller: Ingest,
     id: web::Path<String>,
     query: Query<RetractQuery>,
@@ -493,5 +497,6 @@ pub async fn retract_fact(
             RetractionRefused::Store(error) => error.into(),
         })?;
     tx.commit().await.map_err(StoreError::from)?;
+    announcer.changed();
     Ok(HttpResponse::Ok().json(retracted))
 }

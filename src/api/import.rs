@@ -16,6 +16,7 @@ use super::write::{self, IdempotencyKeyHeader};
 use crate::ingest::csv::FramingError;
 use crate::ingest::import::{Import, ImportFailed, ImportSummary, OnError};
 use crate::ingest::rows::{Format, StreamError, MAX_LINE_BYTES};
+use crate::live::Announcer;
 use crate::store::idempotency::{self, Outcome};
 use crate::store::StoreError;
 
@@ -48,6 +49,7 @@ pub struct ImportQuery {
 pub async fn import_facts(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    announcer: web::Data<Announcer>,
     caller: Ingest,
     query: Query<ImportQuery>,
     payload: web::Payload,
@@ -114,6 +116,7 @@ pub async fn import_facts(
             }
         }
     };
+    write::announce(&announcer, &outcome);
     write::respond(outcome)
 }
 

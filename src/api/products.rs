@@ -15,6 +15,7 @@ use super::pagination::{self, Paged};
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{NewProduct, Product, ProductRecord, Stage};
 use crate::ingest::products::save_product;
+use crate::live::Announcer;
 use crate::store::{self, idempotency, StoreError};
 
 /// The body of `POST /v1/products`: a [`NewProduct`] whose `id` is
@@ -64,6 +65,7 @@ impl utoipa::ToSchema for NewProductWithId {}
 pub async fn create_product(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    announcer: web::Data<Announcer>,
     caller: Ingest,
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
@@ -93,6 +95,7 @@ pub async fn create_product(
         })
     })
     .await?;
+    write::announce(&announcer, &outcome);
     write::respond(outcome)
 }
 
@@ -113,6 +116,7 @@ pub async fn create_product(
 pub async fn put_product(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    announcer: web::Data<Announcer>,
     caller: Ingest,
     id: web::Path<String>,
     body: Json<NewProduct>,
@@ -149,6 +153,7 @@ pub async fn put_product(
         })
     })
     .await?;
+    write::announce(&announcer, &outcome);
     write::respond(outcome)
 }
 

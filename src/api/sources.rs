@@ -12,6 +12,7 @@ use super::extract::{Json, Query};
 use super::pagination::{self, Paged};
 use super::write::{self, IdempotencyKeyHeader};
 use crate::domain::{NewSource, SourceKind, SourceRecord};
+use crate::live::Announcer;
 use crate::store::{self, idempotency};
 
 /// Records a source. Its `reliability` defaults from its `kind` (see the
@@ -24,6 +25,7 @@ use crate::store::{self, idempotency};
 pub async fn create_source(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    announcer: web::Data<Announcer>,
     caller: Ingest,
     body: Json<NewSource>,
 ) -> Result<HttpResponse, ApiError> {
@@ -50,6 +52,7 @@ pub async fn create_source(
         })
     })
     .await?;
+    write::announce(&announcer, &outcome);
     write::respond(outcome)
 }
 

@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::RequestDigest;
+use crate::live::Announcer;
 use crate::store::audit::Actor;
 use crate::store::idempotency::{Idempotency, Outcome, Reply};
 
@@ -72,6 +73,14 @@ pub fn created(location: String, body: &impl Serialize) -> Result<Reply, ApiErro
         location: Some(location),
         ..reply(StatusCode::CREATED, body)?
     })
+}
+
+/// Tells every replica about a write that took place (not a replay), now
+/// that it has committed.
+pub fn announce(announcer: &Announcer, outcome: &Outcome) {
+    if let Outcome::Done(_) = outcome {
+        announcer.changed();
+    }
 }
 
 /// The HTTP response for a write's outcome.

@@ -41,11 +41,6 @@ pub async fn write_facts(
     actor
         .record(tx, serde_json::json!({ "facts": ids }))
         .await?;
-    let mut affected = store::Affected::default();
-    for record in &records {
-        affected.add_fact(record.product.as_ref().map(|p| p.as_str()));
-    }
-    store::notify_changed(tx, &affected).await?;
     Ok(records)
 }
 
@@ -104,8 +99,5 @@ pub async fn retract_fact(
     actor
         .record(tx, serde_json::json!({ "facts": [id] }))
         .await?;
-    let mut affected = store::Affected::default();
-    affected.add_fact(retracted.product.as_ref().map(|p| p.as_str()));
-    store::notify_changed(tx, &affected).await?;
     Ok(retracted)
 }

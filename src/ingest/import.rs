@@ -11,7 +11,7 @@ use super::rows::{FactRows, Format, Row, StreamError};
 use super::References;
 use crate::store::audit::Actor;
 use crate::store::facts::FactCopy;
-use crate::store::{self, StoreError};
+use crate::store::StoreError;
 
 /// At most this many rejected rows are listed in a summary.
 pub const MAX_LISTED_REJECTIONS: usize = 1000;
@@ -90,7 +90,6 @@ pub struct Import {
     /// `None` once an invalid row has doomed an aborting import.
     copy: Option<FactCopy>,
     summary: ImportSummary,
-    affected: store::Affected,
     /// No more rows are needed: an aborting import has listed all it lists.
     done: bool,
 }
@@ -107,7 +106,6 @@ impl Import {
             rows: FactRows::new(format),
             copy: Some(FactCopy::start(tx).await?),
             summary: ImportSummary::default(),
-            affected: store::Affected::default(),
             done: false,
         })
     }
@@ -119,8 +117,8 @@ impl Import {
         Ok(!self.done)
     }
 
-    /// Reads the last row, writes the audit row and the change notification,
-    /// and returns the summary; the caller commits.
+    /// Reads the last row, writes the audit row and returns the summary; the
+    /// caller commits.
     pub async fn finish(
         mut self,
         tx: &Transaction<'_>,
@@ -143,7 +141,6 @@ impl Import {
                 serde_json::json!({ "facts_imported": self.summary.rows_written }),
             )
             .await?;
-        store::notify_changed(tx, &self.affected).await?;
         Ok(self.summary)
     }
 
@@ -166,8 +163,6 @@ impl Import {
                 Ok((fact, confidence)) => {
                     if let Some(copy) = self.copy.as_mut() {
                         copy.push(&fact, confidence).await?;
-                        self.affected
-                            .add_fact(fact.product.as_ref().map(|p| p.as_str()));
                     }
                 }
                 Err(problems) => self.reject(row.line, problems),

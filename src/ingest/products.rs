@@ -57,11 +57,5 @@ pub async fn save_product(
     actor
         .record(tx, serde_json::json!({ "products": [product.id] }))
         .await?;
-    let mut affected = store::Affected::default();
-    affected.add_product(product.id.as_str());
-    for input in &product.inputs {
-        affected.add_product(input.product.as_str());
-    }
-    store::notify_changed(tx, &affected).await?;
     Ok(created)
 }

@@ -189,9 +189,6 @@ pub async fn write_release(
             )
             .await?;
     }
-    if summary.source_created && writes.is_empty() {
-        store::notify_changed(tx, &store::Affected::everything()).await?;
-    }
     Ok(summary)
 }
 
@@ -233,12 +230,8 @@ async fn retract(
     if ids.is_empty() {
         return Ok(());
     }
-    let mut affected = store::Affected::default();
     for batch in ids.chunks(10_000) {
-        for product in store::facts::products_of(tx, batch).await? {
-            affected.add_fact(product.as_deref());
-        }
         store::facts::retract_all(tx, batch, reason, day).await?;
     }
-    store::notify_changed(tx, &affected).await
+    Ok(())
 }

@@ -1,12 +1,13 @@
 //! Keeps the live scores fresh: LISTENs on the change channel on its own
-//! connection, debounces bursts of notifications into one incremental
-//! refresh, and on any connection loss reconnects and reloads everything,
-//! so no change is ever missed. A periodic full refresh moves the current
+//! connection, refreshes incrementally as soon as one arrives (gathering
+//! whatever arrives meanwhile into the next refresh, which waits so that
+//! applying changes takes at most a tenth of the replica's time), and on
+//! any connection loss reconnects and reloads everything, so no change is
+//! ever missed. Each second without a notification it checks for writes
+//! nobody announced (a replica with change notifications off, or one that
+//! died before announcing). A periodic full refresh moves the current
 //! scores' instant forward (controls and pipelines depend on the date).
-//! With change notifications off, it compares the data version each second
-//! instead and reloads everything when it moved.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,46 +21,49 @@ use crate::store;
 
 /// The listening connection's `application_name`, to find it in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "chokepoint-listener";
-const DEBOUNCE: Duration = Duration::from_millis(150);
+/// The least time from one refresh's start to the next: with
+/// [`REFRESH_SHARE`], bounds the work a sustained stream of writes costs each
+/// replica, and so the wait a write can see under load (the interval, plus
+/// two refreshes at most).
+const MIN_INTERVAL: Duration = Duration::from_millis(150);
+/// An incremental refresh that took `t` is followed by at least
+/// `REFRESH_SHARE * t` (up to `MAX_INTERVAL`) before the next starts:
+/// applying changes takes at most a tenth of the time, however costly they
+/// are to apply.
+const REFRESH_SHARE: u32 = 10;
+const MAX_INTERVAL: Duration = Duration::from_secs(1);
 const FULL_REFRESH_EVERY: Duration = Duration::from_secs(600);
-const VERSION_CHECK_EVERY: Duration = Duration::from_secs(1);
+const UNANNOUNCED_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// What a notification asks for.
+/// What the refresher is asked for.
 enum Change {
-    Products(BTreeSet<String>),
+    /// Something was written: read what, since the last load.
+    Written,
+    /// Reload everything (changes may have gone unannounced).
     Everything,
 }
 
-fn parse(payload: &str) -> Change {
-    let value: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
-    match value["products"].as_array() {
-        // No product named: a country-level fact, which can move any score.
-        Some(products) if !products.is_empty() => Change::Products(
-            products
-                .iter()
-                .filter_map(|p| p.as_str().map(str::to_owned))
-                .collect(),
-        ),
-        _ => Change::Everything,
-    }
+/// Runs until the process ends. `reload_first` asks for a full load as soon
+/// as the first connection succeeds (the initial load failed).
+pub async fn run(live: Arc<LiveScores>, pool: Pool, database_url: String, reload_first: bool) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    // Both in this one task, so that aborting it stops both.
+    tokio::join!(
+        refresher(live, pool, receiver),
+        listen_forever(&database_url, &sender, reload_first)
+    );
 }
 
-/// Runs until the process ends. `reload_first` asks for a full load as soon
-/// as the first connection succeeds (the initial load failed); without
-/// `notifications` the data version is checked every second.
-pub async fn run(
-    live: Arc<LiveScores>,
-    pool: Pool,
-    database_url: String,
+/// Listens, reconnecting with backoff whenever the connection ends.
+async fn listen_forever(
+    database_url: &str,
+    sender: &mpsc::UnboundedSender<Change>,
     reload_first: bool,
-    notifications: bool,
 ) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(refresher(live, pool, receiver, !notifications));
     let mut backoff = Duration::from_millis(100);
     let mut reconnecting = reload_first;
     loop {
-        match listen(&database_url, &sender, reconnecting).await {
+        match listen(database_url, sender, reconnecting).await {
             Ok(()) => tracing::warn!("change listener connection closed; reconnecting"),
             Err(error) => tracing::warn!(error = %error, "change listener failed; reconnecting"),
         }
@@ -83,8 +87,8 @@ async fn listen(
         let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = stream.next().await {
             match message {
-                Ok(AsyncMessage::Notification(n)) => {
-                    let _ = messages_tx.send(Ok(n.payload().to_owned()));
+                Ok(AsyncMessage::Notification(_)) => {
+                    let _ = messages_tx.send(Ok(()));
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -102,8 +106,8 @@ async fn listen(
     tracing::info!("listening for changes");
     while let Some(message) = messages.recv().await {
         match message {
-            Ok(payload) => {
-                let _ = sender.send(parse(&payload));
+            Ok(()) => {
+                let _ = sender.send(Change::Written);
             }
             Err(error) => {
                 driver.abort();
@@ -114,89 +118,72 @@ async fn listen(
     Ok(())
 }
 
-/// Turns change requests into refreshes: waits `DEBOUNCE` after the first
-/// to gather a burst, then refreshes once for all of them. `polling`, it
-/// also reloads everything when the data version moved.
+/// Turns change requests into refreshes: refreshes at once for the first
+/// and every request already waiting, then waits out the interval, so a
+/// burst is gathered into the next. With no request for a second, it checks
+/// whether anything was written unannounced (change notifications off, or
+/// one lost), and every `FULL_REFRESH_EVERY` it reloads everything.
 async fn refresher(
     live: Arc<LiveScores>,
     pool: Pool,
     mut changes: mpsc::UnboundedReceiver<Change>,
-    polling: bool,
 ) {
-    let wait = if polling {
-        VERSION_CHECK_EVERY
-    } else {
-        FULL_REFRESH_EVERY
-    };
     let mut last_full = tokio::time::Instant::now();
     loop {
-        let first = match tokio::time::timeout(wait, changes.recv()).await {
+        let first = match tokio::time::timeout(UNANNOUNCED_CHECK_EVERY, changes.recv()).await {
             Ok(Some(change)) => change,
             Ok(None) => return,
-            Err(_) if polling && last_full.elapsed() < FULL_REFRESH_EVERY => {
-                if !version_moved(&live, &pool).await {
-                    continue;
-                }
-                Change::Everything
-            }
-            Err(_) => Change::Everything,
+            Err(_) if last_full.elapsed() >= FULL_REFRESH_EVERY => Change::Everything,
+            Err(_) if behind(&live, &pool).await => Change::Written,
+            Err(_) => continue,
         };
-        let mut everything = matches!(first, Change::Everything);
-        let mut products = match first {
-            Change::Products(p) => p,
-            Change::Everything => BTreeSet::new(),
-        };
-        tokio::time::sleep(DEBOUNCE).await;
+        let mut full = matches!(first, Change::Everything);
+        let started = tokio::time::Instant::now();
         while let Ok(change) = changes.try_recv() {
-            match change {
-                Change::Products(p) => products.extend(p),
-                Change::Everything => everything = true,
-            }
+            full |= matches!(change, Change::Everything);
         }
-        let scope = if everything { None } else { Some(products) };
-        let full = scope.is_none();
         if full {
-            last_full = tokio::time::Instant::now();
+            last_full = started;
         }
-        match live.refresh(&pool, scope).await {
+        match live.refresh(&pool, full).await {
             Ok(()) => tracing::debug!(full, "scores refreshed"),
             Err(error) => {
                 tracing::error!(error = %error, "refreshing scores failed; retrying with a full reload");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = live.refresh(&pool, None).await;
+                let _ = live.refresh(&pool, true).await;
             }
         }
+        let interval = if full {
+            MIN_INTERVAL
+        } else {
+            (started.elapsed() * REFRESH_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL)
+        };
+        tokio::time::sleep_until(started + interval).await;
     }
 }
 
-/// Whether the committed data version differs from the one served; an
-/// unreachable database counts as no change (the listener reloads on
+/// Whether the database holds writes the served state lacks; an
+/// unreachable database counts as none (the listener reloads on
 /// reconnecting).
-async fn version_moved(live: &LiveScores, pool: &Pool) -> bool {
+async fn behind(live: &LiveScores, pool: &Pool) -> bool {
     let Ok(client) = pool.get().await else {
         return false;
     };
-    match store::snapshot::data_version(&client).await {
-        Ok(committed) => committed != live.state().version,
-        Err(error) => {
-            tracing::debug!(error = %error, "checking the data version failed");
-            false
-        }
+    let state = live.state();
+    if state.visible_writes.is_empty() {
+        return true;
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_empty_or_unreadable_payload_means_everything() {
-        assert!(matches!(parse(r#"{"products": []}"#), Change::Everything));
-        assert!(matches!(parse(r#"{"all": true}"#), Change::Everything));
-        assert!(matches!(parse("garbage"), Change::Everything));
-        match parse(r#"{"products": ["ndpr-oxide"]}"#) {
-            Change::Products(p) => assert!(p.contains("ndpr-oxide")),
-            Change::Everything => panic!("a named product is an incremental change"),
+    let checked = async {
+        Ok::<_, store::StoreError>(
+            store::snapshot::facts_written_since(&client, &state.visible_writes).await?
+                || store::snapshot::data_version(&client).await? != state.version,
+        )
+    };
+    match checked.await {
+        Ok(behind) => behind,
+        Err(error) => {
+            tracing::debug!(error = %error, "checking for unannounced writes failed");
+            false
         }
     }
 }

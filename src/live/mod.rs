@@ -5,10 +5,11 @@
 //! notifications (see [`listener`]); other instants, parameters and
 //! uncertainty are computed on demand from the same snapshot and cached.
 
+mod announcer;
 mod cache;
 pub mod listener;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -17,9 +18,11 @@ use time::OffsetDateTime;
 
 use crate::domain::{Buyer, ProductId, View};
 use crate::scoring::summary::ScoreSummary;
-use crate::scoring::{self, GraphHistory, Params, ProductScore, Snapshot, SnapshotFact};
+use crate::scoring::{self, GraphHistory, Params, ProductScore, Snapshot};
+use crate::store::snapshot::FactsWritten;
 use crate::store::{self, StoreError};
 
+pub use announcer::Announcer;
 pub use cache::ResultCache;
 
 /// Buyers whose current scores are always kept precomputed, with every
@@ -37,6 +40,11 @@ pub struct State {
     /// When the current scores were computed (their `as_of`).
     pub computed_at: OffsetDateTime,
     current: HashMap<Buyer, Arc<CurrentScores>>,
+    /// The product graph's revision ([`store::snapshot::graph_revision`]).
+    graph_revision: String,
+    /// The writes the load saw (PostgreSQL's snapshot text; empty before
+    /// any load): the next refresh reads only the facts written since.
+    visible_writes: String,
 }
 
 /// A product's precomputed current score: the headline figures, and the
@@ -136,6 +144,8 @@ impl LiveScores {
                 graphs: Arc::default(),
                 computed_at: OffsetDateTime::now_utc(),
                 current: HashMap::new(),
+                graph_revision: String::new(),
+                visible_writes: String::new(),
             }),
             cache: ResultCache::new(256),
             graphs: ResultCache::new(REBUILT_GRAPHS),
@@ -178,23 +188,20 @@ impl LiveScores {
         Ok(snapshot)
     }
 
-    /// Reloads the facts of `changed` products (all facts when `None`) and
-    /// recomputes the scores; the swap is atomic.
-    pub async fn refresh(
-        &self,
-        pool: &Pool,
-        changed: Option<BTreeSet<String>>,
-    ) -> Result<(), StoreError> {
-        let previous = self.state();
-        let state = load_state(pool, changed.map(|c| (previous, c)), None).await?;
+    /// Reads what was written since the last load and recomputes the scores
+    /// it can move, or (`full`) reloads everything. The swap is atomic.
+    pub async fn refresh(&self, pool: &Pool, full: bool) -> Result<(), StoreError> {
+        let previous = (!full).then(|| self.state());
+        let state = load_state(pool, previous, None).await?;
         self.state.store(Arc::new(state));
         Ok(())
     }
 }
 
+/// Loads a state: everything, or what was written since `previous`.
 async fn load_state(
     pool: &Pool,
-    incremental: Option<(Arc<State>, BTreeSet<String>)>,
+    previous: Option<Arc<State>>,
     now: Option<OffsetDateTime>,
 ) -> Result<State, StoreError> {
     let mut client = pool.get().await?;
@@ -205,53 +212,59 @@ async fn load_state(
         .read_only(true)
         .start()
         .await?;
+    let visible_writes = store::snapshot::visible_writes(&tx).await?;
     let version = store::snapshot::data_version(&tx).await?;
-    let products = store::snapshot::products(&tx).await?;
-    let graphs = GraphHistory::new(store::snapshot::product_revisions(&tx).await?);
-    let mut incremental = incremental;
-    if let Some((previous, changed)) = &mut incremental {
-        // The version read above also counts writes whose notifications
-        // are still on their way: a product they redefined is changed too.
-        for product in &products {
-            if previous.snapshot.product(&product.id) != Some(product) {
-                changed.insert(product.id.as_str().to_owned());
+    let graph_revision = store::snapshot::graph_revision(&tx).await?;
+    // Nothing loaded yet: there is nothing to add to.
+    let mut incremental = previous
+        .filter(|previous| !previous.visible_writes.is_empty())
+        .map(|previous| (previous, BTreeSet::new()));
+    let (products, graphs) = match &mut incremental {
+        Some((previous, _)) if previous.graph_revision == graph_revision => (
+            previous.snapshot.products().to_vec(),
+            previous.graphs.clone(),
+        ),
+        _ => {
+            let products = store::snapshot::products(&tx).await?;
+            let graphs = GraphHistory::new(store::snapshot::product_revisions(&tx).await?);
+            if let Some((previous, changed)) = &mut incremental {
+                for product in &products {
+                    if previous.snapshot.product(&product.id) != Some(product) {
+                        changed.insert(product.id.as_str().to_owned());
+                    }
+                }
             }
+            (products, Arc::new(graphs))
         }
-    }
-    let assembled = match &incremental {
-        Some((previous, changed)) => {
-            let changed_list: Vec<String> = changed.iter().cloned().collect();
-            let mut facts: Vec<SnapshotFact> = previous
-                .snapshot
-                .facts()
-                .iter()
-                .filter(|f| {
-                    f.product
-                        .as_ref()
-                        .is_none_or(|p| !changed.contains(p.as_str()))
-                })
-                .cloned()
-                .collect();
-            store::snapshot::facts(&tx, Some(&changed_list), |fact| facts.push(fact)).await?;
-            // Writes whose notifications are still on their way may have
-            // committed since: the version read above counts their facts,
-            // so the facts served must too, or the load becomes a full one.
-            let retracted = facts
-                .iter()
-                .filter(|f| f.knowledge.retracted_at.is_some())
-                .count();
-            let counts = (facts.len() as i64, retracted as i64);
-            (store::snapshot::fact_counts(&tx).await? == counts).then_some(facts)
-        }
-        None => None,
     };
-    let facts: Vec<SnapshotFact> = match assembled {
-        Some(facts) => facts,
+    let facts = match &mut incremental {
+        Some((previous, changed)) => {
+            let mut written = Vec::new();
+            store::snapshot::facts(&tx, FactsWritten::Since(&previous.visible_writes), |fact| {
+                written.push(fact)
+            })
+            .await?;
+            for fact in &written {
+                match &fact.product {
+                    Some(product) => {
+                        changed.insert(product.as_str().to_owned());
+                    }
+                    // A country-level fact can move any score.
+                    None => changed.extend(products.iter().map(|p| p.id.as_str().to_owned())),
+                }
+            }
+            // A retraction rewrites a fact already held: the new row replaces it.
+            let rewritten: HashSet<i64> = written.iter().map(|f| f.id).collect();
+            let held = previous.snapshot.facts();
+            let mut facts = Vec::with_capacity(held.len() + written.len());
+            facts.extend(held.iter().filter(|f| !rewritten.contains(&f.id)).cloned());
+            facts.extend(written);
+            facts
+        }
         None => {
-            incremental = None;
-            let (count, _) = store::snapshot::fact_counts(&tx).await?;
+            let count = store::snapshot::fact_count(&tx).await?;
             let mut facts = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
-            store::snapshot::facts(&tx, None, |fact| facts.push(fact)).await?;
+            store::snapshot::facts(&tx, FactsWritten::Ever, |fact| facts.push(fact)).await?;
             facts
         }
     };
@@ -260,52 +273,68 @@ async fn load_state(
     let computed_at = now.unwrap_or_else(OffsetDateTime::now_utc);
     let previous = incremental;
     tokio::task::spawn_blocking(move || {
-        build_state(version, products, graphs, facts, computed_at, previous)
+        let snapshot =
+            Arc::new(Snapshot::new(products, facts).map_err(|e| StoreError::Other(e.into()))?);
+        let current = current_scores(&snapshot, computed_at, previous);
+        Ok(State {
+            version,
+            snapshot,
+            graphs,
+            computed_at,
+            current,
+            graph_revision,
+            visible_writes,
+        })
     })
     .await
     .map_err(|e| StoreError::Other(e.into()))?
 }
 
-fn build_state(
-    version: String,
-    products: Vec<crate::domain::Product>,
-    graphs: GraphHistory,
-    facts: Vec<SnapshotFact>,
+/// The current scores of every precomputed buyer: after an incremental
+/// load, only the changed products and what is made from them are scored
+/// again (the others cannot have moved).
+fn current_scores(
+    snapshot: &Snapshot,
     computed_at: OffsetDateTime,
     previous: Option<(Arc<State>, BTreeSet<String>)>,
-) -> Result<State, StoreError> {
-    let snapshot =
-        Arc::new(Snapshot::new(products, facts).map_err(|e| StoreError::Other(e.into()))?);
+) -> HashMap<Buyer, Arc<CurrentScores>> {
     let started = std::time::Instant::now();
+    let affected = previous.as_ref().map(|(_, changed)| {
+        let ids: Vec<ProductId> = changed
+            .iter()
+            .filter_map(|c| ProductId::parse(c).ok())
+            .collect();
+        snapshot.downstream_of(ids.iter())
+    });
+    let fresh = |score: &ProductScore| CurrentScore {
+        summary: ScoreSummary::from(score),
+        as_of: computed_at,
+    };
     let mut current = HashMap::new();
-    for buyer in precomputed_buyers(&snapshot) {
+    for buyer in precomputed_buyers(snapshot) {
         let params = Params::new(buyer, computed_at);
-        let fresh = |score: &ProductScore| CurrentScore {
-            summary: ScoreSummary::from(score),
-            as_of: computed_at,
-        };
-        let scores = match &previous {
-            // Only the changed products and what is made from them can move.
-            Some((state, changed)) if state.current.contains_key(&buyer) => {
-                let changed_ids: Vec<ProductId> = changed
-                    .iter()
-                    .filter_map(|c| ProductId::parse(c).ok())
-                    .collect();
-                let affected = snapshot.downstream_of(changed_ids.iter());
-                let old = &state.current[&buyer];
-                snapshot
+        let old = previous
+            .as_ref()
+            .and_then(|(state, _)| state.current.get(&buyer));
+        let scores = match (old, &affected) {
+            (Some(old), Some(affected)) => {
+                // Unaffected: the old score stands, with the instant it was
+                // computed for.
+                let (standing, rescored): (Vec<_>, Vec<_>) = snapshot
                     .products()
                     .iter()
-                    .filter_map(|product| match old.get(&product.id) {
-                        // Unaffected: the old score stands, with the instant it was computed for.
-                        Some(score) if !affected.contains(&product.id) => Some(score.clone()),
-                        _ => scoring::score_product(&snapshot, &product.id, &params)
-                            .as_ref()
-                            .map(fresh),
-                    })
-                    .collect()
+                    .map(|p| (p, old.get(&p.id).filter(|_| !affected.contains(&p.id))))
+                    .partition(|(_, standing)| standing.is_some());
+                let rescored = rescored.iter().map(|(p, _)| &p.id);
+                let mut scores: Vec<CurrentScore> =
+                    scoring::score_products(snapshot, rescored, &params)
+                        .iter()
+                        .map(fresh)
+                        .collect();
+                scores.extend(standing.into_iter().filter_map(|(_, s)| s.cloned()));
+                scores
             }
-            _ => scoring::score_all(&snapshot, &params)
+            _ => scoring::score_all(snapshot, &params)
                 .iter()
                 .map(fresh)
                 .collect(),
@@ -319,11 +348,5 @@ fn build_state(
         seconds = started.elapsed().as_secs_f64(),
         "current scores computed"
     );
-    Ok(State {
-        version,
-        snapshot,
-        graphs: Arc::new(graphs),
-        computed_at,
-        current,
-    })
+    current
 }

@@ -424,14 +424,20 @@ impl<'a> Explainer<'a> {
     /// Records the product's pressure (needed by products downstream) and
     /// returns its explained score.
     pub fn explain(&mut self, visit: &Visit<'_>) -> ProductScore {
-        let pressure = self.pressure_of(visit);
-        self.pressure[visit.product] = pressure.clone();
+        self.pass(visit);
+        let pressure = self.pressure[visit.product].clone();
         let explanation = Explanation {
             snapshot: self.snapshot,
             params: self.params,
             visit,
         };
         explanation.product_score(pressure)
+    }
+
+    /// Records only the product's pressure: for a product upstream of those
+    /// explained, whose own score is not wanted.
+    pub fn pass(&mut self, visit: &Visit<'_>) {
+        self.pressure[visit.product] = self.pressure_of(visit);
     }
 
     /// Own controls first, then upstream ones, each (product, facts) once.

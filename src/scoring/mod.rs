@@ -94,6 +94,33 @@ pub fn score_chain(
     Some(scores)
 }
 
+/// Scores the given products, computing everything upstream of them once,
+/// inputs before the products made from them; unknown ids are ignored. Each
+/// score is the one [`score_product`] gives that product.
+pub fn score_products<'a>(
+    snapshot: &Snapshot,
+    products: impl IntoIterator<Item = &'a ProductId>,
+    params: &Params,
+) -> Vec<ProductScore> {
+    let mut wanted = vec![false; snapshot.products().len()];
+    let positions: Vec<usize> = products
+        .into_iter()
+        .filter_map(|id| snapshot.position(id))
+        .inspect(|&p| wanted[p] = true)
+        .collect();
+    let closure = snapshot.upstream_closure_of_all(&positions);
+    let mut explainer = explain::Explainer::new(snapshot, params);
+    let mut scores = Vec::with_capacity(positions.len());
+    engine::walk(snapshot, params, &closure, |visit| {
+        if wanted[visit.product] {
+            scores.push(explainer.explain(&visit));
+        } else {
+            explainer.pass(&visit);
+        }
+    });
+    scores
+}
+
 /// Scores every product, each computed once, inputs before the products
 /// made from them (the order of the result).
 pub fn score_all(snapshot: &Snapshot, params: &Params) -> Vec<ProductScore> {

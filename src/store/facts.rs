@@ -356,20 +356,6 @@ pub async fn retract_all(
         .await?)
 }
 
-/// The products of the facts `ids`.
-pub async fn products_of(
-    client: &impl GenericClient,
-    ids: &[i64],
-) -> Result<Vec<Option<String>>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT DISTINCT product_id FROM facts WHERE id = ANY($1)",
-            &[&ids],
-        )
-        .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
-}
-
 /// Ids of every product, for checking references without a query per fact.
 pub async fn product_ids(
     client: &impl GenericClient,

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0006_hs_codes.sql",
         include_str!("../../migrations/0006_hs_codes.sql"),
     ),
+    (
+        7,
+        "0007_written_in.sql",
+        include_str!("../../migrations/0007_written_in.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: identifies this service's migration lock.

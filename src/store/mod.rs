@@ -14,7 +14,7 @@ pub mod sources;
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 pub use migrations::{migrate, MIGRATIONS};
@@ -67,16 +67,14 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// Builds the connection pool. Connections are opened lazily, so a service
 /// whose database is down still starts and answers `/readyz` with 503.
 pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    connect_with(database_url, max_size, None, true)
+    connect_with(database_url, max_size, None)
 }
 
-/// [`connect`], with a statement timeout (seconds) on every connection,
-/// and whether its writes announce themselves ([`notify_changed`]).
+/// [`connect`], with a statement timeout (seconds) on every connection.
 pub fn connect_with(
     database_url: &str,
     max_size: usize,
     statement_timeout: Option<u64>,
-    announce: bool,
 ) -> anyhow::Result<Pool> {
     let mut config: tokio_postgres::Config = database_url
         .parse()
@@ -87,10 +85,6 @@ pub fn connect_with(
     if let Some(seconds) = statement_timeout {
         let options = config.get_options().unwrap_or_default().to_owned();
         config.options(format!("{options} -c statement_timeout={}", seconds * 1000).trim());
-    }
-    if !announce {
-        let options = config.get_options().unwrap_or_default().to_owned();
-        config.options(format!("{options} -c {ANNOUNCE_SETTING}=off").trim());
     }
     if config.get_application_name().is_none() {
         config.application_name(env!("CARGO_PKG_NAME"));
@@ -111,10 +105,8 @@ pub fn connect_with(
         .map_err(|e| anyhow::anyhow!("could not build the connection pool: {e}"))
 }
 
-/// The channel every committed write announces itself on, with a JSON
-/// payload `{"products": [ids...]}` naming the affected products, or
-/// `{"all": true}` when there are too many to list (NOTIFY payloads are
-/// limited to 8000 bytes).
+/// The channel committed writes are announced on. A notification names
+/// nothing: replicas read what was written since their last load.
 pub const CHANGES_CHANNEL: &str = "chokepoint_changes";
 
 /// Subscribes a dedicated connection to change notifications.
@@ -126,70 +118,14 @@ pub async fn listen_for_changes(
         .await
 }
 
-/// What a write changed, as the replicas' refresh needs to know it: the
-/// products whose facts or definition changed, or everything (a fact
-/// without a product, such as a country's governance, can move any score).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Affected {
-    products: std::collections::BTreeSet<String>,
-    everything: bool,
-}
-
-impl Affected {
-    pub fn everything() -> Affected {
-        Affected {
-            products: Default::default(),
-            everything: true,
-        }
-    }
-
-    pub fn add_product(&mut self, product: &str) {
-        if !self.everything && !self.products.contains(product) {
-            self.products.insert(product.to_owned());
-        }
-    }
-
-    /// A written or retracted fact: its product, or everything without one.
-    pub fn add_fact(&mut self, product: Option<&str>) {
-        match product {
-            Some(product) => self.add_product(product),
-            None => {
-                self.everything = true;
-                self.products.clear();
-            }
-        }
-    }
-
-    fn payload(&self) -> String {
-        let products = serde_json::json!({ "products": self.products }).to_string();
-        if self.everything || self.products.is_empty() || products.len() > 7000 {
-            serde_json::json!({ "all": true }).to_string()
-        } else {
-            products
-        }
-    }
-}
-
-/// The session setting that, `off`, silences [`notify_changed`] on a
-/// connection: a pool's connections carry it when its replica runs with
-/// change notifications off.
-const ANNOUNCE_SETTING: &str = "chokepoint.announce";
-
-/// Queues a change notification; PostgreSQL delivers it when (and only if)
-/// the transaction commits. Nothing is queued on a connection whose pool
-/// announces nothing.
-pub async fn notify_changed(
-    tx: &deadpool_postgres::Transaction<'_>,
-    affected: &Affected,
-) -> Result<(), StoreError> {
-    tx.execute(
-        &format!(
-            "SELECT pg_notify($1, $2)
-             WHERE current_setting('{ANNOUNCE_SETTING}', true) IS DISTINCT FROM 'off'"
-        ),
-        &[&CHANGES_CHANNEL, &affected.payload()],
-    )
-    .await?;
+/// Tells every listening replica that data changed. Sent after the writes
+/// it announces have committed, outside their transactions: a notification
+/// queued inside a write would take PostgreSQL's notification lock at every
+/// commit, serialising them.
+pub async fn announce_changes(client: &impl GenericClient) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])
+        .await?;
     Ok(())
 }
 
@@ -207,21 +143,5 @@ impl<T> Page<T> {
         let has_more = items.len() > limit;
         items.truncate(limit);
         Page { items, has_more }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Affected;
-
-    #[test]
-    fn a_fact_without_a_product_means_everything() {
-        let mut affected = Affected::default();
-        affected.add_fact(Some("ndpr-oxide"));
-        assert_eq!(affected.payload(), r#"{"products":["ndpr-oxide"]}"#);
-        affected.add_fact(None);
-        affected.add_fact(Some("gallium"));
-        assert_eq!(affected.payload(), r#"{"all":true}"#);
-        assert_eq!(Affected::default().payload(), r#"{"all":true}"#);
     }
 }

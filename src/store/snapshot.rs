@@ -26,7 +26,7 @@ pub async fn data_version(client: &impl GenericClient) -> Result<String, StoreEr
         .query_one(
             "SELECT concat_ws('/',
                 (SELECT coalesce(max(id), 0) FROM facts),
-                (SELECT count(retracted_at) FROM facts),
+                (SELECT count(*) FROM facts WHERE retracted_at IS NOT NULL),
                 (SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions),
                 (SELECT count(*) FROM sources))",
             &[],
@@ -35,14 +35,48 @@ pub async fn data_version(client: &impl GenericClient) -> Result<String, StoreEr
     Ok(row.get(0))
 }
 
-/// How many facts there are, and how many of them are retracted. Facts are
-/// never deleted and a retraction is final, so a set of facts read from
-/// this database earlier or now that has as many of each is all of them.
-pub async fn fact_counts(client: &impl GenericClient) -> Result<(i64, i64), StoreError> {
+/// Which revision the product graph is at: when it is the one loaded
+/// before, neither the products nor their revisions need reading again.
+pub async fn graph_revision(client: &impl GenericClient) -> Result<String, StoreError> {
     let row = client
-        .query_one("SELECT count(*), count(retracted_at) FROM facts", &[])
+        .query_one(
+            "SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions",
+            &[],
+        )
         .await?;
-    Ok((row.get(0), row.get(1)))
+    Ok(row.get(0))
+}
+
+/// What the reading transaction sees, as PostgreSQL's snapshot text: given
+/// back to [`facts`] later, it finds exactly the facts written since.
+pub async fn visible_writes(client: &impl GenericClient) -> Result<String, StoreError> {
+    let row = client
+        .query_one("SELECT pg_current_snapshot()::text", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Whether any fact was written since a reader saw `visible_writes` (see
+/// [`FactsWritten::Since`]).
+pub async fn facts_written_since(
+    client: &impl GenericClient,
+    visible_writes: &str,
+) -> Result<bool, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM facts
+                WHERE written_in >= pg_snapshot_xmin($1::text::pg_snapshot)
+                  AND NOT pg_visible_in_snapshot(written_in, $1::text::pg_snapshot))",
+            &[&visible_writes],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// How many facts there are, to size a full load.
+pub async fn fact_count(client: &impl GenericClient) -> Result<i64, StoreError> {
+    let row = client.query_one("SELECT count(*) FROM facts", &[]).await?;
+    Ok(row.get(0))
 }
 
 pub async fn products(client: &impl GenericClient) -> Result<Vec<Product>, StoreError> {
@@ -114,19 +148,35 @@ const SCORING_COLUMNS: &str = "f.id, f.product_id, f.country, f.buyer, f.facilit
     f.source_id, s.kind, f.confidence, f.published_on, f.recorded_at, f.retracted_at, \
     f.retraction_published_on";
 
-/// Facts as scoring reads them, streamed to `each` in no particular order:
-/// all of them, or only those about the given products. Rows are converted as they
-/// arrive, so a million facts never sit in memory twice.
+/// Which facts [`facts`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum FactsWritten<'a> {
+    Ever,
+    /// Written (inserted, or retracted) by a transaction that the reader
+    /// with these [`visible_writes`] could not see: a cost that follows
+    /// the change, found through the index of writers.
+    Since(&'a str),
+}
+
+/// Facts as scoring reads them, streamed to `each` in no particular order.
+/// Rows are converted as they arrive, so a million facts never sit in
+/// memory twice.
 pub async fn facts(
     client: &impl GenericClient,
-    only_products: Option<&[String]>,
+    written: FactsWritten<'_>,
     mut each: impl FnMut(SnapshotFact),
 ) -> Result<(), StoreError> {
+    let since = match written {
+        FactsWritten::Ever => None,
+        FactsWritten::Since(snapshot) => Some(snapshot),
+    };
     let sql = format!(
         "SELECT {SCORING_COLUMNS} FROM facts f JOIN sources s ON s.id = f.source_id
-         WHERE $1::text[] IS NULL OR f.product_id = ANY($1)"
+         WHERE $1::text IS NULL
+            OR (f.written_in >= pg_snapshot_xmin($1::text::pg_snapshot)
+                AND NOT pg_visible_in_snapshot(f.written_in, $1::text::pg_snapshot))"
     );
-    let params: [&(dyn ToSql + Sync); 1] = [&only_products];
+    let params: [&(dyn ToSql + Sync); 1] = [&since];
     let rows = client.query_raw(&sql, params).await?;
     futures_util::pin_mut!(rows);
     let mut shared = Shared::default();

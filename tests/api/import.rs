@@ -266,9 +266,15 @@ async fn listen_for_changes(
 
 #[tokio::test]
 async fn committed_writes_are_announced_on_the_changes_channel() {
-    let app = spawn_app().await;
-    app.seed_chain().await;
-    let (_listener, mut notifications) = listen_for_changes(&app.database).await;
+    let database = fresh_database().await;
+    let mut settings = ServeSettings::for_database(database_url(&database));
+    let app = spawn_with(settings.clone(), &database).await;
+    // The chain is written through a replica that announces nothing, so
+    // every notification seen comes from `app`.
+    settings.change_notifications = ChangeNotifications::Off;
+    spawn_with(settings, &database).await.seed_chain().await;
+    let (listener, mut notifications) = listen_for_changes(&database).await;
+    let channel = chokepoint::store::CHANGES_CHANNEL;
 
     let mut bad = production_fact();
     bad["unit"] = json!("%");
@@ -278,6 +284,16 @@ async fn committed_writes_are_announced_on_the_changes_channel() {
         "validation_failed",
     )
     .await;
+    // A marker sent now arrives first only if the refused write announced nothing.
+    listener
+        .execute("SELECT pg_notify($1, 'marker')", &[&channel])
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut notifications).await,
+        "marker",
+        "a refused write is not announced"
+    );
     let body = ndjson(&[production_fact()]);
     assert_eq!(
         app.post_raw("/v1/facts/import", "application/x-ndjson", body)
@@ -285,16 +301,18 @@ async fn committed_writes_are_announced_on_the_changes_channel() {
             .status(),
         201
     );
-    let payload = tokio::time::timeout(Duration::from_secs(5), notifications.recv())
+    assert_eq!(
+        next(&mut notifications).await,
+        "",
+        "the committed write is announced"
+    );
+}
+
+async fn next(notifications: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(5), notifications.recv())
         .await
         .unwrap()
-        .unwrap();
-    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
-    assert_eq!(
-        payload,
-        json!({"products": ["rare-earth-concentrate"]}),
-        "only the committed write is announced"
-    );
+        .unwrap()
 }
 
 #[tokio::test]
@@ -338,4 +356,70 @@ async fn with_change_notifications_off_writes_announce_nothing_and_every_replica
         .unwrap()
         .unwrap();
     assert_eq!(first, "marker", "the write was announced");
+}
+
+/// Fact ids are drawn before commit: a transaction holding a smaller id can
+/// commit after one holding a larger, which a replica has already loaded.
+/// The next refresh still finds the late fact, and a retraction too.
+#[tokio::test]
+async fn a_refresh_finds_facts_committed_out_of_id_order_and_retractions() {
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let (mut early, connection) =
+        tokio_postgres::connect(&database_url(&app.database), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let late = early.transaction().await.unwrap();
+    let late_id: i64 = late
+        .query_one(
+            "INSERT INTO facts (product_id, country, metric, value, unit, period_start, period_end,
+                                status, source_id, confidence, published_on)
+             VALUES ('rare-earth-concentrate', 'AU', 'production', 18, 'kt/yr', '2024-01-01',
+                     '2024-12-31', 'estimate', 'usgs-mcs-2025', 0.9, '2025-01-31')
+             RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let written = app.post_ok("/v1/facts", &production_fact()).await;
+    let later_id = written["id"].as_i64().unwrap();
+    assert!(later_id > late_id);
+    app.wait_until_current().await;
+    late.execute(
+        "SELECT pg_notify($1, '{\"products\": [\"rare-earth-concentrate\"]}')",
+        &[&chokepoint::store::CHANGES_CHANNEL],
+    )
+    .await
+    .unwrap();
+    late.commit().await.unwrap();
+
+    let used = |score: &serde_json::Value| -> Vec<i64> {
+        score["facts_used"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect()
+    };
+    let path = "/v1/scores/rare-earth-concentrate?buyer=US";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let score = app.get_current(path).await;
+        if used(&score).contains(&late_id) {
+            assert!(used(&score).contains(&later_id), "{score}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fact {late_id} never served: {score}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    app.delete_ok(&format!("/v1/facts/{later_id}?reason=superseded"))
+        .await;
+    let score = app.get_current(path).await;
+    assert_eq!(used(&score), vec![late_id]);
 }

@@ -4,7 +4,9 @@ use proptest::prelude::*;
 
 use super::kit::*;
 use crate::domain::{FactStatus, Metric, Stage};
-use crate::scoring::{score_all, uncertainty, Chain, Params, ProductScore};
+use crate::scoring::{
+    score_all, score_product, score_products, uncertainty, Chain, Params, ProductScore,
+};
 
 const COUNTRIES: [&str; 5] = ["CN", "US", "AU", "MM", "DE"];
 /// A country none of the generated facts names: new, non-Chinese supply.
@@ -178,6 +180,25 @@ proptest! {
                 let difficulty: f64 = score.difficulty.components.iter().map(|c| c.contribution).sum();
                 prop_assert!((difficulty - score.difficulty.score).abs() < 1e-7);
                 prop_assert!(score.dependency.dependency_range.low <= score.dependency.dependency_range.high);
+            }
+        }
+    }
+
+    /// Scoring a few products at once (what a refresh after a write does)
+    /// gives each the score it gets alone.
+    #[test]
+    fn scoring_some_products_together_gives_each_its_own_score(kit in snapshot_strategy(), picks in prop::collection::vec(0..100usize, 0..4)) {
+        let snapshot = kit.snapshot();
+        let wanted: std::collections::BTreeSet<_> = picks.iter()
+            .map(|p| snapshot.products()[p % snapshot.products().len()].id.clone())
+            .collect();
+        for params in chains() {
+            let together = score_products(&snapshot, &wanted, &params);
+            prop_assert_eq!(together.len(), wanted.len());
+            for score in &together {
+                prop_assert!(wanted.contains(&score.product));
+                let alone = score_product(&snapshot, &score.product, &params);
+                prop_assert_eq!(Some(score), alone.as_ref());
             }
         }
     }
