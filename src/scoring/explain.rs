@@ -18,6 +18,7 @@ use super::snapshot::Snapshot;
 use super::METHODOLOGY_VERSION;
 use crate::domain::{
     Buyer, CountryCode, FactStatus, Metric, Period, ProductId, SourceId, SourceKind, Stage,
+    ValueKind,
 };
 
 /// A fact behind a number.
@@ -37,6 +38,39 @@ pub struct FactRef {
     /// standard deviation of `0.5 · (1 − confidence)`.
     #[schema(example = 0.9)]
     pub confidence: f64,
+}
+
+/// A qualitative fact about the product or an input upstream of it (a
+/// project and its phase, a policy target): shown beside the scores, which
+/// it does not move, so an analyst sees the claims next to the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Evidence {
+    /// The product the fact is about.
+    pub product: ProductId,
+    /// Its stage.
+    pub stage: Stage,
+    /// About an input upstream rather than the product itself.
+    pub upstream: bool,
+    /// `project` or `policy_target`.
+    pub metric: Metric,
+    /// The country the claim is about.
+    pub country: Option<CountryCode>,
+    /// The project or facility named.
+    #[schema(
+        example = "China Northern Rare Earth green smelting upgrade project, Baotou (Phase I)"
+    )]
+    pub facility: Option<String>,
+    /// The phase the claim reports: `operating`, `under_construction`,
+    /// `planned`, `announced`, `target`...
+    pub status: FactStatus,
+    /// When the claim applies.
+    pub period: Period,
+    /// When the claim became public.
+    #[schema(value_type = String, format = Date)]
+    pub published_on: time::Date,
+    /// The fact (its quote is at `GET /v1/facts/{id}`), its source and
+    /// confidence.
+    pub fact: FactRef,
 }
 
 /// An input that fell back to a documented default.
@@ -399,6 +433,9 @@ pub struct ProductScore {
     pub facts_used: Vec<FactRef>,
     /// Inputs of the product's own stage that fell back to a default.
     pub defaults_used: Vec<DefaultUsed>,
+    /// Qualitative facts about the product and everything upstream of it,
+    /// known at `as_of`, that the scores do not use.
+    pub evidence: Vec<Evidence>,
     /// The parameters used, weights renormalised.
     pub params: Params,
 }
@@ -410,6 +447,8 @@ pub(crate) struct Explainer<'a> {
     params: &'a Params,
     /// Per product: its own controls, then every control upstream of it.
     pressure: Vec<Vec<Pressure>>,
+    /// Per product: its own qualitative facts, then those upstream of it.
+    evidence: Vec<Vec<Evidence>>,
 }
 
 impl<'a> Explainer<'a> {
@@ -418,6 +457,7 @@ impl<'a> Explainer<'a> {
             snapshot,
             params,
             pressure: vec![Vec::new(); snapshot.products().len()],
+            evidence: vec![Vec::new(); snapshot.products().len()],
         }
     }
 
@@ -426,18 +466,62 @@ impl<'a> Explainer<'a> {
     pub fn explain(&mut self, visit: &Visit<'_>) -> ProductScore {
         self.pass(visit);
         let pressure = self.pressure[visit.product].clone();
+        let evidence = self.evidence[visit.product].clone();
         let explanation = Explanation {
             snapshot: self.snapshot,
             params: self.params,
             visit,
         };
-        explanation.product_score(pressure)
+        explanation.product_score(pressure, evidence)
     }
 
     /// Records only the product's pressure: for a product upstream of those
     /// explained, whose own score is not wanted.
     pub fn pass(&mut self, visit: &Visit<'_>) {
         self.pressure[visit.product] = self.pressure_of(visit);
+        self.evidence[visit.product] = self.evidence_of(visit.product);
+    }
+
+    /// Own qualitative facts known at `as_of` first, then upstream ones,
+    /// each fact once.
+    fn evidence_of(&self, position: usize) -> Vec<Evidence> {
+        let product = &self.snapshot.products()[position];
+        let facts = self.snapshot.facts();
+        let mut list: Vec<Evidence> = Metric::ALL
+            .iter()
+            .filter(|metric| matches!(metric.spec().kind, ValueKind::Qualitative))
+            .flat_map(|&metric| self.snapshot.product_facts(position, metric))
+            .map(|i| &facts[i])
+            .filter(|fact| self.params.view.knows(&fact.knowledge, self.params.as_of))
+            .map(|fact| Evidence {
+                product: product.id.clone(),
+                stage: product.stage,
+                upstream: false,
+                metric: fact.metric,
+                country: fact.country,
+                facility: fact.facility.as_deref().map(str::to_owned),
+                status: fact.status,
+                period: fact.period,
+                published_on: fact.knowledge.published_on,
+                fact: FactRef {
+                    id: fact.id,
+                    source_id: fact.source_id.clone(),
+                    source_kind: fact.source_kind,
+                    confidence: fact.confidence,
+                },
+            })
+            .collect();
+        for edge in self.snapshot.edges(position) {
+            for upstream in &self.evidence[edge.input] {
+                if !list.iter().any(|e| e.fact.id == upstream.fact.id) {
+                    list.push(Evidence {
+                        upstream: true,
+                        ..upstream.clone()
+                    });
+                }
+            }
+        }
+        list
     }
 
     /// Own controls first, then upstream ones, each (product, facts) once.
@@ -548,7 +632,7 @@ impl Explanation<'_, '_> {
         slot.map_or_else(Vec::new, |s| self.ids(self.visit.resolved.slot_facts(s)))
     }
 
-    fn product_score(&self, pressure: Vec<Pressure>) -> ProductScore {
+    fn product_score(&self, pressure: Vec<Pressure>, evidence: Vec<Evidence>) -> ProductScore {
         let product = self.visit.product;
         let r = self.visit.resolved;
         let mut facts_used: Vec<FactRef> = r
@@ -578,6 +662,7 @@ impl Explanation<'_, '_> {
             conflicts: self.conflicts(),
             facts_used,
             defaults_used: self.defaults_used(),
+            evidence,
             params: *self.params,
         }
     }

@@ -5,7 +5,7 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 
 use super::kit::*;
-use crate::domain::{Buyer, FactStatus, Metric, Stage, View};
+use crate::domain::{Buyer, FactStatus, Metric, SourceKind, Stage, View};
 use crate::scoring::{
     eu_crm, score_all, score_product, uncertainty, Chain, Origin, Params, ShareBasis, Snapshot,
     SnapshotError, SnapshotFact, Weights,
@@ -1075,4 +1075,51 @@ fn a_chain_is_the_product_and_its_upstream_each_scored_as_alone() {
         );
     }
     assert!(crate::scoring::score_chain(&snapshot, &id("absent"), &params()).is_none());
+}
+
+/// Projects and targets move no number but are listed beside them: the
+/// product's own first, then those upstream of it, each once, and only
+/// those published by `as_of`.
+#[test]
+fn evidence_lists_qualitative_facts_of_the_product_and_upstream_known_at_the_date() {
+    let mut kit = chain_kit();
+    let plain = kit.score("magnet", &params());
+    let project = kit.fact("mine", "CN", Metric::Project, 0.0);
+    project.value = None;
+    project.status = FactStatus::UnderConstruction;
+    project.facility = Some("Phase II".into());
+    project.source_kind = SourceKind::StateAffiliatedMedia;
+    project.confidence = 0.2;
+    let project = project.id;
+    let target = kit.fact("magnet", "CN", Metric::PolicyTarget, 0.0);
+    target.value = None;
+    target.status = FactStatus::Target;
+    let target = target.id;
+    let later = kit.fact("sep", "CN", Metric::Project, 0.0);
+    later.value = None;
+    later.knowledge.published_on = (AS_OF + time::Duration::days(1)).date();
+
+    let score = kit.score("magnet", &params());
+    let listed: Vec<(i64, &str, bool)> = score
+        .evidence
+        .iter()
+        .map(|e| (e.fact.id, e.product.as_str(), e.upstream))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(target, "magnet", false), (project, "mine", true)]
+    );
+    let phase = &score.evidence[1];
+    assert_eq!(phase.status, FactStatus::UnderConstruction);
+    assert_eq!(phase.facility.as_deref(), Some("Phase II"));
+    assert_eq!(phase.fact.source_kind, SourceKind::StateAffiliatedMedia);
+    assert_eq!(phase.published_on, RECORDED.date());
+    // The scores themselves are untouched.
+    assert_eq!(score.dependency, plain.dependency);
+    assert_eq!(score.difficulty, plain.difficulty);
+    // A day after publication, the later project is listed too.
+    let next_day = Params::new(us(), AS_OF + time::Duration::days(1));
+    let sep = kit.score("sep", &next_day);
+    assert_eq!(sep.evidence.len(), 2, "{:?}", sep.evidence);
+    assert!(!sep.evidence[0].upstream && sep.evidence[1].upstream);
 }
