@@ -230,7 +230,7 @@ async fn load_state(
             if let Some((previous, changed)) = &mut incremental {
                 for product in &products {
                     if previous.snapshot.product(&product.id) != Some(product) {
-                        changed.insert(product.id.as_str().to_owned());
+                        changed.insert(product.id.clone());
                     }
                 }
             }
@@ -247,10 +247,10 @@ async fn load_state(
             for fact in &written {
                 match &fact.product {
                     Some(product) => {
-                        changed.insert(product.as_str().to_owned());
+                        changed.insert(product.clone());
                     }
                     // A country-level fact can move any score.
-                    None => changed.extend(products.iter().map(|p| p.id.as_str().to_owned())),
+                    None => changed.extend(products.iter().map(|p| p.id.clone())),
                 }
             }
             // A retraction rewrites a fact already held: the new row replaces it.
@@ -296,16 +296,12 @@ async fn load_state(
 fn current_scores(
     snapshot: &Snapshot,
     computed_at: OffsetDateTime,
-    previous: Option<(Arc<State>, BTreeSet<String>)>,
+    previous: Option<(Arc<State>, BTreeSet<ProductId>)>,
 ) -> HashMap<Buyer, Arc<CurrentScores>> {
     let started = std::time::Instant::now();
-    let affected = previous.as_ref().map(|(_, changed)| {
-        let ids: Vec<ProductId> = changed
-            .iter()
-            .filter_map(|c| ProductId::parse(c).ok())
-            .collect();
-        snapshot.downstream_of(ids.iter())
-    });
+    let affected = previous
+        .as_ref()
+        .map(|(_, changed)| snapshot.downstream_of(changed));
     let fresh = |score: &ProductScore| CurrentScore {
         summary: ScoreSummary::from(score),
         as_of: computed_at,

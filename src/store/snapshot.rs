@@ -19,31 +19,28 @@ use crate::domain::{
 };
 use crate::scoring::SnapshotFact;
 
+/// The product graph's revision: the latest revision and how many there are.
+const GRAPH_REVISION: &str =
+    "SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions";
+
 /// A token that changes whenever anything scoring reads changes, and is the
 /// same on every replica for the same data (it feeds ETags).
 pub async fn data_version(client: &impl GenericClient) -> Result<String, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT concat_ws('/',
-                (SELECT coalesce(max(id), 0) FROM facts),
-                (SELECT count(*) FROM facts WHERE retracted_at IS NOT NULL),
-                (SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions),
-                (SELECT count(*) FROM sources))",
-            &[],
-        )
-        .await?;
+    let sql = format!(
+        "SELECT concat_ws('/',
+            (SELECT coalesce(max(id), 0) FROM facts),
+            (SELECT count(*) FROM facts WHERE retracted_at IS NOT NULL),
+            ({GRAPH_REVISION}),
+            (SELECT count(*) FROM sources))"
+    );
+    let row = client.query_one(&sql, &[]).await?;
     Ok(row.get(0))
 }
 
 /// Which revision the product graph is at: when it is the one loaded
 /// before, neither the products nor their revisions need reading again.
 pub async fn graph_revision(client: &impl GenericClient) -> Result<String, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions",
-            &[],
-        )
-        .await?;
+    let row = client.query_one(GRAPH_REVISION, &[]).await?;
     Ok(row.get(0))
 }
 
