@@ -151,14 +151,15 @@ pub(crate) struct Exposure {
     pub value: f64,
 }
 
-/// Import reliance assumed when the buyer's is not recorded: Western buyers
-/// of these products import nearly all they use.
+/// Import reliance assumed when a country's imports are recorded but not its
+/// reliance: Western buyers of these products import nearly all they use.
 pub(crate) const DEFAULT_IMPORT_RELIANCE: f64 = 1.0;
 
-/// `e = g·IR/2 + m·(1 − IR/2)`, then `e·(1 − recycling_input_rate)`.
-/// Without the buyer's import shares `e = g`. Recorded import shares that
-/// name no Chinese origin mean `m = 0`.
-pub(crate) fn exposure(r: &Resolved, values: &[f64], g: f64) -> Exposure {
+/// The buyer's sourcing facts at this stage beside its exposure `e`, the
+/// Chinese content of its supply at the product's own stage as the network
+/// computes it. `m` is China's share of recorded imports (China's share `g`
+/// when none are recorded, 0 when recorded imports name no Chinese origin).
+pub(crate) fn exposure(r: &Resolved, values: &[f64], g: f64, value: f64) -> Exposure {
     let china_imports = Resolved::country_slot(&r.import_shares, CountryCode::CN);
     let import_share_recorded = !r.import_shares.is_empty();
     let import_share_china = match china_imports {
@@ -167,32 +168,21 @@ pub(crate) fn exposure(r: &Resolved, values: &[f64], g: f64) -> Exposure {
         None => g,
     };
     let import_reliance = r.import_reliance.map(|s| values[s]);
-    let ir = import_reliance.unwrap_or(DEFAULT_IMPORT_RELIANCE);
-    let before_recycling = if import_share_recorded {
-        g * ir / 2.0 + import_share_china * (1.0 - ir / 2.0)
-    } else {
-        g
-    };
     let recycling_input_rate = r.recycling_input_rate.map_or(0.0, |s| values[s]);
+    let before_recycling = if recycling_input_rate < 1.0 {
+        value / (1.0 - recycling_input_rate)
+    } else {
+        0.0
+    };
     Exposure {
         import_share_china,
         import_share_recorded,
-        import_reliance: ir,
+        import_reliance: import_reliance.unwrap_or(DEFAULT_IMPORT_RELIANCE),
         import_reliance_recorded: import_reliance.is_some(),
         before_recycling,
         recycling_input_rate,
-        value: before_recycling * (1.0 - recycling_input_rate),
+        value,
     }
-}
-
-/// A product's China-free supply under both aggregations.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct ChainDependency {
-    pub bottleneck: f64,
-    pub independent: f64,
-    /// Under bottleneck: the input (by edge position) whose term binds,
-    /// `None` when the product's own stage binds.
-    pub binding_edge: Option<usize>,
 }
 
 /// What an input passes on: its China-free supply when essential, else
@@ -202,31 +192,6 @@ pub(crate) fn input_term(edge: &Edge, input_free: f64) -> f64 {
         input_free
     } else {
         1.0 - edge.share * (1.0 - input_free)
-    }
-}
-
-/// Combines the own China-free supply `1 − e` with each input's
-/// `(edge, f_bottleneck, f_independent)`. Ties go to the input, so the
-/// chokepoint is the deepest binding product.
-pub(crate) fn chain_dependency(
-    own_free: f64,
-    inputs: impl Iterator<Item = (Edge, f64, f64)>,
-) -> ChainDependency {
-    let mut bottleneck = own_free;
-    let mut independent = own_free;
-    let mut binding_edge = None;
-    for (position, (edge, input_bottleneck, input_independent)) in inputs.enumerate() {
-        let term = input_term(&edge, input_bottleneck);
-        if term <= bottleneck {
-            bottleneck = term;
-            binding_edge = Some(position);
-        }
-        independent *= input_term(&edge, input_independent);
-    }
-    ChainDependency {
-        bottleneck,
-        independent,
-        binding_edge,
     }
 }
 
@@ -247,34 +212,5 @@ mod tests {
         assert_eq!(input_term(&edge(0.3, true), 0.2), 0.2);
         let expected = 1.0 - 0.3 * (1.0 - 0.2);
         assert_eq!(input_term(&edge(0.3, false), 0.2), expected);
-    }
-
-    #[test]
-    fn bottleneck_takes_the_minimum_and_independent_the_product() {
-        // Own exposure e = 0.4; an essential input with f = 0.1 (bottleneck)
-        // and 0.08 (independent); a substitutable one, share 0.5, f = 0.6.
-        let own_free = 1.0 - 0.4;
-        let inputs = [(edge(1.0, true), 0.1, 0.08), (edge(0.5, false), 0.6, 0.6)];
-        let chain = chain_dependency(own_free, inputs.into_iter());
-        let substitutable = 1.0 - 0.5 * (1.0 - 0.6);
-        assert_eq!(chain.bottleneck, 0.1_f64.min(substitutable).min(own_free));
-        assert_eq!(chain.independent, own_free * 0.08 * substitutable);
-        assert_eq!(chain.binding_edge, Some(0));
-        let dependency = 100.0 * (1.0 - chain.bottleneck);
-        assert!((dependency - 90.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn own_stage_binds_when_inputs_are_freer() {
-        let chain = chain_dependency(0.3, [(edge(1.0, true), 0.9, 0.9)].into_iter());
-        assert_eq!(chain.binding_edge, None);
-        assert_eq!(chain.bottleneck, 0.3);
-        assert_eq!(chain.independent, 0.3 * 0.9);
-    }
-
-    #[test]
-    fn ties_go_to_the_input() {
-        let chain = chain_dependency(0.5, [(edge(1.0, true), 0.5, 0.5)].into_iter());
-        assert_eq!(chain.binding_edge, Some(0));
     }
 }

@@ -341,8 +341,10 @@ pub(crate) struct ChainDifficulty {
     pub score: f64,
     /// The input (by edge position) whose chain difficulty binds, if any.
     pub binding_edge: Option<usize>,
-    /// The longest lead time on the path to the binding product.
+    /// The longest lead time of the product and its material inputs.
     pub years_to_displace: f64,
+    /// The input (by edge position) on the way to that lead time, if any.
+    pub years_edge: Option<usize>,
 }
 
 /// `max(own, chain difficulty of each material input)`, where an input is
@@ -357,14 +359,20 @@ pub(crate) fn chain_difficulty(
         score: own,
         binding_edge: None,
         years_to_displace: own_lead_time,
+        years_edge: None,
     };
     for (position, (dependency, score, years)) in inputs.enumerate() {
-        if dependency >= MATERIAL_DEPENDENCY && score >= best.score {
-            best = ChainDifficulty {
-                score,
-                binding_edge: Some(position),
-                years_to_displace: own_lead_time.max(years),
-            };
+        if dependency < MATERIAL_DEPENDENCY {
+            continue;
+        }
+        if score >= best.score {
+            best.score = score;
+            best.binding_edge = Some(position);
+        }
+        // Supply cannot be displaced faster than a material input of it.
+        if years >= best.years_to_displace && years > own_lead_time {
+            best.years_to_displace = years;
+            best.years_edge = Some(position);
         }
     }
     best
@@ -397,10 +405,18 @@ mod tests {
         assert_eq!(chain.score, 70.0);
         assert_eq!(chain.binding_edge, Some(1));
         assert_eq!(chain.years_to_displace, 16.0);
+        assert_eq!(chain.years_edge, Some(1));
+        // The own difficulty binds, but the material input's 16 years still
+        // bound the time to displace.
         let own = chain_difficulty(80.0, 3.0, [(60.0, 70.0, 16.0)].into_iter());
         assert_eq!(
-            (own.score, own.binding_edge, own.years_to_displace),
-            (80.0, None, 3.0)
+            (
+                own.score,
+                own.binding_edge,
+                own.years_to_displace,
+                own.years_edge
+            ),
+            (80.0, None, 16.0, Some(0))
         );
     }
 }

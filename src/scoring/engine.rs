@@ -1,11 +1,13 @@
 //! Evaluation along the DAG: each product is resolved and computed once per
 //! call, inputs before the products made from them.
 
-use super::dependency::{chain_dependency, exposure, supply, Exposure, Supply};
+use super::dependency::{exposure, supply, Exposure, Supply};
 use super::difficulty::{chain_difficulty, own_difficulty, OwnDifficulty};
+use super::network::{Network, Outcome, Place};
 use super::params::{Chain, Params};
 use super::resolve::{resolve, Resolved};
 use super::snapshot::Snapshot;
+use crate::domain::{Buyer, CountryCode};
 
 /// A product's own stage: numbers only, so Monte Carlo can recompute it.
 #[derive(Debug, Clone, Copy)]
@@ -15,15 +17,18 @@ pub(crate) struct Local {
     pub difficulty: OwnDifficulty,
 }
 
+/// The product's own numbers, with `e` the Chinese content of the buyer's
+/// supply at this stage (from the network).
 pub(crate) fn local(
     snapshot: &Snapshot,
     product: usize,
     r: &Resolved,
     values: &[f64],
     params: &Params,
+    e: f64,
 ) -> Local {
     let supply = supply(r, values);
-    let exposure = exposure(r, values, supply.share);
+    let exposure = exposure(r, values, supply.share, e);
     let stage = snapshot.products()[product].stage;
     let difficulty = own_difficulty(r, values, stage, &supply, exposure.value, params);
     Local {
@@ -43,11 +48,16 @@ pub(crate) struct Node {
     pub exposure: f64,
     /// Under bottleneck, the input edge that binds (`None`: own stage).
     pub dependency_edge: Option<usize>,
+    /// Under bottleneck, the path (of the network's paths of the product)
+    /// whose stage binds; 0 is the own stage.
+    pub binding_path: usize,
     pub own_difficulty: f64,
     pub difficulty: f64,
     /// The input edge whose chain difficulty binds (`None`: own).
     pub difficulty_edge: Option<usize>,
     pub years_to_displace: f64,
+    /// The input edge on the way to the longest lead time (`None`: own).
+    pub years_edge: Option<usize>,
 }
 
 impl Node {
@@ -64,49 +74,75 @@ impl Node {
     }
 }
 
-/// Combines a product's own numbers with its inputs' nodes (already in
-/// `nodes`, indexed by product).
+/// Combines a product's own numbers with the network's outcome for the
+/// buyer's supply of it and its inputs' nodes (already in `nodes`, indexed
+/// by product): the dependency is the outcome's; the difficulty takes an
+/// input when the dependency that input passes on is material.
 pub(crate) fn node(
     snapshot: &Snapshot,
     product: usize,
     local: &Local,
+    outcome: &Outcome,
     nodes: &[Node],
     chain: Chain,
 ) -> Node {
     let edges = snapshot.edges(product);
-    let dependency = chain_dependency(
-        1.0 - local.exposure.value,
-        edges.iter().map(|e| {
-            (
-                *e,
-                nodes[e.input].free_bottleneck,
-                nodes[e.input].free_independent,
-            )
-        }),
-    );
     let own = &local.difficulty;
     let difficulty = chain_difficulty(
         own.score,
         own.lead_time_years,
-        edges.iter().map(|e| {
-            let input = &nodes[e.input];
-            (
-                input.dependency(chain),
-                input.difficulty,
-                input.years_to_displace,
-            )
-        }),
+        edges
+            .iter()
+            .zip(&outcome.inputs)
+            .map(|(e, &(bottleneck, independent))| {
+                let input = &nodes[e.input];
+                let free = match chain {
+                    Chain::Bottleneck => bottleneck,
+                    Chain::Independent => independent,
+                };
+                (
+                    100.0 * (1.0 - free),
+                    input.difficulty,
+                    input.years_to_displace,
+                )
+            }),
     );
     Node {
-        free_bottleneck: dependency.bottleneck,
-        free_independent: dependency.independent,
+        free_bottleneck: outcome.free_bottleneck,
+        free_independent: outcome.free_independent,
         exposure: local.exposure.value,
-        dependency_edge: dependency.binding_edge,
+        dependency_edge: outcome.binding_edge,
+        binding_path: outcome.binding_path,
         own_difficulty: own.score,
         difficulty: difficulty.score,
         difficulty_edge: difficulty.binding_edge,
         years_to_displace: difficulty.years_to_displace,
+        years_edge: difficulty.years_edge,
     }
+}
+
+/// Evaluates one product for the buyer: its resolution, the network's
+/// outcome for the buyer's supply, its own numbers and its node.
+pub(crate) fn evaluate_product(
+    snapshot: &Snapshot,
+    params: &Params,
+    network: &mut Network<'_>,
+    product: usize,
+    nodes: &[Node],
+) -> (Resolved, Outcome, Local, Node) {
+    let resolved = resolve(snapshot, product, params);
+    let supply_node = network.buyer_supply(product, params.buyer);
+    let outcome = network.outcome(product, supply_node, None);
+    let local = local(
+        snapshot,
+        product,
+        &resolved,
+        &resolved.values,
+        params,
+        outcome.exposure,
+    );
+    let node = node(snapshot, product, &local, &outcome, nodes, params.chain);
+    (resolved, outcome, local, node)
 }
 
 /// The products met following binding edges from `product`, itself first.
@@ -130,6 +166,9 @@ pub(crate) struct Visit<'a> {
     pub product: usize,
     pub resolved: &'a Resolved,
     pub local: &'a Local,
+    /// The network's outcome for the buyer's supply of the product.
+    pub outcome: &'a Outcome,
+    pub network: &'a Network<'a>,
     /// Nodes of this product and everything upstream of it.
     pub nodes: &'a [Node],
 }
@@ -142,27 +181,31 @@ pub(crate) fn walk(
     order: &[usize],
     mut visit: impl FnMut(Visit<'_>),
 ) {
+    let mut network = Network::new(snapshot, params);
     let mut nodes = vec![Node::default(); snapshot.products().len()];
     for &product in order {
-        let resolved = resolve(snapshot, product, params);
-        let local = local(snapshot, product, &resolved, &resolved.values, params);
-        nodes[product] = node(snapshot, product, &local, &nodes, params.chain);
+        let (resolved, outcome, local, node) =
+            evaluate_product(snapshot, params, &mut network, product, &nodes);
+        nodes[product] = node;
         visit(Visit {
             product,
             resolved: &resolved,
             local: &local,
+            outcome: &outcome,
+            network: &network,
             nodes: &nodes,
         });
     }
 }
 
 /// The chain numbers of some products and everything upstream of them,
-/// computed once without explanations. What each product resolved to is
-/// kept, so a variant with some products' own exposure `e` replaced only
-/// recomputes the products between those and the one asked about.
+/// computed once without explanations, with the network they were read
+/// from, so variants (the product bought from one country, an upstream
+/// stage secured) recompute only what they change.
 pub(crate) struct ChainNumbers<'a> {
     snapshot: &'a Snapshot,
     params: &'a Params,
+    network: Network<'a>,
     /// By product: what it resolved to and its own stage's numbers; `None`
     /// outside the products' upstream closure.
     locals: Vec<Option<(Resolved, Local)>>,
@@ -172,17 +215,19 @@ pub(crate) struct ChainNumbers<'a> {
 impl<'a> ChainNumbers<'a> {
     pub fn new(snapshot: &'a Snapshot, params: &'a Params, products: &[usize]) -> ChainNumbers<'a> {
         let count = snapshot.products().len();
+        let mut network = Network::new(snapshot, params);
         let mut locals: Vec<Option<(Resolved, Local)>> = (0..count).map(|_| None).collect();
         let mut nodes = vec![Node::default(); count];
         for product in snapshot.upstream_closure_of_all(products) {
-            let resolved = resolve(snapshot, product, params);
-            let local = local(snapshot, product, &resolved, &resolved.values, params);
-            nodes[product] = node(snapshot, product, &local, &nodes, params.chain);
+            let (resolved, _, local, node) =
+                evaluate_product(snapshot, params, &mut network, product, &nodes);
+            nodes[product] = node;
             locals[product] = Some((resolved, local));
         }
         ChainNumbers {
             snapshot,
             params,
+            network,
             locals,
             nodes,
         }
@@ -204,40 +249,45 @@ impl<'a> ChainNumbers<'a> {
             .expect("only products of the closure are asked about")
     }
 
-    /// `product`'s node with the own exposure of each `(product, e)` of
-    /// `overrides` replaced; products of its chain that neither carry an
-    /// override nor use one keep their nodes.
-    pub fn with_exposures(&self, product: usize, overrides: &[(usize, f64)]) -> Node {
-        // Everything upstream of `product` has a smaller index.
-        let mut nodes = self.nodes[..=product].to_vec();
-        let mut moved = vec![false; product + 1];
-        for upstream in self.snapshot.upstream_closure(product) {
-            let exposure = overrides
-                .iter()
-                .find(|(p, _)| *p == upstream)
-                .map(|(_, e)| *e);
-            let input_moved = self
-                .snapshot
-                .edges(upstream)
-                .iter()
-                .any(|edge| moved[edge.input]);
-            if exposure.is_none() && !input_moved {
-                continue;
+    /// The node of `product` bought from `supplier` (the buyer's market
+    /// when `None`), with the products of `secured` carrying no Chinese
+    /// control.
+    pub fn variant(
+        &mut self,
+        product: usize,
+        supplier: Option<CountryCode>,
+        secured: Option<usize>,
+    ) -> Node {
+        let supply = match supplier {
+            Some(country) => self
+                .network
+                .made(product, Place::At(Buyer::Country(country))),
+            None => self.network.buyer_supply(product, self.params.buyer),
+        };
+        let outcome = match secured {
+            None => self.network.outcome(product, supply, None),
+            Some(secured) => {
+                let mut values = Vec::new();
+                let network = &self.network;
+                network.evaluate(&|p| network.stage_values(p), Some(secured), &mut values);
+                network.outcome(product, supply, Some(&values))
             }
-            let (resolved, local) = self.evaluated(upstream);
-            let local = match exposure {
-                Some(e) => self.local_with_exposure(upstream, resolved, local, e),
-                None => *local,
-            };
-            nodes[upstream] = node(self.snapshot, upstream, &local, &nodes, self.params.chain);
-            moved[upstream] = true;
-        }
-        nodes[product]
+        };
+        let (resolved, local) = self.evaluated(product);
+        let local = self.local_with_exposure(product, resolved, local, outcome.exposure);
+        node(
+            self.snapshot,
+            product,
+            &local,
+            &outcome,
+            &self.nodes,
+            self.params.chain,
+        )
     }
 
     /// The own numbers with `e` replaced: the capital component reads it
     /// (the volume to replace is demand × e), the rest of the own difficulty
-    /// does not. Only the exposure's `value` is meaningful afterwards.
+    /// does not.
     fn local_with_exposure(
         &self,
         product: usize,
@@ -259,19 +309,16 @@ impl<'a> ChainNumbers<'a> {
         local
     }
 
-    /// The deepest product whose own stage binds the dependency of
-    /// `product` when its node is `variant` (its inputs as the data has
-    /// them); `None` when nothing on the chain is Chinese-controlled.
+    /// The deepest product whose stage binds the dependency of `product`
+    /// when its node is `variant`; `None` when nothing on the chain is
+    /// Chinese-controlled.
     pub fn chokepoint(&self, product: usize, variant: &Node) -> Option<usize> {
         if variant.free_bottleneck >= 1.0 {
             return None;
         }
-        let mut current = product;
-        let mut edge = variant.dependency_edge;
-        while let Some(position) = edge {
-            current = self.snapshot.edges(current)[position].input;
-            edge = self.nodes[current].dependency_edge;
-        }
-        Some(current)
+        self.network.known_paths(product)[variant.binding_path]
+            .products
+            .last()
+            .copied()
     }
 }

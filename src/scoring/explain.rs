@@ -12,6 +12,7 @@ use super::dependency::{
 };
 use super::difficulty::{scale_basis, volume_to_replace, Origin, ScaleBasis, MATERIAL_DEPENDENCY};
 use super::engine::{binding_path, Node, Visit};
+use super::network::{Place, Route, Via};
 use super::params::{Chain, Params, COMPONENT_NAMES};
 use super::resolve::{ControlValue, Resolved};
 use super::snapshot::Snapshot;
@@ -260,18 +261,75 @@ pub struct InputTerm {
     pub binding: bool,
 }
 
-/// The upstream product whose own exposure bounds the chain.
+/// How a step of a supply path was supplied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PathVia {
+    /// The previous step's own country's output.
+    Domestic,
+    /// Recorded imports from this place.
+    Import,
+    /// The world market, for what recorded imports leave over (or beyond
+    /// recorded reliance).
+    WorldMarket,
+    /// The world market by default: no sourcing recorded for the buyer of
+    /// this step (listed in `defaults_used`).
+    WorldMarketDefault,
+}
+
+/// One step of a supply path: a place that made or shipped a product.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PathStep {
+    /// The product this place made or shipped.
+    pub product: ProductId,
+    /// A country code, `EU`, or `ROW` for output outside the recorded
+    /// producers.
+    #[schema(example = "JP")]
+    pub place: String,
+    /// Fraction 0–1 of the previous step's supply (the buyer's, for the
+    /// first step) that this place provides.
+    pub share: f64,
+    /// How it reached the previous step.
+    pub via: PathVia,
+}
+
+/// A route of Chinese content from the buyer to the binding stage.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SupplyPath {
+    /// From the buyer's supply towards the binding stage.
+    pub steps: Vec<PathStep>,
+    /// Points 0–100 of the bottleneck dependency this path carries.
+    pub points: f64,
+    /// The path in words, each step with its share.
+    #[schema(example = "US ← JP 24% primary-gallium ← CN 98% primary-gallium")]
+    pub summary: String,
+}
+
+/// The (product, place) node that bounds the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Chokepoint {
-    /// The product whose own stage binds the bottleneck chain (the scored
+    /// The product whose stage binds the bottleneck chain (the scored
     /// product itself when its own stage does).
     pub product: ProductId,
     /// Its stage.
     pub stage: Stage,
-    /// Points 0–100 (not a fraction): 100 × that product's own exposure `e`.
+    /// Where the most Chinese content at that stage comes from (the last
+    /// place of the heaviest path): `CN`, or a country with
+    /// Chinese-controlled output.
+    #[schema(example = "CN")]
+    pub country: Option<String>,
+    /// Points 0–100 (not a fraction): 100 × the Chinese content of the
+    /// buyer's supply at that stage, before dilution by substitutable
+    /// inputs.
     pub exposure: f64,
     /// From the scored product down to the chokepoint.
     pub path: Vec<ProductId>,
+    /// The paths carrying most of the Chinese content at that stage, the
+    /// heaviest first; with `other_paths_points` they add up to the
+    /// bottleneck dependency.
+    pub paths: Vec<SupplyPath>,
+    /// Points carried by the paths not listed.
+    pub other_paths_points: f64,
 }
 
 /// The two chain aggregations' dependencies, lower first.
@@ -368,6 +426,10 @@ pub struct DifficultyScore {
     /// Years: the longest lead time (fact or stage default) on the binding
     /// path.
     pub years_to_displace: f64,
+    /// From the scored product to the product whose lead time sets
+    /// `years_to_displace`: the product itself, or the material input (at
+    /// any depth) that takes longest to replace.
+    pub years_path: Vec<ProductId>,
     /// Each input's difficulty and whether it is material.
     pub inputs: Vec<InputDifficulty>,
 }
@@ -419,7 +481,7 @@ pub struct ProductScore {
     pub as_of: OffsetDateTime,
     /// The method that produced the scores; scores of different versions
     /// are not comparable without recomputing.
-    #[schema(example = "2026.4")]
+    #[schema(example = "2026.5")]
     pub methodology_version: String,
     /// Dependency, 0–100 points, with its derivation.
     pub dependency: DependencyScore,
@@ -569,6 +631,22 @@ impl<'a> Explainer<'a> {
     }
 }
 
+fn place_code(place: Place) -> String {
+    match place {
+        Place::At(buyer) => buyer.as_str().to_owned(),
+        Place::Rest => "ROW".to_owned(),
+    }
+}
+
+fn path_via(via: Via) -> PathVia {
+    match via {
+        Via::Domestic => PathVia::Domestic,
+        Via::Import(_) => PathVia::Import,
+        Via::WorldMarket => PathVia::WorldMarket,
+        Via::Producer(_) | Via::Rest => PathVia::WorldMarketDefault,
+    }
+}
+
 fn pressure_entry(
     product: ProductId,
     stage: Stage,
@@ -650,18 +728,19 @@ impl Explanation<'_, '_> {
             .collect();
         facts_used.sort_by_key(|f| f.id);
         facts_used.dedup_by_key(|f| f.id);
+        let dependency = self.dependency();
         ProductScore {
             product: self.product_id(product),
             stage: self.stage(product),
             buyer: self.params.buyer,
             as_of: self.params.as_of,
             methodology_version: METHODOLOGY_VERSION.to_owned(),
-            dependency: self.dependency(),
+            defaults_used: self.defaults_used(dependency.chokepoint.as_ref()),
+            dependency,
             difficulty: self.difficulty(),
             pressure,
             conflicts: self.conflicts(),
             facts_used,
-            defaults_used: self.defaults_used(),
             evidence,
             params: *self.params,
         }
@@ -840,38 +919,125 @@ impl Explanation<'_, '_> {
         self.snapshot
             .edges(product)
             .iter()
+            .zip(&self.visit.outcome.inputs)
             .enumerate()
-            .map(|(position, edge)| {
-                let input = self.node(edge.input);
+            .map(|(position, (edge, &(bottleneck, independent)))| {
+                let free = match chain {
+                    Chain::Bottleneck => bottleneck,
+                    Chain::Independent => independent,
+                };
                 InputTerm {
                     product: self.product_id(edge.input),
                     stage: self.stage(edge.input),
                     share: edge.share,
                     essential: edge.essential,
-                    dependency: input.dependency(chain),
-                    china_free_supply: input.free(chain),
-                    term: super::dependency::input_term(edge, input.free(chain)),
+                    dependency: 100.0 * (1.0 - free),
+                    china_free_supply: free,
+                    term: super::dependency::input_term(edge, free),
                     binding: binding == Some(position),
                 }
             })
             .collect()
     }
 
+    /// The routes listed under the chokepoint.
+    const ROUTES: usize = 5;
+
     fn chokepoint(&self) -> Option<Chokepoint> {
         let product = self.visit.product;
-        if self.node(product).free_bottleneck >= 1.0 {
+        let node = self.node(product);
+        if node.free_bottleneck >= 1.0 {
             return None;
         }
-        let path = binding_path(self.snapshot, product, self.visit.nodes, |n| {
-            n.dependency_edge
-        });
-        let deepest = *path.last().expect("a path starts at the product");
+        let network = self.visit.network;
+        let binding = &network.known_paths(product)[node.binding_path];
+        let deepest = *binding
+            .products
+            .last()
+            .expect("a path starts at the product");
+        let supply = self.visit.outcome.node;
+        let content = network.content(supply).stages[node.binding_path];
+        let routes = network.routes(supply, node.binding_path, Self::ROUTES);
+        let paths: Vec<SupplyPath> = routes
+            .iter()
+            .map(|route| self.supply_path(route, binding.dilution))
+            .collect();
+        let listed: f64 = paths.iter().map(|p| p.points).sum();
+        let bottleneck = 100.0 * (1.0 - node.free_bottleneck);
         Some(Chokepoint {
             product: self.product_id(deepest),
             stage: self.stage(deepest),
-            exposure: 100.0 * self.node(deepest).exposure,
-            path: path.into_iter().map(|p| self.product_id(p)).collect(),
+            country: routes
+                .first()
+                .and_then(|r| r.steps.last())
+                .map(|step| place_code(step.place)),
+            exposure: 100.0 * content,
+            path: binding
+                .products
+                .iter()
+                .map(|&p| self.product_id(p))
+                .collect(),
+            paths,
+            other_paths_points: (bottleneck - listed).max(0.0),
         })
+    }
+
+    /// Each place on the listed paths that was taken to buy on the world
+    /// market for want of sourcing facts, once.
+    fn world_market_defaults(&self, chokepoint: &Chokepoint, defaults: &mut Vec<DefaultUsed>) {
+        let buyer = self.params.buyer.as_str();
+        for path in &chokepoint.paths {
+            let buyers = std::iter::once(buyer).chain(path.steps.iter().map(|s| s.place.as_str()));
+            for (step, bought_by) in path.steps.iter().zip(buyers) {
+                // The rest of the world is not a country that could record
+                // sourcing; the buyer's own default is listed above.
+                if step.via != PathVia::WorldMarketDefault
+                    || bought_by == buyer
+                    || bought_by == "ROW"
+                {
+                    continue;
+                }
+                let input = format!("sourcing:{}:{bought_by}", step.product);
+                if defaults.iter().any(|d| d.input == input) {
+                    continue;
+                }
+                defaults.push(DefaultUsed {
+                    input,
+                    value: 1.0,
+                    reason: format!(
+                        "no sourcing recorded for {bought_by}'s {}: it is taken to buy on the world market (world shares of supply)",
+                        step.product
+                    ),
+                });
+            }
+        }
+    }
+
+    fn supply_path(&self, route: &Route, dilution: f64) -> SupplyPath {
+        let steps: Vec<PathStep> = route
+            .steps
+            .iter()
+            .map(|step| PathStep {
+                product: self.product_id(step.product),
+                place: place_code(step.place),
+                share: step.share,
+                via: path_via(step.via),
+            })
+            .collect();
+        let mut summary = self.params.buyer.as_str().to_owned();
+        for step in &steps {
+            summary.push_str(&format!(
+                " ← {} {:.0}% {}",
+                step.place,
+                100.0 * step.share,
+                step.product
+            ));
+        }
+        SupplyPath {
+            steps,
+            points: 100.0 * dilution * route.content,
+            summary,
+        }
     }
 
     fn difficulty(&self) -> DifficultyScore {
@@ -932,6 +1098,10 @@ impl Explanation<'_, '_> {
             },
             binding_path: path.into_iter().map(|p| self.product_id(p)).collect(),
             years_to_displace: node.years_to_displace,
+            years_path: binding_path(self.snapshot, product, self.visit.nodes, |n| n.years_edge)
+                .into_iter()
+                .map(|p| self.product_id(p))
+                .collect(),
             inputs: self.input_difficulties(),
         }
     }
@@ -1079,7 +1249,7 @@ impl Explanation<'_, '_> {
             .collect()
     }
 
-    fn defaults_used(&self) -> Vec<DefaultUsed> {
+    fn defaults_used(&self, chokepoint: Option<&Chokepoint>) -> Vec<DefaultUsed> {
         let r = self.visit.resolved;
         let local = self.visit.local;
         let mut defaults = Vec::new();
@@ -1093,11 +1263,17 @@ impl Explanation<'_, '_> {
         if local.supply.basis == ShareBasis::None {
             add("china_share".into(), 0.0, "no production, capacity, market-share or export-share facts: the stage adds no dependency of its own");
         }
-        if !local.exposure.import_share_recorded {
+        if !local.exposure.import_share_recorded && local.exposure.import_reliance_recorded {
             add(
                 "import_share".into(),
                 local.exposure.import_share_china,
-                "the buyer's import origins are not recorded: exposure equals China's share of supply",
+                "the buyer's import origins are not recorded: its imports come from the world market",
+            );
+        } else if !local.exposure.import_share_recorded {
+            add(
+                "import_share".into(),
+                local.exposure.import_share_china,
+                "the buyer's sourcing is not recorded: it buys on the world market, so its exposure is China's share of supply",
             );
         } else if !local.exposure.import_reliance_recorded {
             add(
@@ -1136,6 +1312,9 @@ impl Explanation<'_, '_> {
                     "no WGI fact: middle of the 0..10 scale",
                 );
             }
+        }
+        if let Some(chokepoint) = chokepoint {
+            self.world_market_defaults(chokepoint, &mut defaults);
         }
         defaults
     }

@@ -10,7 +10,6 @@ use serde::Serialize;
 use thiserror::Error;
 use utoipa::ToSchema;
 
-use super::dependency::china_controlled_fraction;
 use super::engine::{ChainNumbers, Node};
 use super::params::Params;
 use super::resolve::Resolved;
@@ -163,7 +162,7 @@ pub fn assess(
     distinct.sort_unstable();
     distinct.dedup();
     let numbers = ChainNumbers::new(snapshot, params, &distinct);
-    let assessor = Assessor {
+    let mut assessor = Assessor {
         snapshot,
         params,
         numbers,
@@ -198,8 +197,8 @@ pub fn assess(
         .take(hotspots)
         .map(|(index, contribution)| {
             let item = &items[index];
-            let (own_exposure, node) = variants[&(positions[index], item.supplier_country)];
-            let advice = assessor.advice(positions[index], item, own_exposure, &node);
+            let (_, node) = variants[&(positions[index], item.supplier_country)];
+            let advice = assessor.advice(positions[index], item, &node);
             Hotspot {
                 item: index,
                 contribution,
@@ -257,22 +256,17 @@ impl Assessor<'_> {
     /// stage is the country's output, Chinese-controlled for the fraction
     /// China controls there (all of it in China). Without a country, the
     /// market's.
-    fn variant(&self, product: usize, country: Option<CountryCode>) -> (f64, Node) {
+    fn variant(&mut self, product: usize, country: Option<CountryCode>) -> (f64, Node) {
         match country {
             None => {
                 let node = *self.numbers.node(product);
                 (node.exposure, node)
             }
-            Some(country) => {
-                let e = self.controlled_fraction(product, country);
-                (e, self.numbers.with_exposures(product, &[(product, e)]))
+            Some(_) => {
+                let node = self.numbers.variant(product, country, None);
+                (node.exposure, node)
             }
         }
-    }
-
-    fn controlled_fraction(&self, product: usize, country: CountryCode) -> f64 {
-        let resolved = self.numbers.resolved(product);
-        china_controlled_fraction(resolved, &resolved.values, country)
     }
 
     fn stage_point(&self, product: usize) -> StagePoint {
@@ -291,13 +285,7 @@ impl Assessor<'_> {
 
     /// The better of moving the supplier and securing the upstream stage
     /// that binds; `None` when neither lowers the dependency.
-    fn advice(
-        &self,
-        product: usize,
-        item: &Item,
-        own_exposure: f64,
-        node: &Node,
-    ) -> Option<Advice> {
+    fn advice(&mut self, product: usize, item: &Item, node: &Node) -> Option<Advice> {
         let chain = self.params.chain;
         let current = node.dependency(chain);
         let moved = self
@@ -312,13 +300,9 @@ impl Assessor<'_> {
             .chokepoint(product, node)
             .filter(|&chokepoint| chokepoint != product)
             .map(|chokepoint| {
-                let mut overrides = vec![(chokepoint, 0.0)];
-                if item.supplier_country.is_some() {
-                    overrides.push((product, own_exposure));
-                }
                 let dependency = self
                     .numbers
-                    .with_exposures(product, &overrides)
+                    .variant(product, item.supplier_country, Some(chokepoint))
                     .dependency(chain);
                 let point = self.stage_point(chokepoint);
                 Advice::SecureUpstream {
@@ -345,7 +329,7 @@ impl Assessor<'_> {
     /// The country outside China, other than the current supplier's, whose
     /// supply gives the lowest dependency, the largest producer among equals.
     fn best_move(
-        &self,
+        &mut self,
         product: usize,
         current: Option<CountryCode>,
     ) -> Option<(CountryCode, f64)> {
@@ -355,10 +339,9 @@ impl Assessor<'_> {
             if country == CountryCode::CN || Some(country) == current {
                 continue;
             }
-            let e = self.controlled_fraction(product, country);
             let dependency = self
                 .numbers
-                .with_exposures(product, &[(product, e)])
+                .variant(product, Some(country), None)
                 .dependency(chain);
             let better = best.is_none_or(|(_, best_dependency, best_share)| {
                 dependency < best_dependency - NO_GAIN

@@ -18,6 +18,7 @@ mod eu_crm;
 mod explain;
 pub mod exposure;
 mod graph;
+mod network;
 mod params;
 mod resolve;
 pub mod scenario;
@@ -36,8 +37,8 @@ pub use eu_crm::{
 };
 pub use explain::{
     Binding, ChinaShare, Chokepoint, Component, Conflict, CountryShare, DefaultUsed,
-    DependencyScore, DifficultyScore, FactRef, InputDifficulty, InputTerm, LocalExposure, Pressure,
-    ProductScore, Quantity, ScoreRange,
+    DependencyScore, DifficultyScore, FactRef, InputDifficulty, InputTerm, LocalExposure, PathStep,
+    PathVia, Pressure, ProductScore, Quantity, ScoreRange, SupplyPath,
 };
 pub use graph::GraphHistory;
 pub use params::{
@@ -53,7 +54,7 @@ use crate::domain::ProductId;
 /// The version of the method. The year and a counter: any change that can
 /// move a score (a formula, a default, a weight) bumps it, so a stored score
 /// names the method that produced it.
-pub const METHODOLOGY_VERSION: &str = "2026.4";
+pub const METHODOLOGY_VERSION: &str = "2026.5";
 
 /// Scores one product (computing its upstream chain once each), or `None`
 /// if the product is not in the snapshot.

@@ -160,21 +160,22 @@ struct Pick {
 }
 
 pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> Resolved {
-    let mut resolver = Resolver {
-        facts: snapshot.facts(),
-        buyer: params.buyer,
-        as_of: params.as_of,
-        view: params.view,
-        date: params.as_of.to_offset(UtcOffset::UTC).date(),
-        set: None,
-        out: Resolved::default(),
-    };
-    let facts = |metric: Metric| {
-        if metric.spec().needs_buyer {
-            snapshot.buyer_facts(product, metric, params.buyer)
-        } else {
-            snapshot.product_facts(product, metric)
-        }
+    resolve_for(snapshot, product, Some(params.buyer), params)
+}
+
+/// What a product resolves to for `buyer`, or with no buyer (global facts
+/// only: what every country's output of the product is, whoever buys it).
+pub(crate) fn resolve_for(
+    snapshot: &Snapshot,
+    product: usize,
+    buyer: Option<Buyer>,
+    params: &Params,
+) -> Resolved {
+    let mut resolver = Resolver::new(snapshot, buyer, params);
+    let facts = |metric: Metric| match (metric.spec().needs_buyer, buyer) {
+        (true, Some(buyer)) => snapshot.buyer_facts(product, metric, buyer),
+        (true, None) => 0..0,
+        (false, _) => snapshot.product_facts(product, metric),
     };
     let r = &mut resolver;
     r.out.production = r.volumes(Metric::Production, facts(Metric::Production), 0);
@@ -218,9 +219,54 @@ pub(crate) fn resolve(snapshot: &Snapshot, product: usize, params: &Params) -> R
     resolver.out
 }
 
+/// How a country sources a product: its imports by origin, its import
+/// reliance and its recycled input, as its own facts (buyer = the country)
+/// resolve; `None` when none is recorded (it buys on the world market).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sourcing {
+    pub imports: Vec<(CountryCode, f64)>,
+    pub reliance: Option<f64>,
+    pub recycling: Option<f64>,
+    /// Indices into [`Snapshot::facts`] of the facts behind it.
+    pub facts: Vec<usize>,
+}
+
+pub(crate) fn resolve_sourcing(
+    snapshot: &Snapshot,
+    product: usize,
+    buyer: Buyer,
+    params: &Params,
+) -> Option<Sourcing> {
+    let mut resolver = Resolver::new(snapshot, Some(buyer), params);
+    let r = &mut resolver;
+    let facts = |metric: Metric| snapshot.buyer_facts(product, metric, buyer);
+    let imports = r.distribution(Metric::ImportShare, facts(Metric::ImportShare));
+    let reliance = r.whole(Metric::ImportReliance, facts(Metric::ImportReliance));
+    // The country's own rate, else one recorded for every buyer.
+    let recycling = r.whole(
+        Metric::RecyclingInputRate,
+        snapshot.product_facts(product, Metric::RecyclingInputRate),
+    );
+    if imports.is_empty() && reliance.is_none() && recycling.is_none() {
+        return None;
+    }
+    let out = resolver.out;
+    let value = |slot: usize| out.values[slot];
+    Some(Sourcing {
+        imports: imports
+            .iter()
+            .map(|cv| (cv.country, value(cv.slot)))
+            .collect(),
+        reliance: reliance.map(value),
+        recycling: recycling.map(value),
+        facts: out.used,
+    })
+}
+
 struct Resolver<'a> {
     facts: &'a [SnapshotFact],
-    buyer: Buyer,
+    /// `None`: global facts only.
+    buyer: Option<Buyer>,
     as_of: OffsetDateTime,
     view: View,
     date: Date,
@@ -229,7 +275,24 @@ struct Resolver<'a> {
     out: Resolved,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    fn new(snapshot: &'a Snapshot, buyer: Option<Buyer>, params: &Params) -> Resolver<'a> {
+        Resolver {
+            facts: snapshot.facts(),
+            buyer,
+            as_of: params.as_of,
+            view: params.view,
+            date: params.as_of.to_offset(UtcOffset::UTC).date(),
+            set: None,
+            out: Resolved::default(),
+        }
+    }
+
+    /// Whether the fact is the resolved buyer's own.
+    fn own(&self, fact: &SnapshotFact) -> bool {
+        fact.buyer.is_some() && fact.buyer == self.buyer
+    }
+
     /// Shares of one whole, resolved as one set: among the product's usable
     /// facts of the metric (the buyer's own when it has any, else the
     /// global ones; only its own for a metric that needs a buyer), the
@@ -262,7 +325,7 @@ impl Resolver<'_> {
                 continue;
             }
             let best = match fact.buyer {
-                Some(b) if b == self.buyer => &mut own,
+                Some(_) if self.own(fact) => &mut own,
                 None if !needs_buyer => &mut global,
                 _ => continue,
             };
@@ -426,7 +489,7 @@ impl Resolver<'_> {
                         && fact.period.start > self.date
                         && fact.status == FactStatus::InForce
                         && fact.value.is_some_and(|level| level > 0.0)
-                        && fact.buyer.is_none_or(|buyer| buyer == self.buyer)
+                        && (fact.buyer.is_none() || self.own(fact))
                 })
                 .min_by_key(|(_, fact)| fact.period.start);
             if let Some((i, fact)) = next {
@@ -487,7 +550,7 @@ impl Resolver<'_> {
     fn candidate(&self, fact: &SnapshotFact) -> bool {
         let in_set = self.set.is_none_or(|set| {
             let class = if set.own {
-                fact.buyer == Some(self.buyer)
+                self.own(fact)
             } else {
                 fact.buyer.is_none()
             };
@@ -507,7 +570,7 @@ impl Resolver<'_> {
                 continue;
             }
             let best = match fact.buyer {
-                Some(b) if b == self.buyer => &mut best_own,
+                Some(_) if self.own(fact) => &mut best_own,
                 None if !needs_buyer => &mut best_global,
                 _ => continue,
             };
@@ -522,7 +585,7 @@ impl Resolver<'_> {
         let mut combined = Combination::default();
         for (i, fact) in self.facts[group.clone()].iter().enumerate() {
             let class_matches = if own {
-                fact.buyer == Some(self.buyer)
+                self.own(fact)
             } else {
                 fact.buyer.is_none()
             };

@@ -3,6 +3,7 @@
 
 mod exposure;
 mod kit;
+mod network;
 mod properties;
 mod scenarios;
 mod scores;

@@ -6,9 +6,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::engine::{local, node, Node};
+use super::engine::{evaluate_product, local, node, Node};
+use super::network::Network;
 use super::params::{Chain, Params};
-use super::resolve::{resolve, Resolved};
+use super::resolve::Resolved;
 use super::snapshot::Snapshot;
 use super::METHODOLOGY_VERSION;
 use crate::domain::{Buyer, ProductId};
@@ -49,7 +50,7 @@ pub struct Intervals {
     #[schema(example = 42)]
     pub seed: u64,
     /// The method the draws recompute.
-    #[schema(example = "2026.4")]
+    #[schema(example = "2026.5")]
     pub methodology_version: String,
     /// Dependency over the draws, 0–100 points.
     pub dependency: Interval,
@@ -129,24 +130,6 @@ pub(crate) fn perturb(r: &Resolved, rng: &mut Rng, out: &mut [f64]) {
     }
 }
 
-/// Recomputes the closure (topological) from `values` and returns the last
-/// product's dependency and difficulty.
-fn evaluate(
-    snapshot: &Snapshot,
-    params: &Params,
-    closure: &[usize],
-    resolved: &[Resolved],
-    values: &[Vec<f64>],
-    nodes: &mut [Node],
-) -> (f64, f64) {
-    for (position, &p) in closure.iter().enumerate() {
-        let own = local(snapshot, p, &resolved[position], &values[position], params);
-        nodes[p] = node(snapshot, p, &own, nodes, params.chain);
-    }
-    let last = *closure.last().expect("the closure holds the product");
-    (nodes[last].dependency(params.chain), nodes[last].difficulty)
-}
-
 /// The `q`-quantile of sorted draws by nearest rank.
 fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
@@ -163,6 +146,49 @@ fn interval(point: f64, mut draws: Vec<f64>) -> Interval {
     }
 }
 
+/// A product's chain as the draws recompute it: each product's resolution
+/// for the buyer and its supply node in the network.
+struct DrawnChain<'a> {
+    closure: Vec<usize>,
+    resolved: Vec<Resolved>,
+    supplies: Vec<usize>,
+    network: Network<'a>,
+}
+
+impl DrawnChain<'_> {
+    /// Recomputes the chain from perturbed values (the buyer's, by position
+    /// in the closure; the network's stages, by product) and returns the
+    /// last product's dependency and difficulty.
+    fn evaluate(
+        &self,
+        snapshot: &Snapshot,
+        params: &Params,
+        values: &[Vec<f64>],
+        stages: &[Vec<f64>],
+        arena: &mut Vec<f64>,
+        nodes: &mut [Node],
+    ) -> (f64, f64) {
+        self.network
+            .evaluate(&|p| stages[p].as_slice(), None, arena);
+        for (position, &p) in self.closure.iter().enumerate() {
+            let outcome = self
+                .network
+                .outcome(p, self.supplies[position], Some(arena));
+            let own = local(
+                snapshot,
+                p,
+                &self.resolved[position],
+                &values[position],
+                params,
+                outcome.exposure,
+            );
+            nodes[p] = node(snapshot, p, &own, &outcome, nodes, params.chain);
+        }
+        let last = *self.closure.last().expect("the closure holds the product");
+        (nodes[last].dependency(params.chain), nodes[last].difficulty)
+    }
+}
+
 pub(crate) fn uncertainty(
     snapshot: &Snapshot,
     id: &ProductId,
@@ -171,24 +197,41 @@ pub(crate) fn uncertainty(
     seed: u64,
 ) -> Option<Intervals> {
     let product = snapshot.position(id)?;
-    let closure = snapshot.upstream_closure(product);
-    let resolved: Vec<Resolved> = closure
-        .iter()
-        .map(|&p| resolve(snapshot, p, params))
-        .collect();
+    let mut chain = DrawnChain {
+        closure: snapshot.upstream_closure(product),
+        resolved: Vec::new(),
+        supplies: Vec::new(),
+        network: Network::new(snapshot, params),
+    };
     let mut nodes = vec![Node::default(); product + 1];
-    let mut values: Vec<Vec<f64>> = resolved.iter().map(|r| r.values.clone()).collect();
-    let (point_dependency, point_difficulty) =
-        evaluate(snapshot, params, &closure, &resolved, &values, &mut nodes);
+    for &p in &chain.closure {
+        let (resolved, outcome, _, node) =
+            evaluate_product(snapshot, params, &mut chain.network, p, &nodes);
+        nodes[p] = node;
+        chain.resolved.push(resolved);
+        chain.supplies.push(outcome.node);
+    }
+    let point_dependency = nodes[product].dependency(params.chain);
+    let point_difficulty = nodes[product].difficulty;
+    let mut values: Vec<Vec<f64>> = chain.resolved.iter().map(|r| r.values.clone()).collect();
+    let mut stages: Vec<Vec<f64>> = (0..snapshot.products().len())
+        .map(|p| chain.network.stage_values(p).to_vec())
+        .collect();
+    let mut arena = Vec::new();
     let mut rng = Rng::new(seed);
     let draws = draws.max(1);
     let mut dependency = Vec::with_capacity(draws as usize);
     let mut difficulty = Vec::with_capacity(draws as usize);
     for _ in 0..draws {
-        for (r, buffer) in resolved.iter().zip(values.iter_mut()) {
+        for (r, buffer) in chain.resolved.iter().zip(values.iter_mut()) {
             perturb(r, &mut rng, buffer);
         }
-        let (d, h) = evaluate(snapshot, params, &closure, &resolved, &values, &mut nodes);
+        for (p, buffer) in stages.iter_mut().enumerate() {
+            if let Some(stage) = chain.network.stage_resolved(p) {
+                perturb(stage, &mut rng, buffer);
+            }
+        }
+        let (d, h) = chain.evaluate(snapshot, params, &values, &stages, &mut arena, &mut nodes);
         dependency.push(d);
         difficulty.push(h);
     }

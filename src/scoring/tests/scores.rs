@@ -195,8 +195,10 @@ fn import_shares_resolve_as_one_distribution_of_the_latest_year() {
     // China's 2019 share of 0.7 stood beside the 2024 shares (sum 1.7).
     let kit = import_years_kit();
     let score = kit.score("ore", &params());
-    // g = 60 / (60 + 40) = 0.6, IR = 0.8, m = 0 (China is not a 2024 origin):
-    // e = 0.6 · 0.8/2 + 0 · (1 − 0.8/2) = 0.24.
+    // g = 60 / (60 + 40) = 0.6, IR = 0.8, China is not a 2024 origin:
+    // 20% US output (0), imports 25% Australian output (0) and 75%
+    // Malaysian (Malaysia makes none and records no sourcing: the world
+    // market, 0.6): e = 0.8 · 0.75 · 0.6 = 0.36.
     let exposure = &score.dependency.exposure;
     assert_close(exposure.import_share_china.value, 0.0);
     assert_eq!(exposure.import_share_china.origin, Origin::Facts);
@@ -205,8 +207,8 @@ fn import_shares_resolve_as_one_distribution_of_the_latest_year() {
     let mut origins = exposure.import_share_china.fact_ids.clone();
     origins.sort_unstable();
     assert_eq!(origins, vec![6, 7]);
-    assert_close(exposure.value, 0.24);
-    assert_close(score.dependency.score, 24.0);
+    assert_close(exposure.value, 0.36);
+    assert_close(score.dependency.score, 36.0);
     assert!(score.facts_used.iter().all(|f| f.id != 4 && f.id != 5));
 
     // The EU CRM sourcing term reads the same set. No WGI facts, so every
@@ -327,14 +329,17 @@ fn political_stability_is_recorded_for_reference_and_moves_nothing() {
 }
 
 #[test]
-fn exposure_blends_world_supply_and_the_buyers_imports_then_recycling() {
+fn exposure_follows_the_buyers_sourcing_by_origin_then_recycling() {
     let mut kit = controlled_kit();
     for_buyer(kit.fact("ore", "CN", Metric::ImportShare, 0.5), us());
     for_buyer(kit.fact("ore", "US", Metric::ImportReliance, 0.8), us());
     kit.fact("ore", "US", Metric::RecyclingInputRate, 0.1);
     let score = kit.score("ore", &params());
+    // 10% recycled; of the rest, 20% US output (none Chinese-controlled)
+    // and 80% imports: half Chinese, half of unrecorded origin, bought on
+    // the world market at China's share g.
     let g = 130.0 / 200.0;
-    let e = (g * 0.8 / 2.0 + 0.5 * (1.0 - 0.8 / 2.0)) * (1.0 - 0.1);
+    let e = (1.0 - 0.1) * (0.2 * 0.0 + 0.8 * (0.5 * 1.0 + 0.5 * g));
     assert_close(score.dependency.exposure.value, e);
     assert_close(score.dependency.score, 100.0 * e);
     assert_eq!(
@@ -924,7 +929,7 @@ fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_pro
     }
     assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
     let json = serde_json::to_value(&all[3]).unwrap();
-    assert_eq!(json["methodology_version"], "2026.4");
+    assert_eq!(json["methodology_version"], "2026.5");
     assert_eq!(json["params"]["chain"], "bottleneck");
     assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
 }

@@ -178,27 +178,37 @@ fn worked_example_reproduces_the_documented_numbers() {
     );
     assert_close(oxide.difficulty.score, oxide_difficulty);
 
-    // Step 3: magnets for the US. e = 0.9·0.9/2 + 0.75·(1 − 0.9/2).
-    let e_magnet = 0.9 * 0.9 / 2.0 + 0.75 * (1.0 - 0.9 / 2.0);
-    assert_close(e_magnet, 0.8175);
+    // Step 3: magnets for the US. 10% US output (China controls none of
+    // it); 90% imports: 75% Chinese output, the rest of unrecorded origin
+    // from the world market, where China holds 0.9.
+    let e_magnet = 0.1 * 0.0 + 0.9 * (0.75 * 1.0 + 0.25 * 0.9);
+    assert_close(e_magnet, 0.8775);
     let magnet = by_product(&scores, "sintered-ndfeb-magnet");
     assert_close(magnet.dependency.exposure.value, e_magnet);
-    let bottleneck_free = f64::min(1.0 - e_magnet, 1.0 - 0.92);
+    // Every maker buys its oxide on the world market (no sourcing
+    // recorded), so the oxide stage of the US supply is 0.92 Chinese and
+    // the concentrate stage 0.752089.
+    let bottleneck_free = 1.0 - e_magnet.max(0.92).max(g_mine);
     assert_close(magnet.dependency.score, 100.0 * (1.0 - bottleneck_free));
     assert_close(magnet.dependency.score, 92.0);
+    // Independent: what passes no Chinese control at any stage, maker by
+    // maker: (1 − κ) · the oxide's independent free share, weighted.
     let independent_free = (1.0 - e_magnet) * oxide_independent_free;
     assert_close(
         magnet.dependency.independent,
         100.0 * (1.0 - independent_free),
     );
-    assert_close(magnet.dependency.independent, 99.638_050_139_275_77);
+    assert_close(magnet.dependency.independent, 99.757_047_353_760_44);
     let chokepoint = magnet.dependency.chokepoint.as_ref().unwrap();
     assert_eq!(chokepoint.product, id("ndpr-oxide"));
+    assert_eq!(chokepoint.country.as_deref(), Some("CN"));
+    let listed: f64 = chokepoint.paths.iter().map(|p| p.points).sum();
+    assert_close(listed + chokepoint.other_paths_points, 92.0);
 
     // Difficulty: time 3/20 (default), scale 0.9, capital from 9,000 t × e
     // × $100,000 per t/yr, cost 0.5 + 0.1·2, know-how 1, substitution 0.7.
     let capex = 9_000.0 * e_magnet * 100_000.0;
-    assert_close(capex, 735_750_000.0);
+    assert_close(capex, 789_750_000.0);
     let capital = (capex / 1.0e7_f64).log10() / 4.0;
     let own = 100.0
         * (0.25 * (3.0 / 20.0)
@@ -209,17 +219,28 @@ fn worked_example_reproduces_the_documented_numbers() {
             + 0.10 * 0.7);
     assert_close(magnet.difficulty.own_score, own);
     assert_close(magnet.difficulty.coverage, 0.75);
-    // The oxide (dependency 92 ≥ 10) is harder: it binds, with its 5 years.
+    // The oxide (dependency 92 ≥ 10) is harder: it binds. The time to
+    // displace is the longest of the material chain: the concentrate's
+    // 16 years (mining default), through the oxide.
     assert_close(magnet.difficulty.score, oxide_difficulty);
     assert_eq!(magnet.difficulty.binding.product, id("ndpr-oxide"));
-    assert_close(magnet.difficulty.years_to_displace, 5.0);
+    assert_close(oxide.difficulty.years_to_displace, 16.0);
+    assert_close(magnet.difficulty.years_to_displace, 16.0);
+    assert_eq!(
+        magnet.difficulty.years_path,
+        vec![
+            id("sintered-ndfeb-magnet"),
+            id("ndpr-oxide"),
+            id("rare-earth-concentrate")
+        ]
+    );
     assert_eq!(magnet.pressure.len(), 1);
 
     // The rounded figures quoted in the document.
     let rounded = |x: f64| (x * 100.0).round() / 100.0;
     assert_eq!(rounded(mine_difficulty), 64.67);
     assert_eq!(rounded(oxide_difficulty), 65.42);
-    assert_eq!(rounded(own), 60.75);
+    assert_eq!(rounded(own), 60.87);
     assert_eq!(rounded(100.0 * (1.0 - oxide_independent_free)), 98.02);
 }
 
@@ -233,12 +254,12 @@ fn the_document_quotes_the_tested_figures() {
         "**92.00**",
         "**98.02**",
         "**65.42**",
-        "0.8175",
-        "**99.64**",
-        "**60.75**",
-        "$735,750,000",
+        "0.8775",
+        "**99.76**",
+        "**60.87**",
+        "$789,750,000",
         "**ndpr-oxide**",
-        "= **5**",
+        "= **16**",
     ] {
         assert!(
             METHODOLOGY.contains(figure),

@@ -1,0 +1,781 @@
+//! The country-resolved supply network. A node is a product at a place: what
+//! a country makes (`Made`), what it has to use or sell (`Supply`: its own
+//! output, its imports by origin, recycled material) or the world market
+//! (`World`: every producer by its share). Each node carries, for every
+//! stage reachable from its product (a *path* of inputs), the share of its
+//! output that passed through Chinese-controlled capacity at that stage, and
+//! the share that passed through none (the `independent` aggregation).
+//!
+//! Nodes are built on demand, inputs first, so their order is topological:
+//! a Monte Carlo draw recomputes them in order from perturbed stage values.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::dependency::{input_term, supply_rows, ShareBasis, DEFAULT_IMPORT_RELIANCE};
+use super::params::Params;
+use super::resolve::{resolve_for, resolve_sourcing, Resolved, Sourcing};
+use super::snapshot::Snapshot;
+use crate::domain::{Buyer, CountryCode};
+
+/// Re-exports are followed through this many countries; beyond them a
+/// country's supply is taken as the world market's.
+pub(crate) const REEXPORT_HOPS: u8 = 2;
+
+/// Where a product is made or held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Place {
+    At(Buyer),
+    /// Output outside the countries recorded (published shares that do not
+    /// add up to the world): not Chinese-controlled, buying on the world
+    /// market.
+    Rest,
+}
+
+/// A stage reached from a product by following inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Path {
+    /// From the product to the stage, both included.
+    pub products: Vec<usize>,
+    /// `Π share` of the substitutable inputs on the way (1 when all are
+    /// essential): what a unit of Chinese content at the stage weighs in the
+    /// product's dependency.
+    pub dilution: f64,
+}
+
+/// How a node's supply reaches it from a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The country's own output.
+    Domestic,
+    /// Imports from the origin.
+    Import(CountryCode),
+    /// The world market: recorded imports that leave a remainder, or no
+    /// sourcing recorded at all.
+    WorldMarket,
+    /// A producer's share of the world market.
+    Producer(CountryCode),
+    /// Output outside the recorded producers.
+    Rest,
+}
+
+#[derive(Debug, Clone)]
+enum Spec {
+    Made {
+        product: usize,
+        place: Place,
+        /// One supply node per input edge.
+        inputs: Vec<usize>,
+    },
+    Supply {
+        product: usize,
+        recycled: f64,
+        parts: Vec<(Via, f64, usize)>,
+    },
+    World {
+        product: usize,
+        basis: ShareBasis,
+        /// Rows of the stage's supply basis: (country, slot, made node).
+        producers: Vec<(CountryCode, usize, usize)>,
+        rest: usize,
+    },
+}
+
+impl Spec {
+    fn product(&self) -> usize {
+        match self {
+            Spec::Made { product, .. }
+            | Spec::Supply { product, .. }
+            | Spec::World { product, .. } => *product,
+        }
+    }
+}
+
+/// A node's numbers, borrowed from the arena: for each path of its product
+/// the Chinese content at that stage; the share passing through no Chinese
+/// control; and that share for each input of the product.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Content<'n> {
+    pub stages: &'n [f64],
+    pub free_independent: f64,
+    pub inputs_free_independent: &'n [f64],
+}
+
+impl Content<'_> {
+    /// `1 − max_π dilution_π · content_π` and the path that attains it
+    /// (ties go to the longer path: the deepest binding stage).
+    pub fn bottleneck(&self, paths: &[Path]) -> (f64, usize) {
+        let mut best = (0.0, 0);
+        for (index, (path, content)) in paths.iter().zip(self.stages).enumerate() {
+            let weighed = path.dilution * content;
+            let longer = path.products.len() > paths[best.1].products.len();
+            if weighed > best.0 || (weighed == best.0 && longer) {
+                best = (weighed, index);
+            }
+        }
+        (1.0 - best.0.min(1.0), best.1)
+    }
+}
+
+/// The buyer's numbers for a product, read off its supply node.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outcome {
+    pub node: usize,
+    pub free_bottleneck: f64,
+    pub free_independent: f64,
+    /// Chinese content at the product's own stage: the buyer's exposure `e`.
+    pub exposure: f64,
+    /// The path whose stage binds under bottleneck (0: the own stage).
+    pub binding_path: usize,
+    /// Its first input edge, `None` when the own stage binds.
+    pub binding_edge: Option<usize>,
+    /// Per input edge, the China-free share it passes on to this supply
+    /// under each aggregation.
+    pub inputs: Vec<(f64, f64)>,
+}
+
+/// One step of a route: a place that made a product on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Step {
+    pub product: usize,
+    pub place: Place,
+    /// Share of the previous step's supply (the buyer's, for the first).
+    pub share: f64,
+    /// How the stretch from the previous step began.
+    pub via: Via,
+}
+
+/// One route of Chinese content to a stage: its steps from the buyer's
+/// supply to the place at the stage, and the content it carries (a share
+/// of the buyer's supply, before dilution).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Route {
+    pub steps: Vec<Step>,
+    pub content: f64,
+}
+
+pub(crate) struct Network<'a> {
+    snapshot: &'a Snapshot,
+    params: &'a Params,
+    paths: Vec<Option<Vec<Path>>>,
+    stages: Vec<Option<Resolved>>,
+    sourcing: HashMap<(usize, Buyer), Option<Sourcing>>,
+    specs: Vec<Spec>,
+    offsets: Vec<usize>,
+    values: Vec<f64>,
+    made: HashMap<(usize, Place), usize>,
+    supplies: HashMap<(usize, Buyer, u8), usize>,
+    worlds: HashMap<usize, usize>,
+}
+
+impl<'a> Network<'a> {
+    pub fn new(snapshot: &'a Snapshot, params: &'a Params) -> Network<'a> {
+        let count = snapshot.products().len();
+        Network {
+            snapshot,
+            params,
+            paths: vec![None; count],
+            stages: vec![None; count],
+            sourcing: HashMap::new(),
+            specs: Vec::new(),
+            offsets: Vec::new(),
+            values: Vec::new(),
+            made: HashMap::new(),
+            supplies: HashMap::new(),
+            worlds: HashMap::new(),
+        }
+    }
+
+    /// The stages reachable from `product`, its own first, then each input's
+    /// in edge order.
+    pub fn paths(&mut self, product: usize) -> &[Path] {
+        if self.paths[product].is_none() {
+            let mut paths = vec![Path {
+                products: vec![product],
+                dilution: 1.0,
+            }];
+            for edge in self.snapshot.edges(product).to_vec() {
+                let weight = if edge.essential { 1.0 } else { edge.share };
+                for path in self.paths(edge.input).to_vec() {
+                    let mut products = vec![product];
+                    products.extend(path.products);
+                    paths.push(Path {
+                        products,
+                        dilution: weight * path.dilution,
+                    });
+                }
+            }
+            self.paths[product] = Some(paths);
+        }
+        self.paths[product].as_deref().expect("just computed")
+    }
+
+    /// The paths of a product already met.
+    pub fn known_paths(&self, product: usize) -> &[Path] {
+        self.paths[product]
+            .as_deref()
+            .expect("the product's nodes are built")
+    }
+
+    /// What every country's output of the product is (global facts only).
+    pub fn stage(&mut self, product: usize) -> &Resolved {
+        if self.stages[product].is_none() {
+            self.stages[product] = Some(resolve_for(self.snapshot, product, None, self.params));
+        }
+        self.stages[product].as_ref().expect("just resolved")
+    }
+
+    fn sourcing_of(&mut self, product: usize, buyer: Buyer) -> Option<Sourcing> {
+        let (snapshot, params) = (self.snapshot, self.params);
+        self.sourcing
+            .entry((product, buyer))
+            .or_insert_with(|| resolve_sourcing(snapshot, product, buyer, params))
+            .clone()
+    }
+
+    pub fn content(&self, node: usize) -> Content<'_> {
+        content_in(&self.values, &self.offsets, &self.specs, &self.paths, node)
+    }
+
+    /// The buyer's supply of a product: its own sourcing, or the world
+    /// market's when it has none recorded.
+    pub fn buyer_supply(&mut self, product: usize, buyer: Buyer) -> usize {
+        self.supply(product, buyer, 0)
+    }
+
+    /// What `place` makes of `product`.
+    pub fn made(&mut self, product: usize, place: Place) -> usize {
+        if let Some(&node) = self.made.get(&(product, place)) {
+            return node;
+        }
+        let edges = self.snapshot.edges(product).to_vec();
+        let inputs = edges
+            .iter()
+            .map(|edge| match place {
+                Place::At(buyer) => self.supply(edge.input, buyer, 0),
+                Place::Rest => self.world(edge.input),
+            })
+            .collect();
+        let node = self.push(Spec::Made {
+            product,
+            place,
+            inputs,
+        });
+        self.made.insert((product, place), node);
+        node
+    }
+
+    /// A place's supply of a product, `hop` re-exports away from the
+    /// country that uses it.
+    fn supply(&mut self, product: usize, buyer: Buyer, hop: u8) -> usize {
+        if let Some(&node) = self.supplies.get(&(product, buyer, hop)) {
+            return node;
+        }
+        let Some(sourcing) = self
+            .sourcing_of(product, buyer)
+            .filter(|_| hop <= REEXPORT_HOPS)
+        else {
+            return self.world(product);
+        };
+        // Recycled material meets a country's own demand; what it ships on
+        // is primary.
+        let recycled = if hop == 0 {
+            sourcing.recycling.unwrap_or(0.0).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let primary = 1.0 - recycled;
+        let own_country = match buyer {
+            Buyer::Country(country) => Some(country),
+            Buyer::Eu => None,
+        };
+        let recorded: f64 = sourcing.imports.iter().map(|(_, m)| m).sum();
+        let scale = if recorded > 1.0 { 1.0 / recorded } else { 1.0 };
+        // Without a recorded reliance the place imports all it uses.
+        let domestic = sourcing
+            .reliance
+            .map_or(1.0 - DEFAULT_IMPORT_RELIANCE, |r| 1.0 - r.clamp(0.0, 1.0));
+        let imported = primary * (1.0 - domestic);
+        let mut parts = Vec::new();
+        if domestic > 0.0 {
+            let made = self.made(product, Place::At(buyer));
+            parts.push((Via::Domestic, primary * domestic, made));
+        }
+        let mut to_world = if sourcing.imports.is_empty() {
+            1.0
+        } else {
+            1.0 - recorded * scale
+        };
+        for &(origin, share) in &sourcing.imports {
+            let weight = imported * share * scale;
+            if Some(origin) == own_country {
+                let made = self.made(product, Place::At(buyer));
+                parts.push((Via::Domestic, weight, made));
+                continue;
+            }
+            let node = self.exports(product, origin, hop + 1);
+            parts.push((Via::Import(origin), weight, node));
+        }
+        to_world = to_world.max(0.0);
+        if to_world > 0.0 {
+            let world = self.world(product);
+            parts.push((Via::WorldMarket, imported * to_world, world));
+        }
+        let node = self.push(Spec::Supply {
+            product,
+            recycled,
+            parts,
+        });
+        self.supplies.insert((product, buyer, hop), node);
+        node
+    }
+
+    /// What `origin` exports of a product: China's own output; the pool of
+    /// a country that records its import reliance (its output and its
+    /// imports); a producer's own output; a country that makes none but
+    /// records imports re-exports them; otherwise the world market.
+    fn exports(&mut self, product: usize, origin: CountryCode, hop: u8) -> usize {
+        let buyer = Buyer::Country(origin);
+        if origin == CountryCode::CN {
+            return self.made(product, Place::At(buyer));
+        }
+        let sourcing = self.sourcing_of(product, buyer);
+        if sourcing.as_ref().is_some_and(|s| s.reliance.is_some()) {
+            return self.supply(product, buyer, hop);
+        }
+        if self.produces(product, origin) {
+            return self.made(product, Place::At(buyer));
+        }
+        self.supply(product, buyer, hop)
+    }
+
+    /// Whether the stage's supply basis has a row for the country.
+    fn produces(&mut self, product: usize, country: CountryCode) -> bool {
+        let stage = self.stage(product);
+        let (_, rows) = supply_rows(stage, &stage.values);
+        rows.iter().any(|row| row.country == country)
+    }
+
+    fn world(&mut self, product: usize) -> usize {
+        if let Some(&node) = self.worlds.get(&product) {
+            return node;
+        }
+        let stage = self.stage(product);
+        let (basis, rows) = supply_rows(stage, &stage.values);
+        let rows: Vec<(CountryCode, usize)> = rows.iter().map(|r| (r.country, r.slot)).collect();
+        let producers = rows
+            .into_iter()
+            .map(|(country, slot)| {
+                let made = self.made(product, Place::At(Buyer::Country(country)));
+                (country, slot, made)
+            })
+            .collect();
+        let rest = self.made(product, Place::Rest);
+        let node = self.push(Spec::World {
+            product,
+            basis,
+            producers,
+            rest,
+        });
+        self.worlds.insert(product, node);
+        node
+    }
+
+    fn push(&mut self, spec: Spec) -> usize {
+        let product = spec.product();
+        self.paths(product);
+        self.stage(product);
+        let width = width(self.snapshot, self.known_paths(product).len(), product);
+        let node = self.specs.len();
+        self.offsets.push(self.values.len());
+        self.values.resize(self.values.len() + width, 0.0);
+        self.specs.push(spec);
+        let stages = &self.stages;
+        let stage_values = |product: usize| {
+            stages[product]
+                .as_ref()
+                .map_or(&[][..], |r| r.values.as_slice())
+        };
+        compute(
+            self.snapshot,
+            &self.specs,
+            &self.stages,
+            &stage_values,
+            None,
+            &self.offsets,
+            &mut self.values,
+            node,
+        );
+        node
+    }
+
+    /// Recomputes every node from `stage_values` (by product; the resolved
+    /// values where `None`), with the products in `secured` carrying no
+    /// Chinese control, into `out` (the arena of [`Network::content_of`]).
+    pub fn evaluate<'v>(
+        &self,
+        stage_values: &dyn Fn(usize) -> &'v [f64],
+        secured: Option<usize>,
+        out: &mut Vec<f64>,
+    ) {
+        out.clear();
+        out.resize(self.values.len(), 0.0);
+        for node in 0..self.specs.len() {
+            compute(
+                self.snapshot,
+                &self.specs,
+                &self.stages,
+                stage_values,
+                secured,
+                &self.offsets,
+                out,
+                node,
+            );
+        }
+    }
+
+    /// A node's numbers in an arena filled by [`Network::evaluate`].
+    pub fn content_of<'v>(&'v self, values: &'v [f64], node: usize) -> Content<'v> {
+        content_in(values, &self.offsets, &self.specs, &self.paths, node)
+    }
+
+    /// The product's stage as resolved, if a node of it was built.
+    pub fn stage_resolved(&self, product: usize) -> Option<&Resolved> {
+        self.stages[product].as_ref()
+    }
+
+    pub fn stage_values(&self, product: usize) -> &[f64] {
+        self.stages[product]
+            .as_ref()
+            .map_or(&[][..], |r| r.values.as_slice())
+    }
+
+    /// The routes carrying most of `node`'s Chinese content at path
+    /// `path`, the largest first, at most `limit`. A route's potential (its
+    /// weight times its node's content) is exactly what its completions
+    /// carry, so routes come out of the best-first search in order.
+    pub fn routes(&self, node: usize, path: usize, limit: usize) -> Vec<Route> {
+        struct Frontier {
+            potential: f64,
+            node: usize,
+            path: usize,
+            weight: f64,
+            /// Share since the last step, and how that stretch began.
+            pending: f64,
+            via: Option<Via>,
+            steps: Vec<Step>,
+        }
+        impl PartialEq for Frontier {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == Ordering::Equal
+            }
+        }
+        impl Eq for Frontier {}
+        impl PartialOrd for Frontier {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Frontier {
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.potential.total_cmp(&other.potential)
+            }
+        }
+        const MAX_EXPANSIONS: usize = 20_000;
+        let potential =
+            |node: usize, path: usize, weight: f64| weight * self.content(node).stages[path];
+        let mut heap = BinaryHeap::new();
+        heap.push(Frontier {
+            potential: potential(node, path, 1.0),
+            node,
+            path,
+            weight: 1.0,
+            pending: 1.0,
+            via: None,
+            steps: Vec::new(),
+        });
+        let mut routes = Vec::new();
+        let mut expansions = 0;
+        while let Some(item) = heap.pop() {
+            if routes.len() >= limit || expansions >= MAX_EXPANSIONS || item.potential <= 0.0 {
+                break;
+            }
+            expansions += 1;
+            let enter = |heap: &mut BinaryHeap<Frontier>, via: Via, w: f64, child: usize| {
+                let weight = item.weight * w;
+                let pending = item.pending * w;
+                let via = item.via.unwrap_or(via);
+                let mut next = Frontier {
+                    potential: potential(child, item.path, weight),
+                    node: child,
+                    path: item.path,
+                    weight,
+                    pending,
+                    via: Some(via),
+                    steps: item.steps.clone(),
+                };
+                let step_place = match (&self.specs[child], via) {
+                    (Spec::Made { place, .. }, _) => Some(*place),
+                    (Spec::Supply { .. } | Spec::World { .. }, Via::Import(origin)) => {
+                        Some(Place::At(Buyer::Country(origin)))
+                    }
+                    _ => None,
+                };
+                if let Some(place) = step_place {
+                    next.steps.push(Step {
+                        product: self.specs[child].product(),
+                        place,
+                        share: pending,
+                        via,
+                    });
+                    next.pending = 1.0;
+                    next.via = None;
+                }
+                heap.push(next);
+            };
+            match &self.specs[item.node] {
+                Spec::Supply { parts, .. } => {
+                    for &(via, w, child) in parts {
+                        enter(&mut heap, via, w, child);
+                    }
+                }
+                Spec::World {
+                    basis,
+                    producers,
+                    rest,
+                    product,
+                } => {
+                    let values = self.stage_values(*product);
+                    let weights =
+                        world_weights(*basis, producers.iter().map(|(_, slot, _)| values[*slot]));
+                    let rest_weight = 1.0 - weights.iter().sum::<f64>();
+                    for ((country, _, child), w) in producers.iter().zip(weights) {
+                        enter(&mut heap, Via::Producer(*country), w, *child);
+                    }
+                    if rest_weight > 0.0 {
+                        enter(&mut heap, Via::Rest, rest_weight, *rest);
+                    }
+                }
+                Spec::Made {
+                    product, inputs, ..
+                } => {
+                    if item.path == 0 {
+                        routes.push(Route {
+                            steps: item.steps,
+                            content: item.potential,
+                        });
+                        continue;
+                    }
+                    let (edge, inner) = self.input_path(*product, item.path);
+                    let child = inputs[edge];
+                    heap.push(Frontier {
+                        potential: potential(child, inner, item.weight),
+                        node: child,
+                        path: inner,
+                        weight: item.weight,
+                        pending: 1.0,
+                        via: None,
+                        steps: item.steps,
+                    });
+                }
+            }
+        }
+        routes
+    }
+
+    /// The buyer-side numbers of `node`, a supply of `product`, read from
+    /// `values` (the network's own when `None`).
+    pub fn outcome(&self, product: usize, node: usize, values: Option<&[f64]>) -> Outcome {
+        let content = match values {
+            Some(values) => self.content_of(values, node),
+            None => self.content(node),
+        };
+        let paths = self.known_paths(product);
+        let (free_bottleneck, binding_path) = content.bottleneck(paths);
+        let mut inputs = Vec::with_capacity(content.inputs_free_independent.len());
+        let mut start = 1;
+        for (k, edge) in self.snapshot.edges(product).iter().enumerate() {
+            let inner = self.known_paths(edge.input);
+            let carried = inner
+                .iter()
+                .zip(&content.stages[start..start + inner.len()])
+                .map(|(path, c)| path.dilution * c)
+                .fold(0.0, f64::max);
+            inputs.push((1.0 - carried.min(1.0), content.inputs_free_independent[k]));
+            start += inner.len();
+        }
+        Outcome {
+            node,
+            free_bottleneck,
+            free_independent: content.free_independent,
+            exposure: content.stages[0],
+            binding_path,
+            binding_edge: (binding_path > 0).then(|| self.input_path(product, binding_path).0),
+            inputs,
+        }
+    }
+
+    /// The input edge a path (not the own one) goes through, and the path's
+    /// index among that input's paths.
+    fn input_path(&self, product: usize, path: usize) -> (usize, usize) {
+        let mut start = 1;
+        for (edge, e) in self.snapshot.edges(product).iter().enumerate() {
+            let count = self.known_paths(e.input).len();
+            if path < start + count {
+                return (edge, path - start);
+            }
+            start += count;
+        }
+        unreachable!("a path index within the product's paths")
+    }
+}
+
+/// Values per node: a content per path, the independent free share, and
+/// that share for each input.
+fn width(snapshot: &Snapshot, paths: usize, product: usize) -> usize {
+    paths + 1 + snapshot.edges(product).len()
+}
+
+fn content_in<'v>(
+    values: &'v [f64],
+    offsets: &[usize],
+    specs: &[Spec],
+    paths: &[Option<Vec<Path>>],
+    node: usize,
+) -> Content<'v> {
+    let product = specs[node].product();
+    let count = paths[product].as_ref().map_or(1, Vec::len);
+    let start = offsets[node];
+    let end = offsets.get(node + 1).copied().unwrap_or(values.len());
+    let slice = &values[start..end];
+    Content {
+        stages: &slice[..count],
+        free_independent: slice[count],
+        inputs_free_independent: &slice[count + 1..],
+    }
+}
+
+/// World shares of a stage's rows on its basis: row over total for volumes,
+/// as published (scaled down if they exceed the whole) for shares.
+pub(crate) fn world_weights(basis: ShareBasis, amounts: impl Iterator<Item = f64>) -> Vec<f64> {
+    let amounts: Vec<f64> = amounts.map(|a| a.max(0.0)).collect();
+    let total: f64 = amounts.iter().sum();
+    let divisor = match basis {
+        ShareBasis::Production | ShareBasis::OperatingCapacity => total,
+        ShareBasis::MarketShare | ShareBasis::ExportShare | ShareBasis::None => total.max(1.0),
+    };
+    if divisor <= 0.0 {
+        return vec![0.0; amounts.len()];
+    }
+    amounts.iter().map(|a| a / divisor).collect()
+}
+
+/// The Chinese-controlled fraction of what `place` makes of a product.
+fn controlled(place: Place, stage: &Resolved, values: &[f64]) -> f64 {
+    use super::dependency::china_controlled_fraction;
+    match place {
+        Place::At(Buyer::Country(country)) => china_controlled_fraction(stage, values, country),
+        Place::At(Buyer::Eu) => {
+            let (_, rows) = supply_rows(stage, values);
+            let (mut controlled, mut total) = (0.0, 0.0);
+            for row in rows.iter().filter(|r| r.country.is_eu_member()) {
+                let amount = values[row.slot];
+                controlled += amount * china_controlled_fraction(stage, values, row.country);
+                total += amount;
+            }
+            if total > 0.0 {
+                controlled / total
+            } else {
+                0.0
+            }
+        }
+        Place::Rest => 0.0,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compute<'v>(
+    snapshot: &Snapshot,
+    specs: &[Spec],
+    stages: &[Option<Resolved>],
+    stage_values: &dyn Fn(usize) -> &'v [f64],
+    secured: Option<usize>,
+    offsets: &[usize],
+    values: &mut [f64],
+    node: usize,
+) {
+    let start = offsets[node];
+    let end = offsets.get(node + 1).copied().unwrap_or(values.len());
+    let (before, rest) = values.split_at_mut(start);
+    let out = &mut rest[..end - start];
+    out.fill(0.0);
+    let edges_of = |product: usize| snapshot.edges(product).len();
+    let child = |id: usize| -> &[f64] {
+        let s = offsets[id];
+        let e = offsets[id + 1];
+        &before[s..e]
+    };
+    let spec = &specs[node];
+    let product = spec.product();
+    let inputs = edges_of(product);
+    let paths = out.len() - 1 - inputs;
+    match spec {
+        Spec::Made {
+            place, inputs: ids, ..
+        } => {
+            let kappa = if secured == Some(product) {
+                0.0
+            } else if *place == Place::At(Buyer::Country(CountryCode::CN)) {
+                1.0
+            } else {
+                let stage = stages[product]
+                    .as_ref()
+                    .expect("a node's stage is resolved");
+                controlled(*place, stage, stage_values(product))
+            };
+            out[0] = kappa;
+            let mut at = 1;
+            let mut free = 1.0 - kappa;
+            for (k, (&id, edge)) in ids.iter().zip(snapshot.edges(product)).enumerate() {
+                let input = child(id);
+                let input_paths = input.len() - 1 - edges_of(edge.input);
+                out[at..at + input_paths].copy_from_slice(&input[..input_paths]);
+                at += input_paths;
+                let input_free = input[input_paths];
+                out[paths + 1 + k] = input_free;
+                free *= input_term(edge, input_free);
+            }
+            out[paths] = free;
+        }
+        Spec::Supply {
+            recycled, parts, ..
+        } => {
+            for &(_, w, id) in parts {
+                for (o, v) in out.iter_mut().zip(child(id)) {
+                    *o += w * v;
+                }
+            }
+            for free in &mut out[paths..] {
+                *free += recycled;
+            }
+        }
+        Spec::World {
+            basis,
+            producers,
+            rest: rest_node,
+            ..
+        } => {
+            let values = stage_values(product);
+            let weights = world_weights(*basis, producers.iter().map(|(_, slot, _)| values[*slot]));
+            let rest_weight = (1.0 - weights.iter().sum::<f64>()).max(0.0);
+            for ((_, _, id), w) in producers.iter().zip(&weights) {
+                for (o, v) in out.iter_mut().zip(child(*id)) {
+                    *o += w * v;
+                }
+            }
+            for (o, v) in out.iter_mut().zip(child(*rest_node)) {
+                *o += rest_weight * v;
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The country-resolved network: hand-worked chains through third
+//! countries, and its properties against the method it generalises.
+
+use proptest::prelude::*;
+
+use super::kit::*;
+use super::properties::{chains, name, snapshot_strategy, world_market_only, EPSILON};
+use crate::domain::{Buyer, Metric, Stage};
+use crate::scoring::{score_all, Chain, Params, PathVia, ProductScore};
+
+fn buyer(code: &str) -> Buyer {
+    Buyer::Country(country(code))
+}
+
+fn params_for(code: &str) -> Params {
+    Params::new(buyer(code), AS_OF)
+}
+
+/// `buyer` imports `product` from `origin` at `share` of its imports.
+fn imports(kit: &mut Kit, product: &str, buyer_code: &str, origin: &str, share: f64) {
+    for_buyer(
+        kit.fact(product, origin, Metric::ImportShare, share),
+        buyer(buyer_code),
+    );
+}
+
+fn reliance(kit: &mut Kit, product: &str, buyer_code: &str, value: f64) {
+    for_buyer(
+        kit.fact(product, buyer_code, Metric::ImportReliance, value),
+        buyer(buyer_code),
+    );
+}
+
+/// Primary gallium: China 90 t, Japan 5, Korea 5. The US imports all it
+/// uses: 40% from Japan, 30% from China, 30% from Germany. Japan imports 80%
+/// of what it uses, all from China. Germany makes none and re-exports what
+/// it imports: half Chinese, half Korean.
+fn gallium() -> Kit {
+    let mut kit = Kit::new();
+    kit.product("gallium", Stage::Smelting, &[]);
+    for (country_code, tonnes) in [("CN", 90.0), ("JP", 5.0), ("KR", 5.0)] {
+        kit.fact("gallium", country_code, Metric::Production, tonnes);
+    }
+    reliance(&mut kit, "gallium", "US", 1.0);
+    for (origin, share) in [("JP", 0.4), ("CN", 0.3), ("DE", 0.3)] {
+        imports(&mut kit, "gallium", "US", origin, share);
+    }
+    reliance(&mut kit, "gallium", "JP", 0.8);
+    imports(&mut kit, "gallium", "JP", "CN", 1.0);
+    imports(&mut kit, "gallium", "DE", "CN", 0.5);
+    imports(&mut kit, "gallium", "DE", "KR", 0.5);
+    kit
+}
+
+fn points_and_summaries(score: &ProductScore) -> Vec<(f64, String)> {
+    let chokepoint = score.dependency.chokepoint.as_ref().expect("a chokepoint");
+    chokepoint
+        .paths
+        .iter()
+        .map(|p| (p.points, p.summary.clone()))
+        .collect()
+}
+
+#[test]
+fn gallium_through_japan_and_germany_keeps_its_chinese_content() {
+    let kit = gallium();
+    let us = kit.score("gallium", &params_for("US"));
+    // What each origin ships: Japan's pool is 20% its own (China-free) and
+    // 80% Chinese imports, 0.8 Chinese; China's own output 1; Germany's
+    // re-exports 0.5 · 1 + 0.5 · 0 (Korean output) = 0.5.
+    let japan = 0.2 * 0.0 + 0.8 * 1.0;
+    let germany = 0.5 * 1.0 + 0.5 * 0.0;
+    let expected = 100.0 * (0.4 * japan + 0.3 * 1.0 + 0.3 * germany);
+    assert_close(us.dependency.bottleneck, expected);
+    assert_close(us.dependency.independent, expected);
+    assert_close(expected, 77.0);
+    // The paths, heaviest first, add up to the score.
+    let paths = points_and_summaries(&us);
+    assert_eq!(paths.len(), 3);
+    assert_close(paths[0].0, 100.0 * 0.4 * 0.8);
+    assert_eq!(paths[0].1, "US ← JP 40% gallium ← CN 80% gallium");
+    assert_close(paths[1].0, 100.0 * 0.3);
+    assert_eq!(paths[1].1, "US ← CN 30% gallium");
+    assert_close(paths[2].0, 100.0 * 0.3 * 0.5);
+    assert_eq!(paths[2].1, "US ← DE 30% gallium ← CN 50% gallium");
+    let chokepoint = us.dependency.chokepoint.as_ref().unwrap();
+    assert_eq!(chokepoint.country.as_deref(), Some("CN"));
+    assert_close(chokepoint.other_paths_points, 0.0);
+    assert_eq!(chokepoint.paths[0].steps[0].via, PathVia::Import);
+
+    // Japan's own dependency is its pool's; a buyer with no sourcing
+    // recorded buys on the world market, China's 90%.
+    assert_close(
+        kit.score("gallium", &params_for("JP")).dependency.score,
+        100.0 * japan,
+    );
+    let world = kit.score("gallium", &params_for("KR"));
+    assert_close(world.dependency.score, 90.0);
+    assert!(world
+        .defaults_used
+        .iter()
+        .any(|d| d.input == "import_share"));
+}
+
+/// NdPr oxide: China 90, Malaysia 10. Magnets: Japan 30, China 70. The US
+/// imports all its magnets from Japan; Japan buys its oxide 80% from China
+/// and 20% from Malaysia.
+fn magnets() -> Kit {
+    let mut kit = Kit::new();
+    kit.product("oxide", Stage::Smelting, &[]).product(
+        "magnet",
+        Stage::Materials,
+        &[("oxide", 1.0, true)],
+    );
+    kit.fact("oxide", "CN", Metric::Production, 90.0);
+    kit.fact("oxide", "MY", Metric::Production, 10.0);
+    kit.fact("magnet", "JP", Metric::Production, 30.0);
+    kit.fact("magnet", "CN", Metric::Production, 70.0);
+    imports(&mut kit, "magnet", "US", "JP", 1.0);
+    imports(&mut kit, "oxide", "JP", "CN", 0.8);
+    imports(&mut kit, "oxide", "JP", "MY", 0.2);
+    kit
+}
+
+#[test]
+fn a_japanese_magnet_on_chinese_oxide_carries_the_oxide_into_the_us() {
+    let us = magnets().score("magnet", &params_for("US"));
+    // Own stage: Japanese magnets, no Chinese control: 0. Oxide stage: what
+    // Japan buys, 0.8 Chinese. Bottleneck: the larger, 80. Independent: the
+    // share passing through no Chinese control at either stage,
+    // (1 − 0) · (1 − 0.8) = 0.2, so 80 too.
+    assert_close(us.dependency.exposure.value, 0.0);
+    assert_close(us.dependency.bottleneck, 80.0);
+    assert_close(us.dependency.independent, 80.0);
+    let chokepoint = us.dependency.chokepoint.as_ref().unwrap();
+    assert_eq!(chokepoint.product, id("oxide"));
+    assert_eq!(chokepoint.country.as_deref(), Some("CN"));
+    assert_eq!(chokepoint.path, vec![id("magnet"), id("oxide")]);
+    assert_close(chokepoint.exposure, 80.0);
+    assert_eq!(
+        points_and_summaries(&us),
+        vec![(80.0, "US ← JP 100% magnet ← CN 80% oxide".to_owned())]
+    );
+    let oxide = &us.dependency.inputs[0];
+    assert_close(oxide.dependency, 80.0);
+    assert!(oxide.binding);
+    // Before the network, a US buyer of Japanese magnets read the oxide at
+    // its own (world-market) exposure, 90, and the magnet stage at China's
+    // share of US imports, 0: the chain now follows Japan's oxide instead.
+}
+
+#[test]
+fn a_country_that_makes_none_re_exports_what_it_imports() {
+    let mut kit = Kit::new();
+    kit.product("cobalt", Stage::Smelting, &[]);
+    kit.fact("cobalt", "CD", Metric::Production, 60.0);
+    kit.fact("cobalt", "FI", Metric::Production, 40.0);
+    kit.fact("cobalt", "CD", Metric::ControlledShare, 0.45)
+        .controlled_by = Some(country("CN"));
+    // Germany buys all from the Netherlands, which makes none: 60% of its
+    // imports are Congolese, 40% Finnish. Belgium buys from Germany: two
+    // re-exports away from the mines.
+    imports(&mut kit, "cobalt", "DE", "NL", 1.0);
+    imports(&mut kit, "cobalt", "NL", "CD", 0.6);
+    imports(&mut kit, "cobalt", "NL", "FI", 0.4);
+    imports(&mut kit, "cobalt", "BE", "DE", 1.0);
+    let netherlands = 0.6 * 0.45 + 0.4 * 0.0;
+    for buyer_code in ["DE", "BE"] {
+        let score = kit.score("cobalt", &params_for(buyer_code));
+        assert_close(score.dependency.score, 100.0 * netherlands);
+    }
+    let germany = kit.score("cobalt", &params_for("DE"));
+    assert_eq!(
+        points_and_summaries(&germany),
+        vec![(
+            100.0 * 0.6 * 0.45,
+            "DE ← NL 100% cobalt ← CD 60% cobalt".to_owned()
+        )]
+    );
+    // The world market: (0.6 · 0.45 · 100) / 100.
+    assert_close(
+        kit.score("cobalt", &params_for("FR")).dependency.score,
+        100.0 * 0.6 * 0.45,
+    );
+}
+
+/// The method before the network, from each product's China share `g`:
+/// `f(p) = min(1 − g, min_i g_i)` or `(1 − g) · Π g_i`.
+fn single_country_dependency(kit: &Kit, scores: &[ProductScore], chain: Chain) -> Vec<f64> {
+    let mut free: Vec<f64> = Vec::new();
+    for (product, score) in kit.products.iter().zip(scores) {
+        assert_eq!(product.id, score.product);
+        let own = 1.0 - score.dependency.china_share.value;
+        let terms = product.inputs.iter().map(|input| {
+            let position = kit
+                .products
+                .iter()
+                .position(|p| p.id == input.product)
+                .unwrap();
+            let f = free[position];
+            if input.essential {
+                f
+            } else {
+                1.0 - input.share * (1.0 - f)
+            }
+        });
+        free.push(match chain {
+            Chain::Bottleneck => terms.fold(own, f64::min),
+            Chain::Independent => terms.fold(own, |a, b| a * b),
+        });
+    }
+    free.iter().map(|f| 100.0 * (1.0 - f)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Where every country buys on the world market, the network is the
+    /// single-country method.
+    #[test]
+    fn with_every_country_on_the_world_market_it_is_the_single_country_method(kit in snapshot_strategy()) {
+        let kit = world_market_only(&kit);
+        for params in chains() {
+            let scores = score_all(&kit.snapshot(), &params);
+            let old = single_country_dependency(&kit, &scores, params.chain);
+            for (score, expected) in scores.iter().zip(old) {
+                prop_assert!((score.dependency.score - expected).abs() < 1e-7,
+                    "{}: {} vs {}", score.product, score.dependency.score, expected);
+            }
+        }
+    }
+
+    /// A buyer whose every origin ships only Chinese output depends at least
+    /// as much as one buying on the world market.
+    #[test]
+    fn origins_sourcing_all_from_china_never_score_below_the_world_market(kit in snapshot_strategy(), pick in 0..100usize) {
+        let target = name(pick % kit.products.len());
+        let mut kit = kit;
+        imports(&mut kit, &target, "GB", "NL", 0.6);
+        imports(&mut kit, &target, "GB", "BE", 0.4);
+        imports(&mut kit, &target, "NL", "CN", 1.0);
+        imports(&mut kit, &target, "BE", "CN", 1.0);
+        for chain in [Chain::Bottleneck, Chain::Independent] {
+            let at = |code: &str| Params { chain, ..params_for(code) };
+            let snapshot = kit.snapshot();
+            let gb = crate::scoring::score_product(&snapshot, &id(&target), &at("GB")).unwrap();
+            let world = crate::scoring::score_product(&snapshot, &id(&target), &at("IT")).unwrap();
+            prop_assert!(gb.dependency.score >= world.dependency.score - EPSILON);
+        }
+    }
+
+    /// Moving part of an origin's imports to China never lowers the
+    /// dependency of a buyer that imports from it.
+    #[test]
+    fn more_chinese_sourcing_at_an_origin_never_lowers_a_buyer(kit in snapshot_strategy(), pick in 0..100usize, low in 0.0..=1.0f64, raise in 0.0..=1.0f64) {
+        let target = name(pick % kit.products.len());
+        let high = low + (1.0 - low) * raise;
+        let with_share = |china: f64| {
+            let mut kit = kit.clone();
+            imports(&mut kit, &target, "GB", "NL", 1.0);
+            imports(&mut kit, &target, "NL", "CN", china);
+            imports(&mut kit, &target, "NL", "AU", 1.0 - china);
+            kit
+        };
+        for params in chains() {
+            let at = Params { chain: params.chain, ..params_for("GB") };
+            let before = score_all(&with_share(low).snapshot(), &at);
+            let after = score_all(&with_share(high).snapshot(), &at);
+            for (b, a) in before.iter().zip(&after) {
+                prop_assert!(a.dependency.score >= b.dependency.score - EPSILON,
+                    "{}: {} → {}", b.product, b.dependency.score, a.dependency.score);
+            }
+        }
+    }
+
+    /// The listed paths and the rest add up to the bottleneck dependency.
+    #[test]
+    fn paths_add_up_to_the_bottleneck_dependency(kit in snapshot_strategy()) {
+        for code in ["US", "GB"] {
+            for score in score_all(&kit.snapshot(), &params_for(code)) {
+                match &score.dependency.chokepoint {
+                    None => prop_assert!(score.dependency.bottleneck.abs() < EPSILON),
+                    Some(chokepoint) => {
+                        let listed: f64 = chokepoint.paths.iter().map(|p| p.points).sum();
+                        prop_assert!((listed + chokepoint.other_paths_points - score.dependency.bottleneck).abs() < 1e-7,
+                            "{}: {} + {} vs {}", score.product, listed, chokepoint.other_paths_points, score.dependency.bottleneck);
+                        prop_assert!(chokepoint.paths.windows(2).all(|w| w[0].points >= w[1].points - EPSILON));
+                        prop_assert!(chokepoint.paths.iter().all(|p| p.points > 0.0 && !p.steps.is_empty()));
+                    }
+                }
+            }
+        }
+    }
+}
