@@ -16,5 +16,6 @@ bash bench/exposure.sh 2
 bash bench/connectors.sh tiny
 PRODUCTS=20 bash bench/memory.sh 2000
 bash bench/cold_start.sh baseline
+bash bench/network.sh baseline
 bash bench/propagation.sh 20 2
 BENCH_SCALE=0.01 cargo bench -q --bench scoring -- --test

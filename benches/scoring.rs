@@ -3,7 +3,8 @@
 //! cost of touching the data once).
 //!
 //! 1. full recompute: 10,000 products × 7 buyers from about 1,000,000 facts;
-//! 2. Monte Carlo: 1,000 draws for the last product of a 5-stage chain;
+//! 2. Monte Carlo: 1,000 draws for the last product of a 5-stage chain, and
+//!    of a 5-stage chain with 20 origins per stage each sourcing from all;
 //! 3. views: every product of 2,000 scored at a past `as_of` in each view,
 //!    against the `recorded` read (what every past read was before views);
 //! 4. pictures: the value-chain picture of a 10-product chain, against the
@@ -239,7 +240,16 @@ fn layered_snapshot(products: usize, seed: u64) -> Snapshot {
 
 /// mining → smelting → smelting → materials → applications.
 fn chain_snapshot() -> (Snapshot, ProductId) {
-    let mut generator = Generator::new(7);
+    five_stages(7, |generator, id| generator.product_facts(id))
+}
+
+/// A 5-stage chain, each product taking half of the one before, with
+/// `facts` recorded for each product.
+fn five_stages(
+    seed: u64,
+    mut facts: impl FnMut(&mut Generator, &ProductId),
+) -> (Snapshot, ProductId) {
+    let mut generator = Generator::new(seed);
     let stages = [
         Stage::Mining,
         Stage::Smelting,
@@ -260,12 +270,49 @@ fn chain_snapshot() -> (Snapshot, ProductId) {
             })
             .unwrap_or_default();
         let made = product(index, stage, inputs);
-        generator.product_facts(&made.id);
+        facts(&mut generator, &made.id);
         products.push(made);
     }
     generator.governance();
     let last = products.last().unwrap().id.clone();
     (Snapshot::new(products, generator.facts).unwrap(), last)
+}
+
+/// 20 countries, each a producer at every stage that imports each
+/// product from the other 19 (its reliance recorded): every origin's
+/// sourcing is recorded, so the network holds 20 places per stage.
+const ORIGINS: [&str; 20] = [
+    "CN", "US", "AU", "MM", "CA", "BR", "IN", "VN", "ZA", "CD", "ID", "CL", "JP", "KR", "MY", "DE",
+    "FR", "GB", "MX", "PE",
+];
+
+/// The 5-stage chain with 20 origins per stage, each sourcing from all.
+fn network_chain_snapshot() -> (Snapshot, ProductId) {
+    five_stages(11, |generator, id| {
+        let p = Some(id);
+        for (c, country) in ORIGINS.iter().enumerate() {
+            let size =
+                if c == 0 { 10.0 } else { 1.0 } * (1_000.0 + 10_000.0 * generator.rng.unit());
+            generator.fact(p, country, Metric::Production, size, 2024);
+            let buyer = Buyer::parse(country).unwrap();
+            let reliance = 0.2 + 0.7 * generator.rng.unit();
+            generator
+                .fact(p, country, Metric::ImportReliance, reliance, 2024)
+                .buyer = Some(buyer);
+            let weights: Vec<f64> = ORIGINS.iter().map(|_| generator.rng.unit()).collect();
+            let total: f64 = weights.iter().sum();
+            for (origin, weight) in ORIGINS.iter().zip(weights) {
+                if origin != country {
+                    generator
+                        .fact(p, origin, Metric::ImportShare, weight / total, 2024)
+                        .buyer = Some(buyer);
+                }
+            }
+        }
+        generator
+            .fact(p, "MM", Metric::ControlledShare, 0.4, 2024)
+            .controlled_by = CountryCode::parse("CN");
+    })
 }
 
 /// The baseline: one pass over every fact value.
@@ -331,6 +378,26 @@ fn monte_carlo(c: &mut Criterion) {
     });
     group.bench_function("uncertainty_1000_draws_5_stage_chain", |b| {
         b.iter(|| uncertainty(black_box(&snapshot), &last, &params, DEFAULT_DRAWS, 42))
+    });
+    let (network, network_last) = network_chain_snapshot();
+    println!(
+        "monte carlo over the network: {} products, {} facts",
+        network.products().len(),
+        network.facts().len()
+    );
+    group.bench_function("baseline_sum_fact_values_network", |b| {
+        b.iter(|| sum_values(black_box(&network)))
+    });
+    group.bench_function("uncertainty_1000_draws_5_stages_20_origins", |b| {
+        b.iter(|| {
+            uncertainty(
+                black_box(&network),
+                &network_last,
+                &params,
+                DEFAULT_DRAWS,
+                42,
+            )
+        })
     });
     group.finish();
 }

@@ -80,7 +80,9 @@ pub struct ListQuery {
     /// Only products at this stage.
     #[param(value_type = Option<Stage>)]
     stage: Option<Stage>,
-    /// `product` (default), `dependency`, `difficulty`; prefix `-` for descending.
+    /// `product` (default), `dependency`, `difficulty`; prefix `-` for
+    /// descending. Products without a dependency (no supply data on their
+    /// chain) come last either way.
     #[param(
         example = "-dependency",
         pattern = "^-?(product|dependency|difficulty)$"
@@ -133,11 +135,15 @@ struct Order {
 
 impl Order {
     /// The number a summary sorts by: negated for descending, 0 for
-    /// `product`, whose order is the ids'.
+    /// `product`, whose order is the ids'. A product without a dependency
+    /// sorts last either way.
     fn value(self, summary: &ScoreSummary) -> f64 {
         let value = match self.key {
             SortKey::Product => 0.0,
-            SortKey::Dependency => summary.dependency,
+            SortKey::Dependency => match summary.dependency {
+                Some(dependency) => dependency,
+                None => return f64::INFINITY,
+            },
             SortKey::Difficulty => summary.difficulty,
         };
         if self.descending && !matches!(self.key, SortKey::Product) {

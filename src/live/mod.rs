@@ -302,11 +302,13 @@ fn current_scores(
     let affected = previous
         .as_ref()
         .map(|(_, changed)| snapshot.downstream_of(changed));
-    let fresh = |score: &ProductScore| CurrentScore {
-        summary: ScoreSummary::from(score),
+    let fresh = |summary: ScoreSummary| CurrentScore {
+        summary,
         as_of: computed_at,
     };
     let mut current = HashMap::new();
+    // One supply network for every buyer: it does not depend on the buyer.
+    let mut scorer = scoring::Scorer::new(snapshot, &Params::new(Buyer::Eu, computed_at));
     for buyer in precomputed_buyers(snapshot) {
         let params = Params::new(buyer, computed_at);
         let old = previous
@@ -322,16 +324,17 @@ fn current_scores(
                     .map(|p| (p, old.get(&p.id).filter(|_| !affected.contains(&p.id))))
                     .partition(|(_, standing)| standing.is_some());
                 let rescored = rescored.iter().map(|(p, _)| &p.id);
-                let mut scores: Vec<CurrentScore> =
-                    scoring::score_products(snapshot, rescored, &params)
-                        .iter()
-                        .map(fresh)
-                        .collect();
+                let mut scores: Vec<CurrentScore> = scorer
+                    .summarise_products(rescored, &params)
+                    .into_iter()
+                    .map(fresh)
+                    .collect();
                 scores.extend(standing.into_iter().filter_map(|(_, s)| s.cloned()));
                 scores
             }
-            _ => scoring::score_all(snapshot, &params)
-                .iter()
+            _ => scorer
+                .summarise_all(&params)
+                .into_iter()
                 .map(fresh)
                 .collect(),
         };

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::svg::{
-    hex, horizontal_curve, num, percent, points, share_colour, text_on, Anchor, Font, Svg, ACCENT,
-    INK, MUTED, NO_DATA,
+    hex, horizontal_curve, maybe_points, num, percent, points, share_colour, text_on, Anchor, Font,
+    Svg, ACCENT, INK, MUTED, NO_DATA,
 };
 use super::{date, day_text, fraction, instant, Footer};
 use crate::domain::ProductId;
@@ -188,7 +188,7 @@ pub fn chain(product: &ProductId, nodes: &[ChainNode<'_>], data_version: &str) -
         score.buyer,
         date(score.as_of),
         members.len(),
-        points(score.dependency.score),
+        maybe_points(score.dependency.score),
         points(score.difficulty.score),
         chokepoint_name.unwrap_or("none (nothing on the chain is Chinese-controlled)"),
         binding_name,
@@ -213,12 +213,17 @@ pub fn chain(product: &ProductId, nodes: &[ChainNode<'_>], data_version: &str) -
         TITLE,
         "title",
     );
-    let range = score.dependency.dependency_range;
+    let dependency = match score.dependency.dependency_range {
+        Some(range) => format!(
+            "{} (range {}–{})",
+            maybe_points(score.dependency.score),
+            points(range.low),
+            points(range.high)
+        ),
+        None => maybe_points(None),
+    };
     let headline = format!(
-        "Dependency {} (range {}–{}) · displacement difficulty {} · {} years to displace",
-        points(score.dependency.score),
-        points(range.low),
-        points(range.high),
+        "Dependency {dependency} · displacement difficulty {} · {} years to displace",
         points(score.difficulty.score),
         num(score.difficulty.years_to_displace),
     );
@@ -449,7 +454,7 @@ fn draw_node(svg: &mut Svg, place: &Placed<'_>, root: &ProductScore) {
     );
     let scores = format!(
         "dependency {} · difficulty {}",
-        points(score.dependency.score),
+        maybe_points(score.dependency.score),
         points(score.difficulty.score)
     );
     svg.text(

@@ -5,7 +5,7 @@
 
 use time::{Date, Month, OffsetDateTime};
 
-use super::svg::{num, points, Anchor, Font, Svg, ACCENT, INK, MUTED, SERIES};
+use super::svg::{maybe_points, num, points, Anchor, Font, Svg, ACCENT, INK, MUTED, SERIES};
 use super::{date, day_text, Footer};
 use crate::scoring::{Chain, History, Intervals, Pressure};
 
@@ -95,7 +95,7 @@ pub fn history(input: &HistoryInput<'_>) -> Option<String> {
         date(last),
         history.points.len(),
         history.step,
-        points(latest.dependency),
+        maybe_points(latest.dependency),
         points(latest.difficulty),
         controls.len()
     );
@@ -117,7 +117,7 @@ pub fn history(input: &HistoryInput<'_>) -> Option<String> {
     let headline = format!(
         "Latest ({}): dependency {} · displacement difficulty {} · {} export controls in force or suspended",
         date(latest.as_of),
-        points(latest.dependency),
+        maybe_points(latest.dependency),
         points(latest.difficulty),
         latest.export_controls
     );
@@ -235,21 +235,27 @@ pub fn history(input: &HistoryInput<'_>) -> Option<String> {
         );
     }
     for (k, (name, _, dash)) in series.iter().enumerate() {
+        // A point without a dependency (no supply data then) is left out.
         let value = |p: &crate::scoring::HistoryPoint| {
             if k == 0 {
                 p.dependency
             } else {
-                p.difficulty
+                Some(p.difficulty)
             }
         };
+        let known: Vec<(&crate::scoring::HistoryPoint, f64)> = history
+            .points
+            .iter()
+            .filter_map(|p| value(p).map(|v| (p, v)))
+            .collect();
         svg.open(&format!("class=\"series\" data-series=\"{name}\""));
         let mut d = String::new();
-        for (i, p) in history.points.iter().enumerate() {
+        for (i, (p, v)) in known.iter().enumerate() {
             d.push_str(&format!(
                 "{}{} {}",
                 if i == 0 { "M" } else { "L" },
                 num(x_of(p.as_of)),
-                num(y_of(value(p)))
+                num(y_of(*v))
             ));
         }
         svg.path(
@@ -259,12 +265,12 @@ pub fn history(input: &HistoryInput<'_>) -> Option<String> {
                 SERIES[k]
             ),
         );
-        for p in &history.points {
-            let (x, y) = (x_of(p.as_of), y_of(value(p)));
+        for (p, v) in &known {
+            let (x, y) = (x_of(p.as_of), y_of(*v));
             let attributes = format!(
                 "class=\"point\" data-as-of=\"{}\" data-value=\"{}\" fill=\"{}\" stroke=\"#ffffff\" stroke-width=\"1\"",
                 date(p.as_of),
-                super::fraction(value(p)),
+                super::fraction(*v),
                 SERIES[k]
             );
             if k == 0 {

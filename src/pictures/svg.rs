@@ -99,6 +99,11 @@ pub fn points(score: f64) -> String {
     num(score)
 }
 
+/// A score that may be unknown (no supply facts on the chain).
+pub fn maybe_points(score: Option<f64>) -> String {
+    score.map_or_else(|| "unknown (no supply data)".to_owned(), points)
+}
+
 /// Text escaped for element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -179,20 +179,41 @@ pub(crate) fn walk(
     snapshot: &Snapshot,
     params: &Params,
     order: &[usize],
+    visit: impl FnMut(Visit<'_>),
+) {
+    walk_in(
+        &mut Network::new(snapshot, params),
+        snapshot,
+        params,
+        order,
+        visit,
+    )
+}
+
+/// [`walk`] on a network built for the same instant and view, which keeps
+/// what it builds for the next buyer.
+pub(crate) fn walk_in<'s>(
+    network: &mut Network<'s>,
+    snapshot: &'s Snapshot,
+    params: &Params,
+    order: &[usize],
     mut visit: impl FnMut(Visit<'_>),
 ) {
-    let mut network = Network::new(snapshot, params);
+    assert!(
+        network.serves(params),
+        "a network is read at its own instant"
+    );
     let mut nodes = vec![Node::default(); snapshot.products().len()];
     for &product in order {
         let (resolved, outcome, local, node) =
-            evaluate_product(snapshot, params, &mut network, product, &nodes);
+            evaluate_product(snapshot, params, network, product, &nodes);
         nodes[product] = node;
         visit(Visit {
             product,
             resolved: &resolved,
             local: &local,
             outcome: &outcome,
-            network: &network,
+            network,
             nodes: &nodes,
         });
     }

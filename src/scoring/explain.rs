@@ -349,20 +349,30 @@ pub struct DependencyScore {
     /// upstream, `100 · (1 − china_free_supply)`. 0 none, 100 all. The
     /// method defines no low or high bands; its one threshold is 10, from
     /// which an input counts for the difficulty chain.
+    /// `null` when no stage of the chain has supply facts (see
+    /// `insufficient_data`): missing data is not a dependency of 0.
     #[schema(example = 92.0)]
-    pub score: f64,
+    pub score: Option<f64>,
     /// The aggregation that gives `score`.
     pub chain: Chain,
-    /// Points 0–100 under the bottleneck aggregation.
-    pub bottleneck: f64,
+    /// Points 0–100 under the bottleneck aggregation; `null` with `score`.
+    pub bottleneck: Option<f64>,
     /// Points 0–100 under the independent aggregation (never below
-    /// `bottleneck`).
-    pub independent: f64,
-    /// Points 0–100: from the chosen aggregation to the other.
-    pub dependency_range: ScoreRange,
+    /// `bottleneck`); `null` with `score`.
+    pub independent: Option<f64>,
+    /// Points 0–100: from the chosen aggregation to the other; `null` with
+    /// `score`.
+    pub dependency_range: Option<ScoreRange>,
     /// Fraction 0–1: `f`, the China-free share of supply under the chosen
-    /// chain.
-    pub china_free_supply: f64,
+    /// chain; `null` with `score`.
+    pub china_free_supply: Option<f64>,
+    /// Fraction 0–1 of the stages of the chain (the product and every
+    /// product upstream of it) with supply facts: production, capacity,
+    /// market or export shares.
+    pub supply_coverage: f64,
+    /// Why there is no score, when there is none: no stage of the chain
+    /// has supply facts and the buyer records no sourcing of the product.
+    pub insufficient_data: Option<String>,
     /// China's share `g` of this product's own stage (a fraction 0–1).
     pub china_share: ChinaShare,
     /// The buyer's exposure `e` at this stage (a fraction 0–1).
@@ -511,6 +521,7 @@ pub(crate) struct Explainer<'a> {
     pressure: Vec<Vec<Pressure>>,
     /// Per product: its own qualitative facts, then those upstream of it.
     evidence: Vec<Vec<Evidence>>,
+    paths: bool,
 }
 
 impl<'a> Explainer<'a> {
@@ -520,6 +531,17 @@ impl<'a> Explainer<'a> {
             params,
             pressure: vec![Vec::new(); snapshot.products().len()],
             evidence: vec![Vec::new(); snapshot.products().len()],
+            paths: true,
+        }
+    }
+
+    /// An explainer for headline figures only: it leaves the chokepoint's
+    /// paths out (and the defaults read off them), the one costly part a
+    /// summary does not show.
+    pub fn for_summaries(snapshot: &'a Snapshot, params: &'a Params) -> Explainer<'a> {
+        Explainer {
+            paths: false,
+            ..Explainer::new(snapshot, params)
         }
     }
 
@@ -533,6 +555,7 @@ impl<'a> Explainer<'a> {
             snapshot: self.snapshot,
             params: self.params,
             visit,
+            paths: self.paths,
         };
         explanation.product_score(pressure, evidence)
     }
@@ -686,6 +709,8 @@ struct Explanation<'v, 'a> {
     snapshot: &'a Snapshot,
     params: &'a Params,
     visit: &'v Visit<'v>,
+    /// Whether to trace the chokepoint's paths (not needed for summaries).
+    paths: bool,
 }
 
 impl Explanation<'_, '_> {
@@ -802,22 +827,68 @@ impl Explanation<'_, '_> {
                 note: "what the inputs add on top of the own stage; raw is the dependency they pass on (see `inputs` and their scores)".into(),
             },
         ];
+        let supply_coverage = self.supply_coverage();
+        let r = self.visit.resolved;
+        let sourcing_recorded = !r.import_shares.is_empty() || r.import_reliance.is_some();
+        if supply_coverage == 0.0 && !sourcing_recorded {
+            return DependencyScore {
+                score: None,
+                chain,
+                bottleneck: None,
+                independent: None,
+                dependency_range: None,
+                china_free_supply: None,
+                supply_coverage,
+                insufficient_data: Some(
+                    "no production, capacity, market-share or export-share facts at this product's stage or upstream, and no sourcing recorded for the buyer: the dependency is unknown, not 0".to_owned(),
+                ),
+                china_share,
+                exposure,
+                inputs,
+                components: Vec::new(),
+                chokepoint: None,
+            };
+        }
         DependencyScore {
-            score,
+            score: Some(score),
             chain,
-            bottleneck,
-            independent,
-            dependency_range: ScoreRange {
+            bottleneck: Some(bottleneck),
+            independent: Some(independent),
+            dependency_range: Some(ScoreRange {
                 low: score.min(other),
                 high: score.max(other),
-            },
-            china_free_supply: node.free(chain),
+            }),
+            china_free_supply: Some(node.free(chain)),
+            supply_coverage,
+            insufficient_data: None,
             china_share,
             exposure,
             inputs,
             components,
             chokepoint: self.chokepoint(),
         }
+    }
+
+    /// The share of the products on the chain (itself and every product
+    /// upstream) whose stage has supply facts.
+    fn supply_coverage(&self) -> f64 {
+        let network = self.visit.network;
+        let mut products: Vec<usize> = network
+            .known_paths(self.visit.product)
+            .iter()
+            .filter_map(|path| path.products.last().copied())
+            .collect();
+        products.sort_unstable();
+        products.dedup();
+        let covered = products
+            .iter()
+            .filter(|&&p| {
+                network
+                    .stage_resolved(p)
+                    .is_some_and(|stage| supply_rows(stage, &stage.values).0 != ShareBasis::None)
+            })
+            .count();
+        covered as f64 / products.len() as f64
     }
 
     fn china_share(&self) -> ChinaShare {
@@ -957,7 +1028,11 @@ impl Explanation<'_, '_> {
             .expect("a path starts at the product");
         let supply = self.visit.outcome.node;
         let content = network.content(supply).stages[node.binding_path];
-        let routes = network.routes(supply, node.binding_path, Self::ROUTES);
+        let routes = if self.paths {
+            network.routes(supply, node.binding_path, Self::ROUTES)
+        } else {
+            Vec::new()
+        };
         let paths: Vec<SupplyPath> = routes
             .iter()
             .map(|route| self.supply_path(route, binding.dilution))

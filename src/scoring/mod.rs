@@ -103,35 +103,108 @@ pub fn score_products<'a>(
     products: impl IntoIterator<Item = &'a ProductId>,
     params: &Params,
 ) -> Vec<ProductScore> {
-    let mut wanted = vec![false; snapshot.products().len()];
-    let positions: Vec<usize> = products
-        .into_iter()
-        .filter_map(|id| snapshot.position(id))
-        .inspect(|&p| wanted[p] = true)
-        .collect();
-    let closure = snapshot.upstream_closure_of_all(&positions);
-    let mut explainer = explain::Explainer::new(snapshot, params);
-    let mut scores = Vec::with_capacity(positions.len());
-    engine::walk(snapshot, params, &closure, |visit| {
-        if wanted[visit.product] {
-            scores.push(explainer.explain(&visit));
-        } else {
-            explainer.pass(&visit);
-        }
-    });
-    scores
+    Scorer::new(snapshot, params).score_products(products, params)
 }
 
 /// Scores every product, each computed once, inputs before the products
 /// made from them (the order of the result).
 pub fn score_all(snapshot: &Snapshot, params: &Params) -> Vec<ProductScore> {
-    let order: Vec<usize> = (0..snapshot.products().len()).collect();
-    let mut explainer = explain::Explainer::new(snapshot, params);
-    let mut scores = Vec::with_capacity(order.len());
-    engine::walk(snapshot, params, &order, |visit| {
-        scores.push(explainer.explain(&visit))
-    });
-    scores
+    Scorer::new(snapshot, params).score_all(params)
+}
+
+/// Scores for several buyers at one instant and view, over one supply
+/// network: what it builds for one buyer serves the next (the network
+/// does not depend on the buyer). Each score is the one [`score_product`]
+/// gives.
+pub struct Scorer<'a> {
+    snapshot: &'a Snapshot,
+    network: network::Network<'a>,
+}
+
+impl<'a> Scorer<'a> {
+    /// A scorer for `params`' instant and view.
+    pub fn new(snapshot: &'a Snapshot, params: &Params) -> Scorer<'a> {
+        Scorer {
+            snapshot,
+            network: network::Network::new(snapshot, params),
+        }
+    }
+
+    /// [`score_all`] for `params`, which must share the scorer's instant
+    /// and view.
+    pub fn score_all(&mut self, params: &Params) -> Vec<ProductScore> {
+        let all: Vec<usize> = (0..self.snapshot.products().len()).collect();
+        let explainer = explain::Explainer::new(self.snapshot, params);
+        self.scores(&all, params, explainer)
+    }
+
+    /// [`score_products`] for `params`, which must share the scorer's
+    /// instant and view.
+    pub fn score_products<'p>(
+        &mut self,
+        products: impl IntoIterator<Item = &'p ProductId>,
+        params: &Params,
+    ) -> Vec<ProductScore> {
+        let positions = self.positions(products);
+        let explainer = explain::Explainer::new(self.snapshot, params);
+        self.scores(&positions, params, explainer)
+    }
+
+    /// The headline figures of every product, as [`score_all`]'s scores
+    /// summarise, without tracing the paths a summary does not show.
+    pub fn summarise_all(&mut self, params: &Params) -> Vec<ScoreSummary> {
+        let all: Vec<usize> = (0..self.snapshot.products().len()).collect();
+        let explainer = explain::Explainer::for_summaries(self.snapshot, params);
+        self.scores(&all, params, explainer)
+            .iter()
+            .map(ScoreSummary::from)
+            .collect()
+    }
+
+    /// The headline figures of the given products, as [`score_products`]'
+    /// scores summarise.
+    pub fn summarise_products<'p>(
+        &mut self,
+        products: impl IntoIterator<Item = &'p ProductId>,
+        params: &Params,
+    ) -> Vec<ScoreSummary> {
+        let positions = self.positions(products);
+        let explainer = explain::Explainer::for_summaries(self.snapshot, params);
+        self.scores(&positions, params, explainer)
+            .iter()
+            .map(ScoreSummary::from)
+            .collect()
+    }
+
+    fn positions<'p>(&self, products: impl IntoIterator<Item = &'p ProductId>) -> Vec<usize> {
+        products
+            .into_iter()
+            .filter_map(|id| self.snapshot.position(id))
+            .collect()
+    }
+
+    /// The products at `positions`, computing everything upstream of them
+    /// once, inputs first.
+    fn scores(
+        &mut self,
+        positions: &[usize],
+        params: &Params,
+        mut explainer: explain::Explainer<'_>,
+    ) -> Vec<ProductScore> {
+        let snapshot = self.snapshot;
+        let mut wanted = vec![false; snapshot.products().len()];
+        positions.iter().for_each(|&p| wanted[p] = true);
+        let closure = snapshot.upstream_closure_of_all(positions);
+        let mut scores = Vec::with_capacity(positions.len());
+        engine::walk_in(&mut self.network, snapshot, params, &closure, |visit| {
+            if wanted[visit.product] {
+                scores.push(explainer.explain(&visit));
+            } else {
+                explainer.pass(&visit);
+            }
+        });
+        scores
+    }
 }
 
 /// p5/p50/p95 of both scores over `draws` seeded Monte Carlo draws (at

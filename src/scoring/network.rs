@@ -69,8 +69,14 @@ enum Spec {
     },
     Supply {
         product: usize,
+        /// Re-exports away from the country that uses it (0: its own use).
+        hop: u8,
         recycled: f64,
+        /// How the supply is made up, as routes follow it.
         parts: Vec<(Via, f64, usize)>,
+        /// The same with re-exports expanded: weights on the product's
+        /// made and world nodes only, which is all a draw recomputes.
+        flat: Vec<(f64, usize)>,
     },
     World {
         product: usize,
@@ -156,7 +162,8 @@ pub(crate) struct Route {
 
 pub(crate) struct Network<'a> {
     snapshot: &'a Snapshot,
-    params: &'a Params,
+    /// Only `as_of` and `view` are read: the network is every buyer's.
+    params: Params,
     paths: Vec<Option<Vec<Path>>>,
     stages: Vec<Option<Resolved>>,
     sourcing: HashMap<(usize, Buyer), Option<Sourcing>>,
@@ -169,11 +176,17 @@ pub(crate) struct Network<'a> {
 }
 
 impl<'a> Network<'a> {
-    pub fn new(snapshot: &'a Snapshot, params: &'a Params) -> Network<'a> {
+    /// Whether scores with `params` can read this network: the same
+    /// instant and view (the buyer does not matter).
+    pub fn serves(&self, params: &Params) -> bool {
+        self.params.as_of == params.as_of && self.params.view == params.view
+    }
+
+    pub fn new(snapshot: &'a Snapshot, params: &Params) -> Network<'a> {
         let count = snapshot.products().len();
         Network {
             snapshot,
-            params,
+            params: *params,
             paths: vec![None; count],
             stages: vec![None; count],
             sourcing: HashMap::new(),
@@ -220,13 +233,13 @@ impl<'a> Network<'a> {
     /// What every country's output of the product is (global facts only).
     pub fn stage(&mut self, product: usize) -> &Resolved {
         if self.stages[product].is_none() {
-            self.stages[product] = Some(resolve_for(self.snapshot, product, None, self.params));
+            self.stages[product] = Some(resolve_for(self.snapshot, product, None, &self.params));
         }
         self.stages[product].as_ref().expect("just resolved")
     }
 
     fn sourcing_of(&mut self, product: usize, buyer: Buyer) -> Option<Sourcing> {
-        let (snapshot, params) = (self.snapshot, self.params);
+        let (snapshot, params) = (self.snapshot, &self.params);
         self.sourcing
             .entry((product, buyer))
             .or_insert_with(|| resolve_sourcing(snapshot, product, buyer, params))
@@ -314,20 +327,58 @@ impl<'a> Network<'a> {
                 continue;
             }
             let node = self.exports(product, origin, hop + 1);
-            parts.push((Via::Import(origin), weight, node));
+            // A producer ships no more of its own output than it makes:
+            // where the importer's demand says how much it buys there,
+            // the excess is the producer's re-exports.
+            let own = match (&self.specs[node], sourcing.demand) {
+                (Spec::Made { .. }, Some(demand)) if origin != CountryCode::CN => self
+                    .output(product, origin)
+                    .map_or(1.0, |output| (output / (demand * weight)).min(1.0)),
+                _ => 1.0,
+            };
+            if own < 1.0 {
+                let reexports = self.supply(product, Buyer::Country(origin), hop + 1);
+                parts.push((Via::Import(origin), weight * own, node));
+                parts.push((Via::Import(origin), weight * (1.0 - own), reexports));
+            } else {
+                parts.push((Via::Import(origin), weight, node));
+            }
         }
         to_world = to_world.max(0.0);
         if to_world > 0.0 {
             let world = self.world(product);
             parts.push((Via::WorldMarket, imported * to_world, world));
         }
+        let flat = self.flatten(&parts);
         let node = self.push(Spec::Supply {
             product,
+            hop,
             recycled,
             parts,
+            flat,
         });
         self.supplies.insert((product, buyer, hop), node);
         node
+    }
+
+    /// `parts` as weights on made and world nodes, re-exports expanded and
+    /// repeated nodes summed.
+    fn flatten(&self, parts: &[(Via, f64, usize)]) -> Vec<(f64, usize)> {
+        let mut flat: Vec<(f64, usize)> = Vec::new();
+        let mut add = |w: f64, node: usize| match flat.iter_mut().find(|(_, n)| *n == node) {
+            Some((sum, _)) => *sum += w,
+            None => flat.push((w, node)),
+        };
+        for &(_, w, child) in parts {
+            match &self.specs[child] {
+                // A re-exporting country ships primary material only.
+                Spec::Supply { flat: inner, .. } => {
+                    inner.iter().for_each(|&(v, node)| add(w * v, node))
+                }
+                _ => add(w, child),
+            }
+        }
+        flat
     }
 
     /// What `origin` exports of a product: China's own output; the pool of
@@ -347,6 +398,22 @@ impl<'a> Network<'a> {
             return self.made(product, Place::At(buyer));
         }
         self.supply(product, buyer, hop)
+    }
+
+    /// The country's output of the product in tonnes a year, when the
+    /// stage's supply basis is volumes.
+    fn output(&mut self, product: usize, country: CountryCode) -> Option<f64> {
+        let stage = self.stage(product);
+        let (basis, rows) = supply_rows(stage, &stage.values);
+        if !matches!(
+            basis,
+            ShareBasis::Production | ShareBasis::OperatingCapacity
+        ) {
+            return None;
+        }
+        rows.iter()
+            .find(|row| row.country == country)
+            .map(|row| stage.values[row.slot])
     }
 
     /// Whether the stage's supply basis has a row for the country.
@@ -421,6 +488,10 @@ impl<'a> Network<'a> {
         out.clear();
         out.resize(self.values.len(), 0.0);
         for node in 0..self.specs.len() {
+            // Re-export pools are expanded into the supplies that use them.
+            if matches!(self.specs[node], Spec::Supply { hop, .. } if hop > 0) {
+                continue;
+            }
             compute(
                 self.snapshot,
                 &self.specs,
@@ -437,6 +508,13 @@ impl<'a> Network<'a> {
     /// A node's numbers in an arena filled by [`Network::evaluate`].
     pub fn content_of<'v>(&'v self, values: &'v [f64], node: usize) -> Content<'v> {
         content_in(values, &self.offsets, &self.specs, &self.paths, node)
+    }
+
+    /// Reads the product's stage from `resolved` (for one buyer's Monte
+    /// Carlo draws, which perturb that buyer's resolution once for both its
+    /// own numbers and the network).
+    pub fn set_stage(&mut self, product: usize, resolved: Resolved) {
+        self.stages[product] = Some(resolved);
     }
 
     /// The product's stage as resolved, if a node of it was built.
@@ -659,15 +737,19 @@ fn content_in<'v>(
 /// as published (scaled down if they exceed the whole) for shares.
 pub(crate) fn world_weights(basis: ShareBasis, amounts: impl Iterator<Item = f64>) -> Vec<f64> {
     let amounts: Vec<f64> = amounts.map(|a| a.max(0.0)).collect();
-    let total: f64 = amounts.iter().sum();
-    let divisor = match basis {
-        ShareBasis::Production | ShareBasis::OperatingCapacity => total,
-        ShareBasis::MarketShare | ShareBasis::ExportShare | ShareBasis::None => total.max(1.0),
-    };
+    let divisor = world_divisor(basis, amounts.iter().sum());
     if divisor <= 0.0 {
         return vec![0.0; amounts.len()];
     }
     amounts.iter().map(|a| a / divisor).collect()
+}
+
+/// What a stage's rows are divided by to make world shares.
+fn world_divisor(basis: ShareBasis, total: f64) -> f64 {
+    match basis {
+        ShareBasis::Production | ShareBasis::OperatingCapacity => total,
+        ShareBasis::MarketShare | ShareBasis::ExportShare | ShareBasis::None => total.max(1.0),
+    }
 }
 
 /// The Chinese-controlled fraction of what `place` makes of a product.
@@ -747,10 +829,8 @@ fn compute<'v>(
             }
             out[paths] = free;
         }
-        Spec::Supply {
-            recycled, parts, ..
-        } => {
-            for &(_, w, id) in parts {
+        Spec::Supply { recycled, flat, .. } => {
+            for &(w, id) in flat {
                 for (o, v) in out.iter_mut().zip(child(id)) {
                     *o += w * v;
                 }
@@ -766,13 +846,20 @@ fn compute<'v>(
             ..
         } => {
             let values = stage_values(product);
-            let weights = world_weights(*basis, producers.iter().map(|(_, slot, _)| values[*slot]));
-            let rest_weight = (1.0 - weights.iter().sum::<f64>()).max(0.0);
-            for ((_, _, id), w) in producers.iter().zip(&weights) {
-                for (o, v) in out.iter_mut().zip(child(*id)) {
-                    *o += w * v;
+            let amount = |slot: usize| values[slot].max(0.0);
+            let total: f64 = producers.iter().map(|&(_, slot, _)| amount(slot)).sum();
+            let divisor = world_divisor(*basis, total);
+            let mut shares = 0.0;
+            if divisor > 0.0 {
+                for &(_, slot, id) in producers {
+                    let w = amount(slot) / divisor;
+                    shares += w;
+                    for (o, v) in out.iter_mut().zip(child(id)) {
+                        *o += w * v;
+                    }
                 }
             }
+            let rest_weight = (1.0 - shares).max(0.0);
             for (o, v) in out.iter_mut().zip(child(*rest_node)) {
                 *o += rest_weight * v;
             }

@@ -227,6 +227,8 @@ pub(crate) struct Sourcing {
     pub imports: Vec<(CountryCode, f64)>,
     pub reliance: Option<f64>,
     pub recycling: Option<f64>,
+    /// Its annual consumption (t/yr), when recorded.
+    pub demand: Option<f64>,
     /// Indices into [`Snapshot::facts`] of the facts behind it.
     pub facts: Vec<usize>,
 }
@@ -250,6 +252,7 @@ pub(crate) fn resolve_sourcing(
     if imports.is_empty() && reliance.is_none() && recycling.is_none() {
         return None;
     }
+    let demand = r.whole(Metric::Demand, facts(Metric::Demand));
     let out = resolver.out;
     let value = |slot: usize| out.values[slot];
     Some(Sourcing {
@@ -259,6 +262,7 @@ pub(crate) fn resolve_sourcing(
             .collect(),
         reliance: reliance.map(value),
         recycling: recycling.map(value),
+        demand: demand.map(value),
         facts: out.used,
     })
 }

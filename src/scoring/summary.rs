@@ -19,11 +19,14 @@ pub struct ScoreSummary {
     pub stage: Stage,
     /// Points 0–100 under the requested chain aggregation: the share of the
     /// buyer's supply passing through Chinese-controlled capacity here or
-    /// upstream. The method defines no low or high bands.
+    /// upstream. The method defines no low or high bands. `null` when no
+    /// stage of the chain has supply facts (unknown, not 0); such products
+    /// sort last.
     #[schema(example = 96.4)]
-    pub dependency: f64,
-    /// Points 0–100: from the chosen aggregation to the other.
-    pub dependency_range: ScoreRange,
+    pub dependency: Option<f64>,
+    /// Points 0–100: from the chosen aggregation to the other; `null` with
+    /// `dependency`.
+    pub dependency_range: Option<ScoreRange>,
     /// Points 0–100: displacement difficulty, how hard replacing that
     /// supply would be. The method defines no low or high bands.
     #[schema(example = 71.5)]
@@ -37,8 +40,8 @@ pub struct ScoreSummary {
     pub chokepoint_stage: Option<Stage>,
     /// The stage whose difficulty binds.
     pub binding_stage: Stage,
-    /// Years: the longest lead time (fact or stage default) on the
-    /// difficulty's binding path.
+    /// Years: the longest lead time (fact or stage default) of the product
+    /// and its material inputs at any depth.
     pub years_to_displace: f64,
     /// Count of export controls in force or suspended on the product or
     /// upstream.
@@ -85,8 +88,8 @@ fn in_force_or_suspended(score: &ProductScore) -> usize {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScoreDelta {
     /// Points on the 0–100 scale, −100 to 100: negative when the scenario
-    /// lowers the dependency.
-    pub dependency: f64,
+    /// lowers the dependency; `null` when either side has no dependency.
+    pub dependency: Option<f64>,
     /// Points on the 0–100 scale, −100 to 100: negative when the scenario
     /// makes displacement easier.
     pub difficulty: f64,
@@ -100,7 +103,7 @@ impl ScoreDelta {
     /// `after` minus `before`.
     pub fn between(before: &ScoreSummary, after: &ScoreSummary) -> ScoreDelta {
         ScoreDelta {
-            dependency: after.dependency - before.dependency,
+            dependency: after.dependency.zip(before.dependency).map(|(a, b)| a - b),
             difficulty: after.difficulty - before.difficulty,
             years_to_displace: after.years_to_displace - before.years_to_displace,
             export_controls: after.export_controls as i64 - before.export_controls as i64,
@@ -143,10 +146,12 @@ pub struct HistoryPoint {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
-    /// Points 0–100 under the requested chain.
-    pub dependency: f64,
-    /// Points 0–100: from the chosen aggregation to the other.
-    pub dependency_range: ScoreRange,
+    /// Points 0–100 under the requested chain; `null` while no stage of the
+    /// chain had supply facts.
+    pub dependency: Option<f64>,
+    /// Points 0–100: from the chosen aggregation to the other; `null` with
+    /// `dependency`.
+    pub dependency_range: Option<ScoreRange>,
     /// Points 0–100.
     pub difficulty: f64,
     /// Fraction 0–1 of the difficulty weight backed by facts.

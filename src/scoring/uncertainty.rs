@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::engine::{evaluate_product, local, node, Node};
 use super::network::Network;
 use super::params::{Chain, Params};
-use super::resolve::Resolved;
+use super::resolve::{resolve, Resolved};
 use super::snapshot::Snapshot;
 use super::METHODOLOGY_VERSION;
 use crate::domain::{Buyer, ProductId};
@@ -157,19 +157,19 @@ struct DrawnChain<'a> {
 
 impl DrawnChain<'_> {
     /// Recomputes the chain from perturbed values (the buyer's, by position
-    /// in the closure; the network's stages, by product) and returns the
-    /// last product's dependency and difficulty.
+    /// in the closure, which `position` gives for each product) and returns
+    /// the last product's dependency and difficulty.
     fn evaluate(
         &self,
         snapshot: &Snapshot,
         params: &Params,
         values: &[Vec<f64>],
-        stages: &[Vec<f64>],
+        position: &[usize],
         arena: &mut Vec<f64>,
         nodes: &mut [Node],
     ) -> (f64, f64) {
         self.network
-            .evaluate(&|p| stages[p].as_slice(), None, arena);
+            .evaluate(&|p| values[position[p]].as_slice(), None, arena);
         for (position, &p) in self.closure.iter().enumerate() {
             let outcome = self
                 .network
@@ -203,6 +203,14 @@ pub(crate) fn uncertainty(
         supplies: Vec::new(),
         network: Network::new(snapshot, params),
     };
+    // The network reads each stage as the buyer resolved it, so a draw
+    // perturbs every fact once for both (the chain's products are all the
+    // network meets).
+    let mut position = vec![usize::MAX; snapshot.products().len()];
+    for (at, &p) in chain.closure.iter().enumerate() {
+        position[p] = at;
+        chain.network.set_stage(p, resolve(snapshot, p, params));
+    }
     let mut nodes = vec![Node::default(); product + 1];
     for &p in &chain.closure {
         let (resolved, outcome, _, node) =
@@ -214,9 +222,6 @@ pub(crate) fn uncertainty(
     let point_dependency = nodes[product].dependency(params.chain);
     let point_difficulty = nodes[product].difficulty;
     let mut values: Vec<Vec<f64>> = chain.resolved.iter().map(|r| r.values.clone()).collect();
-    let mut stages: Vec<Vec<f64>> = (0..snapshot.products().len())
-        .map(|p| chain.network.stage_values(p).to_vec())
-        .collect();
     let mut arena = Vec::new();
     let mut rng = Rng::new(seed);
     let draws = draws.max(1);
@@ -226,12 +231,7 @@ pub(crate) fn uncertainty(
         for (r, buffer) in chain.resolved.iter().zip(values.iter_mut()) {
             perturb(r, &mut rng, buffer);
         }
-        for (p, buffer) in stages.iter_mut().enumerate() {
-            if let Some(stage) = chain.network.stage_resolved(p) {
-                perturb(stage, &mut rng, buffer);
-            }
-        }
-        let (d, h) = chain.evaluate(snapshot, params, &values, &stages, &mut arena, &mut nodes);
+        let (d, h) = chain.evaluate(snapshot, params, &values, &position, &mut arena, &mut nodes);
         dependency.push(d);
         difficulty.push(h);
     }

@@ -145,8 +145,12 @@ async fn history_has_one_point_per_step() {
     assert_eq!(points.len(), 10, "2024 Q1 to 2026 Q2");
     assert_eq!(points[0]["as_of"], "2024-03-31T23:59:59Z");
     assert_eq!(points[9]["as_of"], "2026-06-30T23:59:59Z");
-    // The facts were recorded today: every past point predates them.
-    assert!(points.iter().all(|p| p["dependency"] == 0.0), "{history}");
+    // The facts were recorded today: every past point predates them, and
+    // without supply data the dependency is unknown, not 0.
+    assert!(
+        points.iter().all(|p| p["dependency"].is_null()),
+        "{history}"
+    );
     let yearly = score(
         &app,
         &format!("{MAGNET}/history?from=2020-01-01&to=2026-12-31&step=year"),
@@ -419,4 +423,41 @@ async fn uncertainty_weights_and_the_eu_crm_cross_check_are_explained() {
     let crm = score(&app, "/v1/scores/rare-earth-concentrate/eu-crm").await;
     assert_eq!(crm["buyer"], "EU");
     assert!(crm["stages"].is_array(), "{crm}");
+}
+
+#[tokio::test]
+async fn a_chain_without_supply_data_has_no_dependency_and_lists_last() {
+    // The chain's products exist but no supply fact does yet.
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    app.wait_until_current().await;
+    let unknown = score(&app, MAGNET).await;
+    assert!(unknown["dependency"]["score"].is_null(), "{unknown}");
+    assert_eq!(unknown["dependency"]["supply_coverage"], 0.0);
+    assert!(unknown["dependency"]["insufficient_data"].is_string());
+    // Supply facts for the concentrate alone: it is scored, the rest of the
+    // chain through it too.
+    app.post_ok("/v1/facts", &json!([production_fact()])).await;
+    app.wait_until_current().await;
+    app.post_ok(
+        "/v1/products",
+        &json!({"id": "unmapped-alloy", "name": "An alloy nobody has data on", "stage": "materials"}),
+    )
+    .await;
+    app.wait_until_current().await;
+    for sort in ["dependency", "-dependency"] {
+        let page: serde_json::Value = app
+            .get(&format!("/v1/scores?sort={sort}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        let last = items.last().unwrap();
+        assert_eq!(last["product"], "unmapped-alloy", "{sort}: {page}");
+        assert!(last["dependency"].is_null());
+        assert!(items[..items.len() - 1]
+            .iter()
+            .all(|item| item["dependency"].is_f64()));
+    }
 }

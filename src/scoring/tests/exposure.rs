@@ -223,7 +223,10 @@ fn without_a_supplier_country_an_item_scores_as_the_market() {
     let items = [item("magnet", None, None, None)];
     let assessment = assess(&snapshot, &params(), &items, 10).unwrap();
     let market = score_product(&snapshot, &id("magnet"), &params()).unwrap();
-    assert_close(assessment.items[0].dependency, market.dependency.score);
+    assert_close(
+        assessment.items[0].dependency,
+        market.dependency.score.unwrap_or(0.0),
+    );
     assert_close(assessment.items[0].difficulty, market.difficulty.score);
 }
 
@@ -254,11 +257,11 @@ proptest! {
                 let market = market.iter().find(|s| s.product == item.product).unwrap();
                 match item.supplier_country.map(|c| c.as_str().to_owned()).as_deref() {
                     None => {
-                        prop_assert!((score.dependency - market.dependency.score).abs() < EPSILON);
+                        prop_assert!((score.dependency - market.dependency.score.unwrap_or(0.0)).abs() < EPSILON);
                         prop_assert!((score.difficulty - market.difficulty.score).abs() < EPSILON);
                     }
                     // China's own supply is all Chinese: never less dependent.
-                    Some("CN") => prop_assert!(score.dependency >= market.dependency.score - EPSILON),
+                    Some("CN") => prop_assert!(score.dependency >= market.dependency.score.unwrap_or(0.0) - EPSILON),
                     // A newcomer outside China buys its inputs on the world
                     // market: it carries exactly what a world-market buyer of
                     // each input depends on, through the input terms.
@@ -266,7 +269,7 @@ proptest! {
                         let product = kit.products.iter().find(|p| p.id == item.product).unwrap();
                         let terms = product.inputs.iter().map(|input| {
                             let world = world.iter().find(|s| s.product == input.product).unwrap();
-                            let free = 1.0 - world.dependency.score / 100.0;
+                            let free = 1.0 - world.dependency.score.unwrap_or(0.0) / 100.0;
                             if input.essential { free } else { 1.0 - input.share * (1.0 - free) }
                         });
                         let free = match params.chain {

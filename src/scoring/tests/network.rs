@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::kit::*;
 use super::properties::{chains, name, snapshot_strategy, world_market_only, EPSILON};
 use crate::domain::{Buyer, Metric, Stage};
-use crate::scoring::{score_all, Chain, Params, PathVia, ProductScore};
+use crate::scoring::{score_all, Chain, Params, PathVia, ProductScore, ScoreSummary, Scorer};
 
 fn buyer(code: &str) -> Buyer {
     Buyer::Country(country(code))
@@ -71,8 +71,8 @@ fn gallium_through_japan_and_germany_keeps_its_chinese_content() {
     let japan = 0.2 * 0.0 + 0.8 * 1.0;
     let germany = 0.5 * 1.0 + 0.5 * 0.0;
     let expected = 100.0 * (0.4 * japan + 0.3 * 1.0 + 0.3 * germany);
-    assert_close(us.dependency.bottleneck, expected);
-    assert_close(us.dependency.independent, expected);
+    assert_close(us.dependency.bottleneck.unwrap_or(0.0), expected);
+    assert_close(us.dependency.independent.unwrap_or(0.0), expected);
     assert_close(expected, 77.0);
     // The paths, heaviest first, add up to the score.
     let paths = points_and_summaries(&us);
@@ -91,11 +91,14 @@ fn gallium_through_japan_and_germany_keeps_its_chinese_content() {
     // Japan's own dependency is its pool's; a buyer with no sourcing
     // recorded buys on the world market, China's 90%.
     assert_close(
-        kit.score("gallium", &params_for("JP")).dependency.score,
+        kit.score("gallium", &params_for("JP"))
+            .dependency
+            .score
+            .unwrap_or(0.0),
         100.0 * japan,
     );
     let world = kit.score("gallium", &params_for("KR"));
-    assert_close(world.dependency.score, 90.0);
+    assert_close(world.dependency.score.unwrap_or(0.0), 90.0);
     assert!(world
         .defaults_used
         .iter()
@@ -130,8 +133,8 @@ fn a_japanese_magnet_on_chinese_oxide_carries_the_oxide_into_the_us() {
     // share passing through no Chinese control at either stage,
     // (1 − 0) · (1 − 0.8) = 0.2, so 80 too.
     assert_close(us.dependency.exposure.value, 0.0);
-    assert_close(us.dependency.bottleneck, 80.0);
-    assert_close(us.dependency.independent, 80.0);
+    assert_close(us.dependency.bottleneck.unwrap_or(0.0), 80.0);
+    assert_close(us.dependency.independent.unwrap_or(0.0), 80.0);
     let chokepoint = us.dependency.chokepoint.as_ref().unwrap();
     assert_eq!(chokepoint.product, id("oxide"));
     assert_eq!(chokepoint.country.as_deref(), Some("CN"));
@@ -167,7 +170,7 @@ fn a_country_that_makes_none_re_exports_what_it_imports() {
     let netherlands = 0.6 * 0.45 + 0.4 * 0.0;
     for buyer_code in ["DE", "BE"] {
         let score = kit.score("cobalt", &params_for(buyer_code));
-        assert_close(score.dependency.score, 100.0 * netherlands);
+        assert_close(score.dependency.score.unwrap_or(0.0), 100.0 * netherlands);
     }
     let germany = kit.score("cobalt", &params_for("DE"));
     assert_eq!(
@@ -179,7 +182,10 @@ fn a_country_that_makes_none_re_exports_what_it_imports() {
     );
     // The world market: (0.6 · 0.45 · 100) / 100.
     assert_close(
-        kit.score("cobalt", &params_for("FR")).dependency.score,
+        kit.score("cobalt", &params_for("FR"))
+            .dependency
+            .score
+            .unwrap_or(0.0),
         100.0 * 0.6 * 0.45,
     );
 }
@@ -224,8 +230,8 @@ proptest! {
             let scores = score_all(&kit.snapshot(), &params);
             let old = single_country_dependency(&kit, &scores, params.chain);
             for (score, expected) in scores.iter().zip(old) {
-                prop_assert!((score.dependency.score - expected).abs() < 1e-7,
-                    "{}: {} vs {}", score.product, score.dependency.score, expected);
+                prop_assert!((score.dependency.score.unwrap_or(0.0) - expected).abs() < 1e-7,
+                    "{}: {} vs {}", score.product, score.dependency.score.unwrap_or(0.0), expected);
             }
         }
     }
@@ -245,31 +251,56 @@ proptest! {
             let snapshot = kit.snapshot();
             let gb = crate::scoring::score_product(&snapshot, &id(&target), &at("GB")).unwrap();
             let world = crate::scoring::score_product(&snapshot, &id(&target), &at("IT")).unwrap();
-            prop_assert!(gb.dependency.score >= world.dependency.score - EPSILON);
+            prop_assert!(gb.dependency.score.unwrap_or(0.0) >= world.dependency.score.unwrap_or(0.0) - EPSILON);
         }
     }
 
     /// Moving part of an origin's imports to China never lowers the
-    /// dependency of a buyer that imports from it.
+    /// dependency of a buyer that imports from it: under `independent`
+    /// always; under `bottleneck` where the makers buy their own inputs on
+    /// the world market. (Under `bottleneck` each stage is a pool of its
+    /// own: if China's makers buy an input less from China than the makers
+    /// they displace, that input's stage can become less Chinese.)
     #[test]
     fn more_chinese_sourcing_at_an_origin_never_lowers_a_buyer(kit in snapshot_strategy(), pick in 0..100usize, low in 0.0..=1.0f64, raise in 0.0..=1.0f64) {
         let target = name(pick % kit.products.len());
         let high = low + (1.0 - low) * raise;
-        let with_share = |china: f64| {
+        let with_share = |kit: &Kit, china: f64| {
             let mut kit = kit.clone();
             imports(&mut kit, &target, "GB", "NL", 1.0);
             imports(&mut kit, &target, "NL", "CN", china);
             imports(&mut kit, &target, "NL", "AU", 1.0 - china);
             kit
         };
-        for params in chains() {
-            let at = Params { chain: params.chain, ..params_for("GB") };
-            let before = score_all(&with_share(low).snapshot(), &at);
-            let after = score_all(&with_share(high).snapshot(), &at);
+        let world = world_market_only(&kit);
+        for (kit, chain) in [(&kit, Chain::Independent), (&world, Chain::Bottleneck), (&world, Chain::Independent)] {
+            let at = Params { chain, ..params_for("GB") };
+            let before = score_all(&with_share(kit, low).snapshot(), &at);
+            let after = score_all(&with_share(kit, high).snapshot(), &at);
             for (b, a) in before.iter().zip(&after) {
-                prop_assert!(a.dependency.score >= b.dependency.score - EPSILON,
-                    "{}: {} → {}", b.product, b.dependency.score, a.dependency.score);
+                let (b_score, a_score) = (b.dependency.score.unwrap_or(0.0), a.dependency.score.unwrap_or(0.0));
+                prop_assert!(a_score >= b_score - EPSILON, "{} {:?}: {} → {}", b.product, chain, b_score, a_score);
             }
+        }
+    }
+
+    /// One network read for several buyers in turn gives each buyer the
+    /// scores it gets alone, and summaries made without the paths are the
+    /// summaries of the full scores.
+    #[test]
+    fn a_network_shared_by_buyers_gives_each_its_own_scores(kit in snapshot_strategy()) {
+        let mut kit = kit;
+        imports(&mut kit, "p0", "GB", "US", 0.7);
+        reliance(&mut kit, "p0", "GB", 0.6);
+        let snapshot = kit.snapshot();
+        let mut scorer = Scorer::new(&snapshot, &params());
+        for code in ["US", "GB", "FR", "US"] {
+            let alone = score_all(&snapshot, &params_for(code));
+            let shared = scorer.score_all(&params_for(code));
+            prop_assert_eq!(&alone, &shared);
+            let summaries = serde_json::to_value(scorer.summarise_all(&params_for(code))).unwrap();
+            let expected: Vec<ScoreSummary> = alone.iter().map(ScoreSummary::from).collect();
+            prop_assert_eq!(summaries, serde_json::to_value(expected).unwrap());
         }
     }
 
@@ -279,11 +310,11 @@ proptest! {
         for code in ["US", "GB"] {
             for score in score_all(&kit.snapshot(), &params_for(code)) {
                 match &score.dependency.chokepoint {
-                    None => prop_assert!(score.dependency.bottleneck.abs() < EPSILON),
+                    None => prop_assert!(score.dependency.bottleneck.unwrap_or(0.0).abs() < EPSILON),
                     Some(chokepoint) => {
                         let listed: f64 = chokepoint.paths.iter().map(|p| p.points).sum();
-                        prop_assert!((listed + chokepoint.other_paths_points - score.dependency.bottleneck).abs() < 1e-7,
-                            "{}: {} + {} vs {}", score.product, listed, chokepoint.other_paths_points, score.dependency.bottleneck);
+                        prop_assert!((listed + chokepoint.other_paths_points - score.dependency.bottleneck.unwrap_or(0.0)).abs() < 1e-7,
+                            "{}: {} + {} vs {}", score.product, listed, chokepoint.other_paths_points, score.dependency.bottleneck.unwrap_or(0.0));
                         prop_assert!(chokepoint.paths.windows(2).all(|w| w[0].points >= w[1].points - EPSILON));
                         prop_assert!(chokepoint.paths.iter().all(|p| p.points > 0.0 && !p.steps.is_empty()));
                     }
@@ -291,4 +322,68 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn no_supply_facts_on_the_chain_is_no_score_not_zero() {
+    let mut kit = Kit::new();
+    kit.product("ore", Stage::Mining, &[])
+        .product("metal", Stage::Smelting, &[("ore", 1.0, true)])
+        .product("alloy", Stage::Materials, &[("metal", 1.0, true)]);
+    kit.fact("metal", "", Metric::LeadTimeYears, 4.0);
+    let unknown = kit.score("alloy", &params());
+    assert_eq!(unknown.dependency.score, None);
+    assert_eq!(unknown.dependency.bottleneck, None);
+    assert_eq!(unknown.dependency.dependency_range, None);
+    assert_eq!(unknown.dependency.supply_coverage, 0.0);
+    assert!(unknown.dependency.insufficient_data.is_some());
+    assert!(unknown.dependency.chokepoint.is_none());
+    assert!(unknown.dependency.components.is_empty());
+    // Difficulty is still scored from what is known.
+    assert!(unknown.difficulty.score > 0.0);
+
+    // Supply facts at one stage of three: a score, with its coverage.
+    kit.fact("ore", "CN", Metric::Production, 70.0);
+    kit.fact("ore", "AU", Metric::Production, 30.0);
+    let known = kit.score("alloy", &params());
+    assert_close(known.dependency.score.unwrap(), 70.0);
+    assert_close(known.dependency.supply_coverage, 1.0 / 3.0);
+    assert_eq!(known.dependency.insufficient_data, None);
+    let summary = crate::scoring::ScoreSummary::from(&unknown);
+    assert_eq!(summary.dependency, None);
+}
+
+#[test]
+fn a_producer_ships_no_more_of_its_own_output_than_it_makes() {
+    let mut kit = Kit::new();
+    kit.product("gallium", Stage::Smelting, &[]);
+    for (country_code, tonnes) in [("CN", 90.0), ("JP", 3.0), ("KR", 7.0)] {
+        kit.fact("gallium", country_code, Metric::Production, tonnes);
+    }
+    // The US uses 10 t a year, all imported, half from Japan and half from
+    // Korea: 5 t each. Korea makes 7 t, so its 5 t can be its own; Japan
+    // makes 3 t, so at least 2 t of the 5 are re-exports, and Japan records
+    // no sourcing: they come from the world market, China's 90%.
+    for_buyer(kit.fact("gallium", "US", Metric::Demand, 10.0), buyer("US"));
+    reliance(&mut kit, "gallium", "US", 1.0);
+    imports(&mut kit, "gallium", "US", "JP", 0.5);
+    imports(&mut kit, "gallium", "US", "KR", 0.5);
+    let us = kit.score("gallium", &params_for("US"));
+    let japan_own = 3.0 / 5.0;
+    let expected = 100.0 * 0.5 * (1.0 - japan_own) * 0.9;
+    assert_close(us.dependency.score.unwrap(), expected);
+    assert_close(expected, 18.0);
+    let paths = points_and_summaries(&us);
+    assert_eq!(paths.len(), 1);
+    assert_close(paths[0].0, expected);
+    assert_eq!(paths[0].1, "US ← JP 20% gallium ← CN 90% gallium");
+    // Without the demand, nothing says Japan ships more than it makes.
+    kit.facts.retain(|f| f.metric != Metric::Demand);
+    assert_close(
+        kit.score("gallium", &params_for("US"))
+            .dependency
+            .score
+            .unwrap(),
+        0.0,
+    );
 }

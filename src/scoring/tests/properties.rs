@@ -185,14 +185,16 @@ proptest! {
     fn scores_stay_in_range_and_contributions_add_up(kit in snapshot_strategy()) {
         for params in chains() {
             for score in scores(&kit, &params) {
-                for value in [score.dependency.score, score.dependency.bottleneck, score.dependency.independent, score.difficulty.score] {
+                for value in [score.dependency.score.unwrap_or(0.0), score.dependency.bottleneck.unwrap_or(0.0), score.dependency.independent.unwrap_or(0.0), score.difficulty.score] {
                     prop_assert!((-EPSILON..=100.0 + EPSILON).contains(&value), "{value}");
                 }
                 let dependency: f64 = score.dependency.components.iter().map(|c| c.contribution).sum();
-                prop_assert!((dependency - score.dependency.score).abs() < 1e-7);
+                prop_assert!((dependency - score.dependency.score.unwrap_or(0.0)).abs() < 1e-7);
                 let difficulty: f64 = score.difficulty.components.iter().map(|c| c.contribution).sum();
                 prop_assert!((difficulty - score.difficulty.score).abs() < 1e-7);
-                prop_assert!(score.dependency.dependency_range.low <= score.dependency.dependency_range.high);
+                if let Some(range) = score.dependency.dependency_range {
+                    prop_assert!(range.low <= range.high);
+                }
             }
         }
     }
@@ -235,8 +237,8 @@ proptest! {
             }
             let (kit, more) = (world_market_only(&kit), world_market_only(&more));
             for (before, after) in scores(&kit, &params).iter().zip(scores(&more, &params).iter()) {
-                prop_assert!(after.dependency.score >= before.dependency.score - EPSILON,
-                    "{}: {} → {}", before.product, before.dependency.score, after.dependency.score);
+                prop_assert!(after.dependency.score.unwrap_or(0.0) >= before.dependency.score.unwrap_or(0.0) - EPSILON,
+                    "{}: {} → {}", before.product, before.dependency.score.unwrap_or(0.0), after.dependency.score.unwrap_or(0.0));
             }
         }
     }
@@ -258,8 +260,8 @@ proptest! {
             }
             let (kit, more) = (world_market_only(&kit), world_market_only(&more));
             for (before, after) in scores(&kit, &params).iter().zip(scores(&more, &params).iter()) {
-                prop_assert!(after.dependency.score <= before.dependency.score + EPSILON,
-                    "{}: {} → {}", before.product, before.dependency.score, after.dependency.score);
+                prop_assert!(after.dependency.score.unwrap_or(0.0) <= before.dependency.score.unwrap_or(0.0) + EPSILON,
+                    "{}: {} → {}", before.product, before.dependency.score.unwrap_or(0.0), after.dependency.score.unwrap_or(0.0));
             }
         }
     }
@@ -269,7 +271,7 @@ proptest! {
         for params in chains() {
             for score in scores(&kit, &params) {
                 for input in score.dependency.inputs.iter().filter(|i| i.essential) {
-                    prop_assert!(score.dependency.score >= input.dependency - EPSILON);
+                    prop_assert!(score.dependency.score.unwrap_or(0.0) >= input.dependency - EPSILON);
                 }
             }
         }

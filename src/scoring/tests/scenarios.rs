@@ -91,8 +91,8 @@ fn non_chinese_capacity_lowers_difficulty_and_leaves_dependency() {
     assert_close(ore.baseline.difficulty.score, difficulty(0.6));
     assert_close(ore.scenario.difficulty.score, difficulty(scale_after));
     for comparison in [ore, oxide] {
-        assert_close(comparison.baseline.dependency.score, 60.0);
-        assert_close(comparison.scenario.dependency.score, 60.0);
+        assert_close(comparison.baseline.dependency.score.unwrap_or(0.0), 60.0);
+        assert_close(comparison.scenario.dependency.score.unwrap_or(0.0), 60.0);
     }
     // The oxide's own difficulty (time 5/20, know-how 0: 17.86) is below the
     // ore's, which it takes over its material input.
@@ -152,7 +152,7 @@ fn dropped_facts_and_switched_controls_change_shares_and_pressure() {
 
     let ore = &evaluation.comparisons[0];
     // Without Australia's 40, China produces all the ore.
-    assert_close(ore.scenario.dependency.score, 100.0);
+    assert_close(ore.scenario.dependency.score.unwrap_or(0.0), 100.0);
     let changes = explanation_changes(&ore.baseline, &ore.scenario);
     for expected in [
         ExplanationChange::ChinaShare {
@@ -219,7 +219,14 @@ fn listed_products_are_scored_once_each_and_unknown_ones_skipped() {
     let evaluation = evaluate(&kit.snapshot(), &changes, Some(&listed), &params()).unwrap();
     assert_eq!(evaluation.comparisons.len(), 1);
     assert_eq!(evaluation.comparisons[0].scenario.product.as_str(), "oxide");
-    assert_close(evaluation.comparisons[0].scenario.dependency.score, 100.0);
+    assert_close(
+        evaluation.comparisons[0]
+            .scenario
+            .dependency
+            .score
+            .unwrap_or(0.0),
+        100.0,
+    );
 }
 
 #[test]
@@ -291,10 +298,10 @@ proptest! {
                 let before = unchanged.iter().find(|s| &s.product == product).unwrap();
                 let after = expected.iter().find(|s| &s.product == product).unwrap();
                 prop_assert_eq!(&comparison.baseline, before);
-                prop_assert!((comparison.scenario.dependency.score - after.dependency.score).abs() < EPSILON);
+                prop_assert!((comparison.scenario.dependency.score.unwrap_or(0.0) - after.dependency.score.unwrap_or(0.0)).abs() < EPSILON);
                 prop_assert!((comparison.scenario.difficulty.score - after.difficulty.score).abs() < EPSILON);
                 // New non-Chinese capacity: never more dependent, never harder.
-                prop_assert!(comparison.scenario.dependency.score <= before.dependency.score + EPSILON);
+                prop_assert!(comparison.scenario.dependency.score.unwrap_or(0.0) <= before.dependency.score.unwrap_or(0.0) + EPSILON);
                 prop_assert!(comparison.scenario.difficulty.score <= before.difficulty.score + EPSILON);
             }
             // Products outside the target's downstream are not reported.

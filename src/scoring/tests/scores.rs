@@ -38,7 +38,10 @@ fn the_recorded_view_excludes_later_recorded_and_retracted_facts() {
         ..params()
     };
     let score = kit.score("ore", &recorded);
-    assert_close(score.dependency.score, 100.0 * 60.0 / (60.0 + 40.0 + 100.0));
+    assert_close(
+        score.dependency.score.unwrap_or(0.0),
+        100.0 * 60.0 / (60.0 + 40.0 + 100.0),
+    );
     let used: Vec<i64> = score.facts_used.iter().map(|f| f.id).collect();
     assert_eq!(used, vec![1, 2, 5]);
 }
@@ -67,7 +70,10 @@ fn the_public_view_reads_publication_dates_not_recording() {
         datetime!(2026-03-01 00:00 UTC),
     );
     let public = kit.score("ore", &params());
-    assert_close(public.dependency.score, 100.0 * 60.0 / (60.0 + 40.0 + 20.0));
+    assert_close(
+        public.dependency.score.unwrap_or(0.0),
+        100.0 * 60.0 / (60.0 + 40.0 + 20.0),
+    );
     let recorded = kit.score(
         "ore",
         &Params {
@@ -76,7 +82,7 @@ fn the_public_view_reads_publication_dates_not_recording() {
         },
     );
     assert_close(
-        recorded.dependency.score,
+        recorded.dependency.score.unwrap_or(0.0),
         100.0 * 60.0 / (60.0 + 100.0 + 20.0),
     );
     // Current: everything recorded and standing now, whenever published.
@@ -88,7 +94,7 @@ fn the_public_view_reads_publication_dates_not_recording() {
         },
     );
     assert_close(
-        current.dependency.score,
+        current.dependency.score.unwrap_or(0.0),
         100.0 * 60.0 / (60.0 + 40.0 + 100.0),
     );
 }
@@ -101,7 +107,10 @@ fn the_latest_period_started_by_as_of_wins() {
     kit.fact("ore", "CN", Metric::Production, 999.0).period = period("2026-06-01/..");
     kit.fact("ore", "AU", Metric::Production, 20.0);
     let score = kit.score("ore", &params());
-    assert_close(score.dependency.score, 100.0 * 80.0 / (80.0 + 20.0));
+    assert_close(
+        score.dependency.score.unwrap_or(0.0),
+        100.0 * 80.0 / (80.0 + 20.0),
+    );
 }
 
 #[test]
@@ -113,10 +122,13 @@ fn buyer_specific_facts_override_global_ones() {
     // Import shares need a buyer: a global one is never used.
     kit.fact("ore", "CN", Metric::ImportShare, 0.0);
     let for_us = kit.score("ore", &params());
-    assert_close(for_us.dependency.score, 100.0 * 1.0 * (1.0 - 0.3));
+    assert_close(
+        for_us.dependency.score.unwrap_or(0.0),
+        100.0 * 1.0 * (1.0 - 0.3),
+    );
     let japan = Params::new(Buyer::Country(country("JP")), AS_OF);
     assert_close(
-        kit.score("ore", &japan).dependency.score,
+        kit.score("ore", &japan).dependency.score.unwrap_or(0.0),
         100.0 * 1.0 * (1.0 - 0.1),
     );
 }
@@ -143,14 +155,14 @@ fn a_rate_measured_for_one_buyer_holds_for_that_buyer_only() {
         .defaults_used
         .iter()
         .any(|d| d.input == "recycling_input_rate"));
-    assert_close(for_us.dependency.score, 100.0);
+    assert_close(for_us.dependency.score.unwrap_or(0.0), 100.0);
     // The EU: e = 1 · (1 − 0.42) = 0.58, 58.
     let for_eu = kit.score("ore", &eu);
     assert_eq!(
         for_eu.dependency.exposure.recycling_input_rate.fact_ids,
         vec![2]
     );
-    assert_close(for_eu.dependency.score, 58.0);
+    assert_close(for_eu.dependency.score.unwrap_or(0.0), 58.0);
 
     // The EU CRM check likewise. HHI_WGI,t of global supply: China alone,
     // 1² · 5 (no WGI fact) · 1 = 5; no sourcing, SI 1.
@@ -166,8 +178,11 @@ fn a_rate_measured_for_one_buyer_holds_for_that_buyer_only() {
     // A rate recorded for every buyer stands in for the US, not for the EU,
     // whose own rate overrides it: US 100 · (1 − 0.1) = 90, EU still 58.
     kit.fact("ore", "", Metric::RecyclingInputRate, 0.1);
-    assert_close(kit.score("ore", &params()).dependency.score, 90.0);
-    assert_close(kit.score("ore", &eu).dependency.score, 58.0);
+    assert_close(
+        kit.score("ore", &params()).dependency.score.unwrap_or(0.0),
+        90.0,
+    );
+    assert_close(kit.score("ore", &eu).dependency.score.unwrap_or(0.0), 58.0);
 }
 
 /// A US buyer's import origins: China and Australia in 2019, Australia and
@@ -208,7 +223,7 @@ fn import_shares_resolve_as_one_distribution_of_the_latest_year() {
     origins.sort_unstable();
     assert_eq!(origins, vec![6, 7]);
     assert_close(exposure.value, 0.36);
-    assert_close(score.dependency.score, 36.0);
+    assert_close(score.dependency.score.unwrap_or(0.0), 36.0);
     assert!(score.facts_used.iter().all(|f| f.id != 4 && f.id != 5));
 
     // The EU CRM sourcing term reads the same set. No WGI facts, so every
@@ -239,7 +254,10 @@ fn facts_that_differ_by_more_than_a_fifth_are_a_conflict() {
     let score = kit.score("ore", &params());
     let china = (0.9 * 100.0 + 0.6 * 130.0) / (0.9 + 0.6);
     let australia = (100.0 + 110.0) / 2.0;
-    assert_close(score.dependency.score, 100.0 * china / (china + australia));
+    assert_close(
+        score.dependency.score.unwrap_or(0.0),
+        100.0 * china / (china + australia),
+    );
     assert_eq!(score.conflicts.len(), 1, "10/105 is within 20%");
     let conflict = &score.conflicts[0];
     assert_eq!(conflict.fact_ids, vec![1, 2]);
@@ -341,7 +359,7 @@ fn exposure_follows_the_buyers_sourcing_by_origin_then_recycling() {
     let g = 130.0 / 200.0;
     let e = (1.0 - 0.1) * (0.2 * 0.0 + 0.8 * (0.5 * 1.0 + 0.5 * g));
     assert_close(score.dependency.exposure.value, e);
-    assert_close(score.dependency.score, 100.0 * e);
+    assert_close(score.dependency.score.unwrap_or(0.0), 100.0 * e);
     assert_eq!(
         score.dependency.exposure.import_reliance.origin,
         Origin::Facts
@@ -414,7 +432,7 @@ fn export_shares_stand_in_only_when_nothing_measures_supply() {
     // 0.49·6 + 0.04·5 + 0.01·5 = 2.94 + 0.2 + 0.05 = 3.19.
     assert_close(share.hhi_governance, 3.19);
     // No import shares for the US: e = g, dependency 70.
-    assert_close(score.dependency.score, 70.0);
+    assert_close(score.dependency.score.unwrap_or(0.0), 70.0);
     // Scale: only capacity outside China (9,000 t/yr), so China's is
     // inferred from g: 0.7/0.3 · 9,000 = 21,000; 21,000 / 30,000 = 0.7.
     assert_close(score.difficulty.components[1].normalised, 0.7);
@@ -484,11 +502,14 @@ fn the_chain_bounds_a_product_by_its_inputs_and_names_the_chokepoint() {
 
     let score = kit.score("magnet", &params());
     let dependency = &score.dependency;
-    assert_close(dependency.score, 100.0 * (1.0 - bottleneck));
-    assert_close(dependency.independent, 100.0 * (1.0 - independent));
-    assert_close(dependency.dependency_range.low, 100.0 * (1.0 - bottleneck));
+    assert_close(dependency.score.unwrap(), 100.0 * (1.0 - bottleneck));
+    assert_close(dependency.independent.unwrap(), 100.0 * (1.0 - independent));
     assert_close(
-        dependency.dependency_range.high,
+        dependency.dependency_range.unwrap().low,
+        100.0 * (1.0 - bottleneck),
+    );
+    assert_close(
+        dependency.dependency_range.unwrap().high,
         100.0 * (1.0 - independent),
     );
     let chokepoint = dependency.chokepoint.as_ref().unwrap();
@@ -503,9 +524,12 @@ fn the_chain_bounds_a_product_by_its_inputs_and_names_the_chokepoint() {
         ..params()
     };
     let score = kit.score("magnet", &independent_params);
-    assert_close(score.dependency.score, 100.0 * (1.0 - independent));
     assert_close(
-        score.dependency.dependency_range.low,
+        score.dependency.score.unwrap_or(0.0),
+        100.0 * (1.0 - independent),
+    );
+    assert_close(
+        score.dependency.dependency_range.unwrap().low,
         100.0 * (1.0 - bottleneck),
     );
     let parts: f64 = score
@@ -514,7 +538,7 @@ fn the_chain_bounds_a_product_by_its_inputs_and_names_the_chokepoint() {
         .iter()
         .map(|c| c.contribution)
         .sum();
-    assert_close(parts, score.dependency.score);
+    assert_close(parts, score.dependency.score.unwrap_or(0.0));
 }
 
 /// A materials product with a fact for every difficulty component.
@@ -996,7 +1020,7 @@ fn stored_fact_records_convert_to_snapshot_facts() {
     kit.facts.push(fact);
     let score = kit.score("ore", &params());
     assert_eq!(score.facts_used[0].source_id.as_str(), "usgs-mcs-2025");
-    assert_close(score.dependency.score, 100.0);
+    assert_close(score.dependency.score.unwrap_or(0.0), 100.0);
 }
 
 #[test]
@@ -1047,7 +1071,7 @@ fn product_wide_facts_need_no_country_and_volumes_without_one_are_ignored() {
     kit.fact("ore", "", Metric::LeadTimeYears, 10.0);
     kit.fact("ore", "US", Metric::LeadTimeYears, 14.0);
     let score = kit.score("ore", &params());
-    assert_close(score.dependency.score, 100.0 * 100.0 / 200.0);
+    assert_close(score.dependency.score.unwrap_or(0.0), 100.0 * 100.0 / 200.0);
     assert_close(
         score.difficulty.components[0].raw.unwrap(),
         (10.0 + 14.0) / 2.0,
