@@ -291,6 +291,10 @@ pub struct PathStep {
     pub share: f64,
     /// How it reached the previous step.
     pub via: PathVia,
+    /// The facts behind `share` (the import share, reliance or output it
+    /// comes from; none for a world-market remainder) and, at the last
+    /// step, behind the place's Chinese control.
+    pub fact_ids: Vec<i64>,
 }
 
 /// A route of Chinese content from the buyer to the binding stage.
@@ -1097,6 +1101,7 @@ impl Explanation<'_, '_> {
                 place: place_code(step.place),
                 share: step.share,
                 via: path_via(step.via),
+                fact_ids: self.ids(&step.facts),
             })
             .collect();
         let mut summary = self.params.buyer.as_str().to_owned();

@@ -69,6 +69,8 @@ enum Spec {
     },
     Supply {
         product: usize,
+        /// Whose supply it is.
+        place: Buyer,
         /// Re-exports away from the country that uses it (0: its own use).
         hop: u8,
         recycled: f64,
@@ -149,6 +151,10 @@ pub(crate) struct Step {
     pub share: f64,
     /// How the stretch from the previous step began.
     pub via: Via,
+    /// Indices into [`Snapshot::facts`] of the facts behind the share (an
+    /// import share, a reliance, a producer's output) and, at the last
+    /// step, the place's Chinese control.
+    pub facts: Vec<usize>,
 }
 
 /// One route of Chinese content to a stage: its steps from the buyer's
@@ -352,6 +358,7 @@ impl<'a> Network<'a> {
         let flat = self.flatten(&parts);
         let node = self.push(Spec::Supply {
             product,
+            place: buyer,
             hop,
             recycled,
             parts,
@@ -538,9 +545,11 @@ impl<'a> Network<'a> {
             node: usize,
             path: usize,
             weight: f64,
-            /// Share since the last step, and how that stretch began.
+            /// Share since the last step, how that stretch began and the
+            /// facts behind it.
             pending: f64,
             via: Option<Via>,
+            facts: Vec<usize>,
             steps: Vec<Step>,
         }
         impl PartialEq for Frontier {
@@ -570,6 +579,7 @@ impl<'a> Network<'a> {
             weight: 1.0,
             pending: 1.0,
             via: None,
+            facts: Vec::new(),
             steps: Vec::new(),
         });
         let mut routes = Vec::new();
@@ -579,7 +589,11 @@ impl<'a> Network<'a> {
                 break;
             }
             expansions += 1;
-            let enter = |heap: &mut BinaryHeap<Frontier>, via: Via, w: f64, child: usize| {
+            let enter = |heap: &mut BinaryHeap<Frontier>,
+                         via: Via,
+                         w: f64,
+                         child: usize,
+                         facts: &[usize]| {
                 let weight = item.weight * w;
                 let pending = item.pending * w;
                 let via = item.via.unwrap_or(via);
@@ -590,6 +604,7 @@ impl<'a> Network<'a> {
                     weight,
                     pending,
                     via: Some(via),
+                    facts: item.facts.iter().chain(facts).copied().collect(),
                     steps: item.steps.clone(),
                 };
                 let step_place = match (&self.specs[child], via) {
@@ -605,6 +620,7 @@ impl<'a> Network<'a> {
                         place,
                         share: pending,
                         via,
+                        facts: std::mem::take(&mut next.facts),
                     });
                     next.pending = 1.0;
                     next.via = None;
@@ -612,9 +628,27 @@ impl<'a> Network<'a> {
                 heap.push(next);
             };
             match &self.specs[item.node] {
-                Spec::Supply { parts, .. } => {
+                Spec::Supply {
+                    parts,
+                    product,
+                    place,
+                    ..
+                } => {
+                    let sourcing = self
+                        .sourcing
+                        .get(&(*product, *place))
+                        .and_then(Option::as_ref);
                     for &(via, w, child) in parts {
-                        enter(&mut heap, via, w, child);
+                        let facts: &[usize] = match (via, sourcing) {
+                            (Via::Import(origin), Some(s)) => s
+                                .imports
+                                .iter()
+                                .position(|(o, _)| *o == origin)
+                                .map_or(&[], |i| &s.import_facts[i]),
+                            (Via::Domestic, Some(s)) => &s.reliance_facts,
+                            _ => &[],
+                        };
+                        enter(&mut heap, via, w, child, facts);
                     }
                 }
                 Spec::World {
@@ -627,19 +661,33 @@ impl<'a> Network<'a> {
                     let weights =
                         world_weights(*basis, producers.iter().map(|(_, slot, _)| values[*slot]));
                     let rest_weight = 1.0 - weights.iter().sum::<f64>();
-                    for ((country, _, child), w) in producers.iter().zip(weights) {
-                        enter(&mut heap, Via::Producer(*country), w, *child);
+                    let stage = self.stage_resolved(*product);
+                    for ((country, slot, child), w) in producers.iter().zip(weights) {
+                        let facts = stage.map_or(&[][..], |r| r.slot_facts(*slot));
+                        enter(&mut heap, Via::Producer(*country), w, *child, facts);
                     }
                     if rest_weight > 0.0 {
-                        enter(&mut heap, Via::Rest, rest_weight, *rest);
+                        enter(&mut heap, Via::Rest, rest_weight, *rest, &[]);
                     }
                 }
                 Spec::Made {
-                    product, inputs, ..
+                    product,
+                    inputs,
+                    place,
                 } => {
                     if item.path == 0 {
+                        let mut steps = item.steps;
+                        if let (Some(last), Place::At(Buyer::Country(country)), Some(stage)) =
+                            (steps.last_mut(), place, self.stage_resolved(*product))
+                        {
+                            if let Some(slot) =
+                                Resolved::country_slot(&stage.controlled_by_china, *country)
+                            {
+                                last.facts.extend_from_slice(stage.slot_facts(slot));
+                            }
+                        }
                         routes.push(Route {
-                            steps: item.steps,
+                            steps,
                             content: item.potential,
                         });
                         continue;
@@ -653,6 +701,7 @@ impl<'a> Network<'a> {
                         weight: item.weight,
                         pending: 1.0,
                         via: None,
+                        facts: Vec::new(),
                         steps: item.steps,
                     });
                 }

@@ -229,8 +229,11 @@ pub(crate) struct Sourcing {
     pub recycling: Option<f64>,
     /// Its annual consumption (t/yr), when recorded.
     pub demand: Option<f64>,
-    /// Indices into [`Snapshot::facts`] of the facts behind it.
-    pub facts: Vec<usize>,
+    /// Indices into [`Snapshot::facts`] of the facts behind each import
+    /// share, in the order of `imports`.
+    pub import_facts: Vec<Vec<usize>>,
+    /// Indices of the facts behind the reliance.
+    pub reliance_facts: Vec<usize>,
 }
 
 pub(crate) fn resolve_sourcing(
@@ -255,6 +258,7 @@ pub(crate) fn resolve_sourcing(
     let demand = r.whole(Metric::Demand, facts(Metric::Demand));
     let out = resolver.out;
     let value = |slot: usize| out.values[slot];
+    let facts_of = |slot: usize| out.slot_facts(slot).to_vec();
     Some(Sourcing {
         imports: imports
             .iter()
@@ -263,7 +267,8 @@ pub(crate) fn resolve_sourcing(
         reliance: reliance.map(value),
         recycling: recycling.map(value),
         demand: demand.map(value),
-        facts: out.used,
+        import_facts: imports.iter().map(|cv| facts_of(cv.slot)).collect(),
+        reliance_facts: reliance.map(facts_of).unwrap_or_default(),
     })
 }
 

@@ -87,6 +87,22 @@ fn gallium_through_japan_and_germany_keeps_its_chinese_content() {
     assert_eq!(chokepoint.country.as_deref(), Some("CN"));
     assert_close(chokepoint.other_paths_points, 0.0);
     assert_eq!(chokepoint.paths[0].steps[0].via, PathVia::Import);
+    // Each step cites the fact its share comes from, in the order the kit
+    // recorded them: 1–3 production, 4 US reliance, 5–7 US imports (JP,
+    // CN, DE), 8 Japan's reliance, 9 Japan's imports from China, 10–11
+    // Germany's.
+    let cited: Vec<Vec<i64>> = chokepoint.paths[0]
+        .steps
+        .iter()
+        .map(|s| s.fact_ids.clone())
+        .collect();
+    assert_eq!(cited, vec![vec![5], vec![9]]);
+    let germany: Vec<Vec<i64>> = chokepoint.paths[2]
+        .steps
+        .iter()
+        .map(|s| s.fact_ids.clone())
+        .collect();
+    assert_eq!(germany, vec![vec![7], vec![10]]);
 
     // Japan's own dependency is its pool's; a buyer with no sourcing
     // recorded buys on the world market, China's 90%.
@@ -173,6 +189,12 @@ fn a_country_that_makes_none_re_exports_what_it_imports() {
         assert_close(score.dependency.score.unwrap_or(0.0), 100.0 * netherlands);
     }
     let germany = kit.score("cobalt", &params_for("DE"));
+    // Facts: 1–2 production, 3 China's control in the Congo, 4 Germany's
+    // imports from the Netherlands, 5–6 the Netherlands' from the Congo
+    // and Finland. The last step cites its share and its Chinese control.
+    let steps = &germany.dependency.chokepoint.as_ref().unwrap().paths[0].steps;
+    let cited: Vec<&[i64]> = steps.iter().map(|s| s.fact_ids.as_slice()).collect();
+    assert_eq!(cited, vec![&[4][..], &[5, 3][..]]);
     assert_eq!(
         points_and_summaries(&germany),
         vec![(
