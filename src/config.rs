@@ -34,8 +34,30 @@ pub enum Command {
     /// again adds nothing; a newer release revises what changed).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Score every catalogued product before each export-control event and
+    /// print how the products it hit ranked (docs/validation.md).
+    Backtest(BacktestSettings),
     /// Print the OpenAPI document to stdout.
     Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestSettings {
+    /// Events in the shipped format, one JSON object a line (default: the
+    /// shipped `data/events/events.ndjson`, built into the binary).
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+    /// Days before each announcement the scores are read (1 to 3650).
+    #[arg(long, default_value_t = 30)]
+    pub lead_days: u32,
+    /// The buyers scored, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "US,EU,JP")]
+    pub buyers: Vec<String>,
+    /// Print the whole report as JSON instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 }
 
 #[derive(Debug, Subcommand)]

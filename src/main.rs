@@ -1,8 +1,10 @@
 use anyhow::Context;
 use clap::Parser;
 
+use chokepoint::backtest::{self, Backtest};
 use chokepoint::config::{
-    Cli, Command, DatabaseSettings, ImportCommand, ImportOptions, KeysCommand, ServeSettings,
+    BacktestSettings, Cli, Command, DatabaseSettings, ImportCommand, ImportOptions, KeysCommand,
+    ServeSettings,
 };
 use chokepoint::connectors::{self, countries::CountryTable};
 use chokepoint::domain::{KeySecret, Scope};
@@ -28,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
             database,
         }) => create_key(&name, &scopes, database).await,
         Command::Import(command) => import(command).await,
+        Command::Backtest(settings) => run_backtest(settings).await,
         Command::Openapi => {
             print!("{}", api::openapi_json());
             Ok(())
@@ -244,6 +247,54 @@ async fn create_key(
         record.id, record.name, scopes
     );
     println!("{}", secret.full);
+    Ok(())
+}
+
+/// Runs the backtest on the stored facts and prints its tables (or JSON).
+async fn run_backtest(settings: BacktestSettings) -> anyhow::Result<()> {
+    let buyers = settings
+        .buyers
+        .iter()
+        .map(|b| chokepoint::domain::Buyer::read(b.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--buyers: {e}"))?;
+    let request = match &settings.events {
+        None => Backtest {
+            buyers,
+            lead_days: settings.lead_days,
+            ..Backtest::shipped()
+        },
+        Some(path) => Backtest {
+            events: backtest::read_events(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            shipped: false,
+            lead_days: settings.lead_days,
+            buyers,
+        },
+    };
+    let (url, _cluster) = database(&settings.database)?;
+    apply_migrations(&url).await?;
+    let pool = store::connect(&url, 1)?;
+    let snapshot = chokepoint::live::load_snapshot(&pool).await;
+    pool.close();
+    let snapshot = snapshot?;
+    let problems = request.problems(&snapshot);
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|(at, m)| format!("{at}: {m}"))
+            .collect();
+        anyhow::bail!("the backtest cannot run:\n{}", listed.join("\n"));
+    }
+    let report = tokio::task::spawn_blocking(move || backtest::run(&snapshot, &request)).await?;
+    if settings.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", backtest::table::render(&report));
+    }
     Ok(())
 }
 

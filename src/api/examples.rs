@@ -39,6 +39,7 @@ const RESPONSES: &[(&str, &str)] = recorded![
     "get_scenario",
     "evaluate_saved_scenario",
     "assess_exposure",
+    "run_backtest",
     "list_keys",
     "create_key",
     "revoke_key",

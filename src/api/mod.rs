@@ -2,6 +2,7 @@
 //! both), extractors, middleware and the error catalogue.
 
 mod auth;
+mod backtests;
 mod caching;
 mod conventions;
 mod csv_export;
@@ -62,6 +63,7 @@ explanations are written at the same 4 places.",
     tags(
         (name = "scores", description = "Dependency and displacement difficulty per product and buyer, explained; EU CRM cross-check; history"),
         (name = "scenarios", description = "What-if: hypothetical facts, dropped facts and switched export controls scored next to the data as it is; saved change sets"),
+        (name = "validation", description = "Backtests: the scores read before each of China's export controls, against the products it hit, next to simpler methods"),
         (name = "exposure", description = "A bill of materials scored item by item from its suppliers' countries, with spend-weighted aggregates and hotspots"),
         (name = "sources", description = "Publications that facts cite, with their reliability"),
         (name = "products", description = "Products along the value chain and the inputs between them"),
@@ -138,6 +140,7 @@ where
                 .service(scenarios::delete_scenario)
                 .service(scenarios::evaluate_saved_scenario)
                 .service(exposure::assess_exposure)
+                .service(backtests::run_backtest)
                 .service(keys::create_key)
                 .service(keys::list_keys)
                 .service(keys::revoke_key)

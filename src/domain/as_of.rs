@@ -16,12 +16,15 @@ impl AsOf {
             return Some(AsOf(instant));
         }
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        Date::parse(text, format).ok().map(|day| {
-            AsOf(
-                day.with_time(Time::from_hms(23, 59, 59).expect("valid time"))
-                    .assume_utc(),
-            )
-        })
+        Date::parse(text, format).ok().map(AsOf::end_of)
+    }
+
+    /// The end of `day` (UTC), as a bare date reads.
+    pub fn end_of(day: Date) -> AsOf {
+        AsOf(
+            day.with_time(Time::from_hms(23, 59, 59).expect("valid time"))
+                .assume_utc(),
+        )
     }
 
     /// [`AsOf::parse`], or the message naming the accepted forms.

@@ -4,6 +4,7 @@
 mod as_of;
 mod country;
 mod currency;
+mod event;
 mod fact;
 mod hs_code;
 mod key;
@@ -20,6 +21,7 @@ mod view;
 pub use as_of::AsOf;
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
 pub use currency::Currency;
+pub use event::{ControlEvent, EventSource, Measure, Suspension, Targets};
 pub use fact::{
     parse_publication_date, Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS,
 };

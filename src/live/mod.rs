@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{Buyer, ProductId, View};
 use crate::scoring::summary::ScoreSummary;
-use crate::scoring::{self, GraphHistory, Params, ProductScore, Snapshot};
+use crate::scoring::{self, GraphHistory, Params, ProductScore, Snapshot, SnapshotFact};
 use crate::store::snapshot::FactsWritten;
 use crate::store::{self, StoreError};
 
@@ -206,12 +206,7 @@ async fn load_state(
 ) -> Result<State, StoreError> {
     let mut client = pool.get().await?;
     // One consistent read: the version matches exactly the rows loaded.
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = store::snapshot::consistent_read(&mut client).await?;
     let visible_writes = store::snapshot::visible_writes(&tx).await?;
     let version = store::snapshot::data_version(&tx).await?;
     let graph_revision = store::snapshot::graph_revision(&tx).await?;
@@ -261,12 +256,7 @@ async fn load_state(
             facts.extend(written);
             facts
         }
-        None => {
-            let count = store::snapshot::fact_count(&tx).await?;
-            let mut facts = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
-            store::snapshot::facts(&tx, FactsWritten::Ever, |fact| facts.push(fact)).await?;
-            facts
-        }
+        None => every_fact(&tx).await?,
     };
     tx.commit().await?;
     drop(client);
@@ -285,6 +275,30 @@ async fn load_state(
             graph_revision,
             visible_writes,
         })
+    })
+    .await
+    .map_err(|e| StoreError::Other(e.into()))?
+}
+
+async fn every_fact(
+    tx: &impl deadpool_postgres::GenericClient,
+) -> Result<Vec<SnapshotFact>, StoreError> {
+    let count = store::snapshot::fact_count(tx).await?;
+    let mut facts = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    store::snapshot::facts(tx, FactsWritten::Ever, |fact| facts.push(fact)).await?;
+    Ok(facts)
+}
+
+/// Every product and fact as one consistent read, for a command that
+/// scores without serving.
+pub async fn load_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = store::snapshot::consistent_read(&mut client).await?;
+    let products = store::snapshot::products(&tx).await?;
+    let facts = every_fact(&tx).await?;
+    tx.commit().await?;
+    tokio::task::spawn_blocking(move || {
+        Snapshot::new(products, facts).map_err(|e| StoreError::Other(e.into()))
     })
     .await
     .map_err(|e| StoreError::Other(e.into()))?

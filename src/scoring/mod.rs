@@ -47,6 +47,7 @@ pub use params::{
 };
 pub use snapshot::{Snapshot, SnapshotError, SnapshotFact};
 pub use summary::{History, HistoryPoint, ScoreDelta, ScoreSummary, Step};
+pub(crate) use uncertainty::Rng;
 pub use uncertainty::{Interval, Intervals, DEFAULT_DRAWS};
 
 use crate::domain::ProductId;
@@ -150,15 +151,30 @@ impl<'a> Scorer<'a> {
         self.scores(&positions, params, explainer)
     }
 
-    /// The headline figures of every product, as [`score_all`]'s scores
-    /// summarise, without tracing the paths a summary does not show.
-    pub fn summarise_all(&mut self, params: &Params) -> Vec<ScoreSummary> {
+    /// [`score_all`]'s scores without the chokepoint's paths (and the
+    /// defaults read off them), the one costly part headline figures do
+    /// not need.
+    pub fn headline_scores(&mut self, params: &Params) -> Vec<ProductScore> {
         let all: Vec<usize> = (0..self.snapshot.products().len()).collect();
         let explainer = explain::Explainer::for_summaries(self.snapshot, params);
         self.scores(&all, params, explainer)
-            .iter()
-            .map(ScoreSummary::from)
-            .collect()
+    }
+
+    /// [`score_products`]' scores without the chokepoint's paths.
+    pub fn headline_scores_of<'p>(
+        &mut self,
+        products: impl IntoIterator<Item = &'p ProductId>,
+        params: &Params,
+    ) -> Vec<ProductScore> {
+        let positions = self.positions(products);
+        let explainer = explain::Explainer::for_summaries(self.snapshot, params);
+        self.scores(&positions, params, explainer)
+    }
+
+    /// The headline figures of every product, as [`score_all`]'s scores
+    /// summarise.
+    pub fn summarise_all(&mut self, params: &Params) -> Vec<ScoreSummary> {
+        summaries(self.headline_scores(params))
     }
 
     /// The headline figures of the given products, as [`score_products`]'
@@ -168,12 +184,7 @@ impl<'a> Scorer<'a> {
         products: impl IntoIterator<Item = &'p ProductId>,
         params: &Params,
     ) -> Vec<ScoreSummary> {
-        let positions = self.positions(products);
-        let explainer = explain::Explainer::for_summaries(self.snapshot, params);
-        self.scores(&positions, params, explainer)
-            .iter()
-            .map(ScoreSummary::from)
-            .collect()
+        summaries(self.headline_scores_of(products, params))
     }
 
     fn positions<'p>(&self, products: impl IntoIterator<Item = &'p ProductId>) -> Vec<usize> {
@@ -205,6 +216,10 @@ impl<'a> Scorer<'a> {
         });
         scores
     }
+}
+
+fn summaries(scores: Vec<ProductScore>) -> Vec<ScoreSummary> {
+    scores.iter().map(ScoreSummary::from).collect()
 }
 
 /// p5/p50/p95 of both scores over `draws` seeded Monte Carlo draws (at

@@ -23,6 +23,19 @@ use crate::scoring::SnapshotFact;
 const GRAPH_REVISION: &str =
     "SELECT coalesce(max(revision), 0) || ':' || count(*) FROM product_revisions";
 
+/// A read-only repeatable-read transaction: every read in it sees one
+/// instant, so a version read in it matches exactly the rows loaded.
+pub async fn consistent_read(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
 /// A token that changes whenever anything scoring reads changes, and is the
 /// same on every replica for the same data (it feeds ETags).
 pub async fn data_version(client: &impl GenericClient) -> Result<String, StoreError> {

@@ -49,6 +49,7 @@ const ORDER: &[&str] = &[
     "get_scenario",
     "evaluate_saved_scenario",
     "assess_exposure",
+    "run_backtest",
     "create_key",
     "list_keys",
     "revoke_key",
@@ -67,6 +68,7 @@ const SCORED: &[&str] = &[
     "evaluate_scenario",
     "evaluate_saved_scenario",
     "assess_exposure",
+    "run_backtest",
 ];
 
 /// Path parameters only an earlier call can supply: (operation, parameter,

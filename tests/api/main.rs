@@ -2,6 +2,7 @@
 //! PostgreSQL, each test in its own database.
 
 mod access;
+mod backtests;
 mod baseline;
 mod compose;
 pub mod connectors;
