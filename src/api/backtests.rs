@@ -25,7 +25,7 @@ pub struct BacktestRequest {
     /// The events, in the format of `data/events/events.ndjson`; omitted,
     /// the shipped set (events before the data, and products the catalogue
     /// lacks, are then reported rather than refused).
-    #[schema(min_items = 1, max_items = 200)]
+    #[schema(min_items = 1, max_items = 50)]
     pub events: Option<Vec<ControlEvent>>,
     /// Days before each announcement the scores are read, 1 to 3650
     /// (default 30).
@@ -33,14 +33,14 @@ pub struct BacktestRequest {
     pub lead_days: Option<u32>,
     /// The buyers scored (default US, EU and JP); an event targeting named
     /// buyers is ranked for those among them.
-    #[schema(min_items = 1, max_items = 50, example = json!(["US", "EU", "JP"]))]
+    #[schema(min_items = 1, max_items = 20, example = json!(["US", "EU", "JP"]))]
     pub buyers: Option<Vec<Buyer>>,
 }
 
 /// Most events one request backtests.
-const MAX_EVENTS: usize = 200;
+const MAX_EVENTS: usize = 50;
 /// Most buyers one request scores.
-const MAX_BUYERS: usize = 50;
+const MAX_BUYERS: usize = 20;
 
 /// The backtest's report, with the data it ran on.
 #[derive(Debug, Serialize, ToSchema)]

@@ -61,11 +61,44 @@ pub struct Measures {
     pub median_percentile: f64,
 }
 
-/// Which products of each ranking a sample takes (with repeats).
-struct Sample<'a> {
+/// A ranking's products in ascending order of each method's score, in
+/// groups of equal scores: what the measures of any sample of it need.
+struct Sorted<'a> {
     ranking: &'a Ranking,
-    targeted: Vec<usize>,
-    others: Vec<usize>,
+    targeted: Vec<bool>,
+    /// Per method: product indices ascending, and where each tie group ends.
+    order: Vec<(Vec<usize>, Vec<usize>)>,
+}
+
+impl<'a> Sorted<'a> {
+    fn new(ranking: &'a Ranking) -> Sorted<'a> {
+        let n = ranking.scores.first().map_or(0, Vec::len);
+        let mut targeted = vec![false; n];
+        ranking.targeted.iter().for_each(|&t| targeted[t] = true);
+        let order = ranking
+            .scores
+            .iter()
+            .map(|scores| {
+                let mut order: Vec<usize> = (0..n).collect();
+                order.sort_by(|&a, &b| key(scores[a]).total_cmp(&key(scores[b])));
+                let ends = (1..=n)
+                    .filter(|&i| i == n || key(scores[order[i]]) != key(scores[order[i - 1]]))
+                    .collect();
+                (order, ends)
+            })
+            .collect();
+        Sorted {
+            ranking,
+            targeted,
+            order,
+        }
+    }
+}
+
+/// How many times a sample takes each product of a ranking (0: left out).
+struct Sample<'a, 'r> {
+    sorted: &'a Sorted<'r>,
+    weights: Vec<u32>,
 }
 
 fn key(score: Option<f64>) -> f64 {
@@ -96,24 +129,44 @@ pub fn percentile_rank(scores: &[Option<f64>], index: usize) -> f64 {
     percentile(all[index], &all)
 }
 
+// The figures of the multiset each sample is, by tie groups: a targeted
+// product beats every product below its group and ties (half) the rest
+// of its group, itself excepted. Sums of halves are exact, so this equals
+// comparing every pair.
 fn measures(samples: &[Sample], method: usize) -> Option<Measures> {
     let (mut won, mut pairs) = (0.0, 0.0);
     let mut percentiles = Vec::new();
     for sample in samples {
-        let scores = &sample.ranking.scores[method];
-        let all: Vec<f64> = sample
-            .targeted
-            .iter()
-            .chain(&sample.others)
-            .map(|&p| key(scores[p]))
-            .collect();
-        for &t in &sample.targeted {
-            let score = key(scores[t]);
-            for &o in &sample.others {
-                won += wins(score, key(scores[o]));
-                pairs += 1.0;
+        let (order, ends) = &sample.sorted.order[method];
+        let targeted = &sample.sorted.targeted;
+        let weight = |p: usize| f64::from(sample.weights[p]);
+        let (mut of_targeted, mut total) = (0.0, 0.0);
+        for (&w, &is_targeted) in sample.weights.iter().zip(targeted) {
+            total += f64::from(w);
+            if is_targeted {
+                of_targeted += f64::from(w);
             }
-            percentiles.push(percentile(score, &all));
+        }
+        pairs += of_targeted * (total - of_targeted);
+        let (mut others_below, mut all_below, mut start) = (0.0, 0.0, 0);
+        for &end in ends {
+            let group = &order[start..end];
+            let in_group: f64 = group.iter().map(|&p| weight(p)).sum();
+            let targeted_in_group: f64 = group
+                .iter()
+                .filter(|&&p| targeted[p])
+                .map(|&p| weight(p))
+                .sum();
+            let others_in_group = in_group - targeted_in_group;
+            won += targeted_in_group * (others_below + 0.5 * others_in_group);
+            let beaten = all_below + 0.5 * in_group - 0.5;
+            let percentile = 100.0 * beaten / (total - 1.0).max(1.0);
+            for &p in group.iter().filter(|&&p| targeted[p]) {
+                percentiles.extend(std::iter::repeat_n(percentile, sample.weights[p] as usize));
+            }
+            others_below += others_in_group;
+            all_below += in_group;
+            start = end;
         }
     }
     if pairs == 0.0 {
@@ -150,24 +203,24 @@ fn below(rng: &mut Rng, n: usize) -> usize {
     (rng.next_u64() % n as u64) as usize
 }
 
-fn pick(rng: &mut Rng, from: &[usize]) -> Vec<usize> {
-    (0..from.len())
-        .map(|_| from[below(rng, from.len())])
-        .collect()
-}
-
 /// Each method's measures over `rankings`, with intervals, and each
 /// method's AUC minus `reference`'s AUC (same resamples) with its interval.
 /// A resample draws rankings with replacement, then, within each, targeted
 /// and other products with replacement. `None` for a method without a
 /// single (targeted, other) pair.
 pub fn evaluate(rankings: &[Ranking], methods: usize, reference: usize) -> Vec<Option<Scored>> {
-    let whole: Vec<Sample> = rankings
+    let sorted: Vec<Sorted> = rankings.iter().map(Sorted::new).collect();
+    let whole: Vec<Sample> = sorted
         .iter()
-        .map(|ranking| Sample {
-            ranking,
-            targeted: ranking.targeted.clone(),
-            others: ranking.others.clone(),
+        .map(|sorted| {
+            let mut weights = vec![0; sorted.targeted.len()];
+            let ranking = sorted.ranking;
+            ranking
+                .targeted
+                .iter()
+                .chain(&ranking.others)
+                .for_each(|&p| weights[p] += 1);
+            Sample { sorted, weights }
         })
         .collect();
     let point: Vec<Option<Measures>> = (0..methods).map(|m| measures(&whole, m)).collect();
@@ -176,12 +229,15 @@ pub fn evaluate(rankings: &[Ranking], methods: usize, reference: usize) -> Vec<O
     for _ in 0..RESAMPLES {
         let samples: Vec<Sample> = (0..rankings.len())
             .map(|_| {
-                let ranking = &rankings[below(&mut rng, rankings.len())];
-                Sample {
-                    ranking,
-                    targeted: pick(&mut rng, &ranking.targeted),
-                    others: pick(&mut rng, &ranking.others),
+                let sorted = &sorted[below(&mut rng, rankings.len())];
+                let mut weights = vec![0; sorted.targeted.len()];
+                let ranking = sorted.ranking;
+                for from in [&ranking.targeted, &ranking.others] {
+                    for _ in 0..from.len() {
+                        weights[from[below(&mut rng, from.len())]] += 1;
+                    }
                 }
+                Sample { sorted, weights }
             })
             .collect();
         for (m, draws) in resampled.iter_mut().enumerate() {
@@ -321,11 +377,11 @@ mod tests {
             ],
             &[0, 3],
         );
+        let sorted = Sorted::new(&r);
         let m = measures(
             &[Sample {
-                ranking: &r,
-                targeted: r.targeted.clone(),
-                others: r.others.clone(),
+                sorted: &sorted,
+                weights: vec![1; 6],
             }],
             0,
         )
@@ -335,6 +391,18 @@ mod tests {
         // two, ties one (½) of five: 50. One of two in the top decile.
         assert!((m.median_percentile - 75.0).abs() < 1e-12);
         assert!((m.top_decile - 0.5).abs() < 1e-12);
+        // Taking the 40 twice and leaving out the 80: 90 beats 40, 10 and
+        // the unscored (3 pairs); each 40 beats 10 and the unscored (2)
+        // and ties the other 40 (½): 3 + 2·2.5 = 8 of 3·3 = 9 pairs.
+        let m = measures(
+            &[Sample {
+                sorted: &sorted,
+                weights: vec![1, 0, 1, 2, 1, 1],
+            }],
+            0,
+        )
+        .unwrap();
+        assert!((m.auc - 8.0 / 9.0).abs() < 1e-12);
     }
 
     #[test]

@@ -221,6 +221,11 @@ async fn bad_backtests_are_refused_with_pointers() {
         (json!({"lead_days": 0}), "/lead_days"),
         (json!({"lead_days": 3651}), "/lead_days"),
         (json!({"buyers": []}), "/buyers"),
+        (
+            json!({"buyers": ["US", "EU", "JP", "DE", "FR", "KR", "IN", "BR", "CA", "AU", "GB",
+            "IT", "ES", "NL", "BE", "PL", "SE", "NO", "FI", "DK", "AT"]}),
+            "/buyers",
+        ),
         (json!({"events": []}), "/events"),
     ] {
         let response = app.post_json("/v1/backtests", &body).await;
