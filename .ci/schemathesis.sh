@@ -105,7 +105,10 @@ mkdir -p "$OUT"
 # needs at least one item naming a product the catalogue holds, and a
 # publication date may not lie after today (a source's, POST /v1/sources;
 # a retraction's, which may not precede the fact's own either, DELETE
-# /v1/facts/{id}). Every other check still runs on them.
+# /v1/facts/{id}), and a backtest's events must name catalogued products,
+# come into force and be suspended no earlier than announced, and be
+# scored after the first supply fact (POST /v1/backtests). Every other
+# check still runs on them.
 cat >"$OUT/schemathesis.toml" <<TOML
 [cache]
 directory = "$OUT/cache"
@@ -114,7 +117,7 @@ directory = "$OUT/cache"
 enabled = true
 
 [[operations]]
-include-name = ["POST /v1/facts", "POST /v1/facts/import", "POST /v1/scenarios", "POST /v1/scenarios/evaluate", "POST /v1/products", "PUT /v1/products/{id}", "GET /v1/scores/{product}/history", "GET /v1/scores/{product}/history.svg", "POST /v1/exposure", "DELETE /v1/facts/{id}", "POST /v1/sources"]
+include-name = ["POST /v1/facts", "POST /v1/facts/import", "POST /v1/scenarios", "POST /v1/scenarios/evaluate", "POST /v1/products", "PUT /v1/products/{id}", "GET /v1/scores/{product}/history", "GET /v1/scores/{product}/history.svg", "POST /v1/exposure", "DELETE /v1/facts/{id}", "POST /v1/sources", "POST /v1/backtests"]
 checks.positive_data_acceptance.enabled = false
 TOML
 

@@ -28,6 +28,7 @@ pub struct ControlEvent {
     #[schema(value_type = String, example = "2023-gallium-germanium-licensing")]
     pub id: SourceId,
     /// What was restricted, in a line.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub title: String,
     /// `YYYY-MM-DD`: when the measure was announced (or first reported,
     /// where nothing was announced).
@@ -39,6 +40,7 @@ pub struct ControlEvent {
     /// The kind of measure.
     pub measure: Measure,
     /// The catalogued products it covers (at least one).
+    #[schema(min_items = 1)]
     pub products: Vec<ProductId>,
     /// HS 1992 six-digit codes, where the announcement gives them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -156,10 +158,13 @@ pub struct EventSource {
     #[schema(value_type = String, example = "mofcom-2023-23-gallium-germanium")]
     pub id: SourceId,
     /// The document's title.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub title: String,
     /// Who published it.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub publisher: String,
-    /// Where it can be read.
+    /// Where it can be read: an http(s) URL.
+    #[schema(pattern = "^https?://", example = "https://www.mofcom.gov.cn/")]
     pub url: String,
     /// `YYYY-MM-DD`: when it was published.
     #[schema(value_type = String, format = Date, example = "2023-07-03")]
