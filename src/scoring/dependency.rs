@@ -102,10 +102,26 @@ pub(crate) fn supply(r: &Resolved, values: &[f64]) -> Supply {
     }
 }
 
-/// A country's share of the stage, as a fraction.
-pub(crate) fn country_share(basis: ShareBasis, amount: f64, world: f64) -> f64 {
+/// How published shares are read when the rows add up to more than the
+/// whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Excess {
+    /// As published (what the scores report and weigh).
+    Kept,
+    /// Scaled down together to the whole (the network's world market,
+    /// whose weights cannot exceed 1).
+    Scaled,
+}
+
+/// A country's share of the stage, as a fraction: its amount over `world`
+/// (the sum of the rows) for volumes; a published share as it is, or with
+/// [`Excess::Scaled`] over `world` when that exceeds 1.
+pub(crate) fn country_share(basis: ShareBasis, amount: f64, world: f64, excess: Excess) -> f64 {
     match basis {
-        ShareBasis::MarketShare | ShareBasis::ExportShare => amount,
+        ShareBasis::MarketShare | ShareBasis::ExportShare => match excess {
+            Excess::Kept => amount,
+            Excess::Scaled => amount / world.max(1.0),
+        },
         _ if world > 0.0 => amount / world,
         _ => 0.0,
     }

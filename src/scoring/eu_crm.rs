@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::dependency::{
-    country_share, scaled_wgi, supply, supply_rows, trade_restriction, DEFAULT_IMPORT_RELIANCE,
-    DEFAULT_WGI_SCALED,
+    country_share, scaled_wgi, supply, supply_rows, trade_restriction, Excess,
+    DEFAULT_IMPORT_RELIANCE, DEFAULT_WGI_SCALED,
 };
 use super::difficulty::Origin;
 use super::explain::Quantity;
@@ -129,7 +129,7 @@ pub(crate) fn stage_risk(r: &Resolved, values: &[f64]) -> StageRisk {
     let (basis, rows) = supply_rows(r, values);
     let global = (!rows.is_empty()).then(|| {
         governance_hhi(r, values, rows, |amount| {
-            country_share(basis, amount, world)
+            country_share(basis, amount, world, Excess::Kept)
         })
     });
     let sourcing = (!r.import_shares.is_empty())
@@ -225,7 +225,7 @@ fn crm_stage(snapshot: &Snapshot, product: usize, r: &Resolved) -> CrmStage {
         product: meta.id.clone(),
         stage: meta.stage,
         hhi_wgi_t_global: risk.global,
-        global_countries: crm_countries(r, rows, |a| country_share(basis, a, world)),
+        global_countries: crm_countries(r, rows, |a| country_share(basis, a, world, Excess::Kept)),
         hhi_wgi_t_sourcing: risk.sourcing,
         sourcing_countries: crm_countries(r, &r.import_shares, |s| s),
         import_reliance: quantity(risk.import_reliance, r.import_reliance),

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::dependency::{
-    china_controlled_fraction, country_share, scaled_wgi, supply_rows, trade_restriction,
+    china_controlled_fraction, country_share, scaled_wgi, supply_rows, trade_restriction, Excess,
     ShareBasis, DEFAULT_IMPORT_RELIANCE, DEFAULT_WGI_SCALED,
 };
 use super::difficulty::{scale_basis, volume_to_replace, Origin, ScaleBasis, MATERIAL_DEPENDENCY};
@@ -919,7 +919,7 @@ impl Explanation<'_, '_> {
                 CountryShare {
                     country: row.country,
                     amount: values[row.slot],
-                    share: country_share(basis, values[row.slot], supply.world),
+                    share: country_share(basis, values[row.slot], supply.world, Excess::Kept),
                     china_controlled: china_controlled_fraction(r, values, row.country),
                     governance_scaled: governance.unwrap_or(DEFAULT_WGI_SCALED),
                     governance_origin: if governance.is_some() {

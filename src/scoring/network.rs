@@ -12,7 +12,9 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::dependency::{input_term, supply_rows, ShareBasis, DEFAULT_IMPORT_RELIANCE};
+use super::dependency::{
+    country_share, input_term, supply_rows, Excess, ShareBasis, DEFAULT_IMPORT_RELIANCE,
+};
 use super::params::Params;
 use super::resolve::{resolve_for, resolve_sourcing, Resolved, Sourcing};
 use super::snapshot::Snapshot;
@@ -658,8 +660,15 @@ impl<'a> Network<'a> {
                     product,
                 } => {
                     let values = self.stage_values(*product);
-                    let weights =
-                        world_weights(*basis, producers.iter().map(|(_, slot, _)| values[*slot]));
+                    let amounts: Vec<f64> = producers
+                        .iter()
+                        .map(|(_, slot, _)| values[*slot].max(0.0))
+                        .collect();
+                    let world: f64 = amounts.iter().sum();
+                    let weights: Vec<f64> = amounts
+                        .iter()
+                        .map(|&a| country_share(*basis, a, world, Excess::Scaled))
+                        .collect();
                     let rest_weight = 1.0 - weights.iter().sum::<f64>();
                     let stage = self.stage_resolved(*product);
                     for ((country, slot, child), w) in producers.iter().zip(weights) {
@@ -782,25 +791,6 @@ fn content_in<'v>(
     }
 }
 
-/// World shares of a stage's rows on its basis: row over total for volumes,
-/// as published (scaled down if they exceed the whole) for shares.
-pub(crate) fn world_weights(basis: ShareBasis, amounts: impl Iterator<Item = f64>) -> Vec<f64> {
-    let amounts: Vec<f64> = amounts.map(|a| a.max(0.0)).collect();
-    let divisor = world_divisor(basis, amounts.iter().sum());
-    if divisor <= 0.0 {
-        return vec![0.0; amounts.len()];
-    }
-    amounts.iter().map(|a| a / divisor).collect()
-}
-
-/// What a stage's rows are divided by to make world shares.
-fn world_divisor(basis: ShareBasis, total: f64) -> f64 {
-    match basis {
-        ShareBasis::Production | ShareBasis::OperatingCapacity => total,
-        ShareBasis::MarketShare | ShareBasis::ExportShare | ShareBasis::None => total.max(1.0),
-    }
-}
-
 /// The Chinese-controlled fraction of what `place` makes of a product.
 fn controlled(place: Place, stage: &Resolved, values: &[f64]) -> f64 {
     use super::dependency::china_controlled_fraction;
@@ -896,12 +886,16 @@ fn compute<'v>(
         } => {
             let values = stage_values(product);
             let amount = |slot: usize| values[slot].max(0.0);
-            let total: f64 = producers.iter().map(|&(_, slot, _)| amount(slot)).sum();
-            let divisor = world_divisor(*basis, total);
+            let world: f64 = producers.iter().map(|&(_, slot, _)| amount(slot)).sum();
             let mut shares = 0.0;
-            if divisor > 0.0 {
+            // Volumes that add up to nothing weigh nothing.
+            let volumes = matches!(
+                basis,
+                ShareBasis::Production | ShareBasis::OperatingCapacity
+            );
+            if world > 0.0 || !volumes {
                 for &(_, slot, id) in producers {
-                    let w = amount(slot) / divisor;
+                    let w = country_share(*basis, amount(slot), world, Excess::Scaled);
                     shares += w;
                     for (o, v) in out.iter_mut().zip(child(id)) {
                         *o += w * v;
