@@ -16,7 +16,7 @@ use super::dependency::{
     country_share, input_term, supply_rows, Excess, ShareBasis, DEFAULT_IMPORT_RELIANCE,
 };
 use super::params::Params;
-use super::resolve::{resolve_for, resolve_sourcing, Resolved, Sourcing};
+use super::resolve::{resolve_for, resolve_sourcing, CountryValue, Resolved, Sourcing};
 use super::snapshot::Snapshot;
 use crate::domain::{Buyer, CountryCode};
 
@@ -174,6 +174,8 @@ pub(crate) struct Network<'a> {
     params: Params,
     paths: Vec<Option<Vec<Path>>>,
     stages: Vec<Option<Resolved>>,
+    /// Each stage's supply basis and its rows as resolved, read once.
+    rows: Vec<Option<(ShareBasis, Vec<CountryValue>)>>,
     sourcing: HashMap<(usize, Buyer), Option<Sourcing>>,
     specs: Vec<Spec>,
     offsets: Vec<usize>,
@@ -197,6 +199,7 @@ impl<'a> Network<'a> {
             params: *params,
             paths: vec![None; count],
             stages: vec![None; count],
+            rows: vec![None; count],
             sourcing: HashMap::new(),
             specs: Vec::new(),
             offsets: Vec::new(),
@@ -241,9 +244,17 @@ impl<'a> Network<'a> {
     /// What every country's output of the product is (global facts only).
     pub fn stage(&mut self, product: usize) -> &Resolved {
         if self.stages[product].is_none() {
-            self.stages[product] = Some(resolve_for(self.snapshot, product, None, &self.params));
+            let resolved = resolve_for(self.snapshot, product, None, &self.params);
+            self.set_stage(product, resolved);
         }
         self.stages[product].as_ref().expect("just resolved")
+    }
+
+    /// The supply basis of the product's stage and its rows, as resolved.
+    fn rows(&mut self, product: usize) -> (ShareBasis, &[CountryValue]) {
+        self.stage(product);
+        let (basis, rows) = self.rows[product].as_ref().expect("read with the stage");
+        (*basis, rows)
     }
 
     fn sourcing_of(&mut self, product: usize, buyer: Buyer) -> Option<Sourcing> {
@@ -412,23 +423,20 @@ impl<'a> Network<'a> {
     /// The country's output of the product in tonnes a year, when the
     /// stage's supply basis is volumes.
     fn output(&mut self, product: usize, country: CountryCode) -> Option<f64> {
-        let stage = self.stage(product);
-        let (basis, rows) = supply_rows(stage, &stage.values);
+        let (basis, rows) = self.rows(product);
         if !matches!(
             basis,
             ShareBasis::Production | ShareBasis::OperatingCapacity
         ) {
             return None;
         }
-        rows.iter()
-            .find(|row| row.country == country)
-            .map(|row| stage.values[row.slot])
+        let slot = Resolved::country_slot(rows, country)?;
+        Some(self.stage_values(product)[slot])
     }
 
     /// Whether the stage's supply basis has a row for the country.
     fn produces(&mut self, product: usize, country: CountryCode) -> bool {
-        let stage = self.stage(product);
-        let (_, rows) = supply_rows(stage, &stage.values);
+        let (_, rows) = self.rows(product);
         rows.iter().any(|row| row.country == country)
     }
 
@@ -436,12 +444,11 @@ impl<'a> Network<'a> {
         if let Some(&node) = self.worlds.get(&product) {
             return node;
         }
-        let stage = self.stage(product);
-        let (basis, rows) = supply_rows(stage, &stage.values);
-        let rows: Vec<(CountryCode, usize)> = rows.iter().map(|r| (r.country, r.slot)).collect();
+        let (basis, rows) = self.rows(product);
+        let rows = rows.to_vec();
         let producers = rows
             .into_iter()
-            .map(|(country, slot)| {
+            .map(|CountryValue { country, slot }| {
                 let made = self.made(product, Place::At(Buyer::Country(country)));
                 (country, slot, made)
             })
@@ -523,6 +530,8 @@ impl<'a> Network<'a> {
     /// Carlo draws, which perturb that buyer's resolution once for both its
     /// own numbers and the network).
     pub fn set_stage(&mut self, product: usize, resolved: Resolved) {
+        let (basis, rows) = supply_rows(&resolved, &resolved.values);
+        self.rows[product] = Some((basis, rows.to_vec()));
         self.stages[product] = Some(resolved);
     }
 
