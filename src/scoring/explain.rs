@@ -757,14 +757,14 @@ impl Explanation<'_, '_> {
             .collect();
         facts_used.sort_by_key(|f| f.id);
         facts_used.dedup_by_key(|f| f.id);
-        let dependency = self.dependency();
+        let (dependency, routes) = self.dependency();
         ProductScore {
             product: self.product_id(product),
             stage: self.stage(product),
             buyer: self.params.buyer,
             as_of: self.params.as_of,
             methodology_version: METHODOLOGY_VERSION.to_owned(),
-            defaults_used: self.defaults_used(dependency.chokepoint.as_ref()),
+            defaults_used: self.defaults_used(&routes),
             dependency,
             difficulty: self.difficulty(),
             pressure,
@@ -775,7 +775,8 @@ impl Explanation<'_, '_> {
         }
     }
 
-    fn dependency(&self) -> DependencyScore {
+    /// The dependency and the routes listed under its chokepoint.
+    fn dependency(&self) -> (DependencyScore, Vec<Route>) {
         let product = self.visit.product;
         let node = self.node(product);
         let chain = self.params.chain;
@@ -835,7 +836,7 @@ impl Explanation<'_, '_> {
         let r = self.visit.resolved;
         let sourcing_recorded = !r.import_shares.is_empty() || r.import_reliance.is_some();
         if supply_coverage == 0.0 && !sourcing_recorded {
-            return DependencyScore {
+            let dependency = DependencyScore {
                 score: None,
                 chain,
                 bottleneck: None,
@@ -852,8 +853,10 @@ impl Explanation<'_, '_> {
                 components: Vec::new(),
                 chokepoint: None,
             };
+            return (dependency, Vec::new());
         }
-        DependencyScore {
+        let (chokepoint, routes) = self.chokepoint().unzip();
+        let dependency = DependencyScore {
             score: Some(score),
             chain,
             bottleneck: Some(bottleneck),
@@ -869,8 +872,9 @@ impl Explanation<'_, '_> {
             exposure,
             inputs,
             components,
-            chokepoint: self.chokepoint(),
-        }
+            chokepoint,
+        };
+        (dependency, routes.unwrap_or_default())
     }
 
     /// The share of the products on the chain (itself and every product
@@ -1018,7 +1022,7 @@ impl Explanation<'_, '_> {
     /// The routes listed under the chokepoint.
     const ROUTES: usize = 5;
 
-    fn chokepoint(&self) -> Option<Chokepoint> {
+    fn chokepoint(&self) -> Option<(Chokepoint, Vec<Route>)> {
         let product = self.visit.product;
         let node = self.node(product);
         if node.free_bottleneck >= 1.0 {
@@ -1043,13 +1047,14 @@ impl Explanation<'_, '_> {
             .collect();
         let listed: f64 = paths.iter().map(|p| p.points).sum();
         let bottleneck = 100.0 * (1.0 - node.free_bottleneck);
-        Some(Chokepoint {
+        let country = routes
+            .first()
+            .and_then(|r| r.steps.last())
+            .map(|step| place_code(step.place));
+        let chokepoint = Chokepoint {
             product: self.product_id(deepest),
             stage: self.stage(deepest),
-            country: routes
-                .first()
-                .and_then(|r| r.steps.last())
-                .map(|step| place_code(step.place)),
+            country,
             exposure: 100.0 * content,
             path: binding
                 .products
@@ -1058,25 +1063,27 @@ impl Explanation<'_, '_> {
                 .collect(),
             paths,
             other_paths_points: (bottleneck - listed).max(0.0),
-        })
+        };
+        Some((chokepoint, routes))
     }
 
-    /// Each place on the listed paths that was taken to buy on the world
-    /// market for want of sourcing facts, once.
-    fn world_market_defaults(&self, chokepoint: &Chokepoint, defaults: &mut Vec<DefaultUsed>) {
-        let buyer = self.params.buyer.as_str();
-        for path in &chokepoint.paths {
-            let buyers = std::iter::once(buyer).chain(path.steps.iter().map(|s| s.place.as_str()));
-            for (step, bought_by) in path.steps.iter().zip(buyers) {
+    /// Each place on the chokepoint's listed routes that was taken to buy on
+    /// the world market for want of sourcing facts, once.
+    fn world_market_defaults(&self, routes: &[Route], defaults: &mut Vec<DefaultUsed>) {
+        let buyer = Place::At(self.params.buyer);
+        for route in routes {
+            let buyers = std::iter::once(buyer).chain(route.steps.iter().map(|s| s.place));
+            for (step, bought_by) in route.steps.iter().zip(buyers) {
                 // The rest of the world is not a country that could record
                 // sourcing; the buyer's own default is listed above.
-                if step.via != PathVia::WorldMarketDefault
+                if path_via(step.via) != PathVia::WorldMarketDefault
                     || bought_by == buyer
-                    || bought_by == "ROW"
+                    || bought_by == Place::Rest
                 {
                     continue;
                 }
-                let input = format!("sourcing:{}:{bought_by}", step.product);
+                let (product, bought_by) = (self.product_id(step.product), place_code(bought_by));
+                let input = format!("sourcing:{product}:{bought_by}");
                 if defaults.iter().any(|d| d.input == input) {
                     continue;
                 }
@@ -1084,8 +1091,7 @@ impl Explanation<'_, '_> {
                     input,
                     value: 1.0,
                     reason: format!(
-                        "no sourcing recorded for {bought_by}'s {}: it is taken to buy on the world market (world shares of supply)",
-                        step.product
+                        "no sourcing recorded for {bought_by}'s {product}: it is taken to buy on the world market (world shares of supply)"
                     ),
                 });
             }
@@ -1329,7 +1335,9 @@ impl Explanation<'_, '_> {
             .collect()
     }
 
-    fn defaults_used(&self, chokepoint: Option<&Chokepoint>) -> Vec<DefaultUsed> {
+    /// The defaults the score took, with those of the places on `routes`
+    /// (the chokepoint's listed routes).
+    fn defaults_used(&self, routes: &[Route]) -> Vec<DefaultUsed> {
         let r = self.visit.resolved;
         let local = self.visit.local;
         let mut defaults = Vec::new();
@@ -1393,9 +1401,7 @@ impl Explanation<'_, '_> {
                 );
             }
         }
-        if let Some(chokepoint) = chokepoint {
-            self.world_market_defaults(chokepoint, &mut defaults);
-        }
+        self.world_market_defaults(routes, &mut defaults);
         defaults
     }
 }
