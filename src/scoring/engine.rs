@@ -131,18 +131,32 @@ pub(crate) fn evaluate_product(
     nodes: &[Node],
 ) -> (Resolved, Outcome, Local, Node) {
     let resolved = resolve(snapshot, product, params);
+    let (outcome, local, node) =
+        evaluate_resolved(snapshot, params, network, product, &resolved, nodes);
+    (resolved, outcome, local, node)
+}
+
+/// [`evaluate_product`] with the product already resolved for the buyer.
+pub(crate) fn evaluate_resolved(
+    snapshot: &Snapshot,
+    params: &Params,
+    network: &mut Network<'_>,
+    product: usize,
+    resolved: &Resolved,
+    nodes: &[Node],
+) -> (Outcome, Local, Node) {
     let supply_node = network.buyer_supply(product, params.buyer);
     let outcome = network.outcome(product, supply_node, None);
     let local = local(
         snapshot,
         product,
-        &resolved,
+        resolved,
         &resolved.values,
         params,
         outcome.exposure,
     );
     let node = node(snapshot, product, &local, &outcome, nodes, params.chain);
-    (resolved, outcome, local, node)
+    (outcome, local, node)
 }
 
 /// The products met following binding edges from `product`, itself first.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::engine::{evaluate_product, local, node, Node};
+use super::engine::{evaluate_resolved, local, node, Node};
 use super::network::Network;
 use super::params::{Chain, Params};
 use super::resolve::{resolve, Resolved};
@@ -209,14 +209,15 @@ pub(crate) fn uncertainty(
     let mut position = vec![usize::MAX; snapshot.products().len()];
     for (at, &p) in chain.closure.iter().enumerate() {
         position[p] = at;
-        chain.network.set_stage(p, resolve(snapshot, p, params));
+        let resolved = resolve(snapshot, p, params);
+        chain.network.set_stage(p, resolved.clone());
+        chain.resolved.push(resolved);
     }
     let mut nodes = vec![Node::default(); product + 1];
-    for &p in &chain.closure {
-        let (resolved, outcome, _, node) =
-            evaluate_product(snapshot, params, &mut chain.network, p, &nodes);
+    for (&p, resolved) in chain.closure.iter().zip(&chain.resolved) {
+        let (outcome, _, node) =
+            evaluate_resolved(snapshot, params, &mut chain.network, p, resolved, &nodes);
         nodes[p] = node;
-        chain.resolved.push(resolved);
         chain.supplies.push(outcome.node);
     }
     let point_dependency = nodes[product].dependency(params.chain);
