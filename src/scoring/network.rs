@@ -17,7 +17,7 @@ use super::dependency::{
 };
 use super::params::Params;
 use super::resolve::{resolve_for, resolve_sourcing, CountryValue, Resolved, Sourcing};
-use super::snapshot::Snapshot;
+use super::snapshot::{Edge, Snapshot};
 use crate::domain::{Buyer, CountryCode};
 
 /// Re-exports are followed through this many countries; beyond them a
@@ -178,6 +178,8 @@ pub(crate) struct Network<'a> {
     rows: Vec<Option<(ShareBasis, Vec<CountryValue>)>>,
     sourcing: HashMap<(usize, Buyer), Option<Sourcing>>,
     specs: Vec<Spec>,
+    /// Each spec's arithmetic, as a draw recomputes it.
+    ops: Vec<Op>,
     offsets: Vec<usize>,
     values: Vec<f64>,
     made: HashMap<(usize, Place), usize>,
@@ -202,6 +204,7 @@ impl<'a> Network<'a> {
             rows: vec![None; count],
             sourcing: HashMap::new(),
             specs: Vec::new(),
+            ops: Vec::new(),
             offsets: Vec::new(),
             values: Vec::new(),
             made: HashMap::new(),
@@ -470,8 +473,10 @@ impl<'a> Network<'a> {
         self.stage(product);
         let width = width(self.snapshot, self.known_paths(product).len(), product);
         let node = self.specs.len();
-        self.offsets.push(self.values.len());
-        self.values.resize(self.values.len() + width, 0.0);
+        let start = self.values.len();
+        self.offsets.push(start);
+        self.values.resize(start + width, 0.0);
+        let op = self.op(&spec, start, width);
         self.specs.push(spec);
         let stages = &self.stages;
         let stage_values = |product: usize| {
@@ -479,45 +484,87 @@ impl<'a> Network<'a> {
                 .as_ref()
                 .map_or(&[][..], |r| r.values.as_slice())
         };
-        compute(
-            self.snapshot,
-            &self.specs,
-            &self.stages,
-            &stage_values,
-            None,
-            &self.offsets,
-            &mut self.values,
-            node,
-        );
+        op.run(&self.stages, &stage_values, None, &mut self.values);
+        self.ops.push(op);
         node
+    }
+
+    /// The arithmetic of `spec`, whose numbers go at `start` (its parts are
+    /// built, its stage resolved).
+    fn op(&self, spec: &Spec, start: usize, width: usize) -> Op {
+        let product = spec.product();
+        let kind = match spec {
+            Spec::Made { place, inputs, .. } => {
+                let stage = self.stages[product]
+                    .as_ref()
+                    .expect("a node's stage is resolved");
+                let control = match *place {
+                    Place::At(Buyer::Country(CountryCode::CN)) => Control::China,
+                    Place::At(Buyer::Country(country)) => {
+                        Control::Share(Resolved::country_slot(&stage.controlled_by_china, country))
+                    }
+                    Place::At(Buyer::Eu) => Control::Eu,
+                    Place::Rest => Control::Rest,
+                };
+                let inputs = inputs
+                    .iter()
+                    .zip(self.snapshot.edges(product))
+                    .map(|(&id, &edge)| {
+                        (edge, self.offsets[id], self.known_paths(edge.input).len())
+                    })
+                    .collect();
+                Kind::Made {
+                    product,
+                    control,
+                    inputs,
+                }
+            }
+            Spec::Supply { recycled, flat, .. } => Kind::Supply {
+                recycled: *recycled,
+                terms: flat.iter().map(|&(w, id)| (w, self.offsets[id])).collect(),
+            },
+            Spec::World {
+                basis,
+                producers,
+                rest,
+                ..
+            } => Kind::World {
+                product,
+                basis: *basis,
+                producers: producers
+                    .iter()
+                    .map(|&(_, slot, made)| (slot, self.offsets[made]))
+                    .collect(),
+                rest: self.offsets[*rest],
+            },
+        };
+        Op {
+            start,
+            width,
+            paths: self.known_paths(product).len(),
+            pool: matches!(spec, Spec::Supply { hop, .. } if *hop > 0),
+            kind,
+        }
     }
 
     /// Recomputes every node from `stage_values` (by product; the resolved
     /// values where `None`), with the products in `secured` carrying no
     /// Chinese control, into `out` (the arena of [`Network::content_of`]).
+    /// Every node's numbers are overwritten but the re-export pools', which
+    /// are expanded into the supplies that use them and stay 0: `out` is
+    /// empty or an arena of this network (a draw reuses the last one).
     pub fn evaluate<'v>(
         &self,
         stage_values: &dyn Fn(usize) -> &'v [f64],
         secured: Option<usize>,
         out: &mut Vec<f64>,
     ) {
-        out.clear();
-        out.resize(self.values.len(), 0.0);
-        for node in 0..self.specs.len() {
-            // Re-export pools are expanded into the supplies that use them.
-            if matches!(self.specs[node], Spec::Supply { hop, .. } if hop > 0) {
-                continue;
-            }
-            compute(
-                self.snapshot,
-                &self.specs,
-                &self.stages,
-                stage_values,
-                secured,
-                &self.offsets,
-                out,
-                node,
-            );
+        if out.len() != self.values.len() {
+            out.clear();
+            out.resize(self.values.len(), 0.0);
+        }
+        for op in self.ops.iter().filter(|op| !op.pool) {
+            op.run(&self.stages, stage_values, secured, out);
         }
     }
 
@@ -823,98 +870,194 @@ fn controlled(place: Place, stage: &Resolved, values: &[f64]) -> f64 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn compute<'v>(
-    snapshot: &Snapshot,
-    specs: &[Spec],
-    stages: &[Option<Resolved>],
-    stage_values: &dyn Fn(usize) -> &'v [f64],
-    secured: Option<usize>,
-    offsets: &[usize],
-    values: &mut [f64],
-    node: usize,
-) {
-    let start = offsets[node];
-    let end = offsets.get(node + 1).copied().unwrap_or(values.len());
-    let (before, rest) = values.split_at_mut(start);
-    let out = &mut rest[..end - start];
-    out.fill(0.0);
-    let edges_of = |product: usize| snapshot.edges(product).len();
-    let child = |id: usize| -> &[f64] {
-        let s = offsets[id];
-        let e = offsets[id + 1];
-        &before[s..e]
-    };
-    let spec = &specs[node];
-    let product = spec.product();
-    let inputs = edges_of(product);
-    let paths = out.len() - 1 - inputs;
-    match spec {
-        Spec::Made {
-            place, inputs: ids, ..
-        } => {
-            let kappa = if secured == Some(product) {
-                0.0
-            } else if *place == Place::At(Buyer::Country(CountryCode::CN)) {
-                1.0
-            } else {
-                let stage = stages[product]
-                    .as_ref()
-                    .expect("a node's stage is resolved");
-                controlled(*place, stage, stage_values(product))
-            };
-            out[0] = kappa;
-            let mut at = 1;
-            let mut free = 1.0 - kappa;
-            for (k, (&id, edge)) in ids.iter().zip(snapshot.edges(product)).enumerate() {
-                let input = child(id);
-                let input_paths = input.len() - 1 - edges_of(edge.input);
-                out[at..at + input_paths].copy_from_slice(&input[..input_paths]);
-                at += input_paths;
-                let input_free = input[input_paths];
-                out[paths + 1 + k] = input_free;
-                free *= input_term(edge, input_free);
+/// How a made node's Chinese control is read from its stage's values.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    /// China's own output: all of it.
+    China,
+    /// Another country's output: its controlled share, when its stage
+    /// records one (the slot), else none.
+    Share(Option<usize>),
+    /// The EU's: its members' output weighed by their control.
+    Eu,
+    /// Output outside the recorded producers: none.
+    Rest,
+}
+
+/// A node's arithmetic with its lookups done once: where its numbers go in
+/// the arena and where its parts' numbers are, so a draw only reads
+/// values and adds.
+#[derive(Debug, Clone)]
+struct Op {
+    start: usize,
+    /// Values of the node: `paths`, the free share, one per input.
+    width: usize,
+    paths: usize,
+    /// A re-export pool, expanded into the supplies that use it: not
+    /// recomputed by [`Network::evaluate`].
+    pool: bool,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Made {
+        product: usize,
+        control: Control,
+        /// Per input edge: the edge, its supply node's start and its
+        /// product's path count.
+        inputs: Vec<(Edge, usize, usize)>,
+    },
+    Supply {
+        recycled: f64,
+        /// The flattened parts: weight and start of the node.
+        terms: Vec<(f64, usize)>,
+    },
+    World {
+        product: usize,
+        basis: ShareBasis,
+        /// Per producer: its slot in the stage and its made node's start.
+        producers: Vec<(usize, usize)>,
+        rest: usize,
+    },
+}
+
+impl Op {
+    /// Computes the node into `values` (its parts already there) from the
+    /// stage values by product, the products in `secured` carrying no
+    /// Chinese control.
+    fn run<'v>(
+        &self,
+        stages: &[Option<Resolved>],
+        stage_values: &dyn Fn(usize) -> &'v [f64],
+        secured: Option<usize>,
+        values: &mut [f64],
+    ) {
+        let (before, rest) = values.split_at_mut(self.start);
+        let out = &mut rest[..self.width];
+        let paths = self.paths;
+        match &self.kind {
+            Kind::Made {
+                product,
+                control,
+                inputs,
+            } => {
+                let kappa = if secured == Some(*product) {
+                    0.0
+                } else {
+                    match *control {
+                        Control::China => 1.0,
+                        Control::Share(slot) => slot.map_or(0.0, |s| stage_values(*product)[s]),
+                        Control::Eu => {
+                            let stage = stages[*product]
+                                .as_ref()
+                                .expect("a node's stage is resolved");
+                            controlled(Place::At(Buyer::Eu), stage, stage_values(*product))
+                        }
+                        Control::Rest => 0.0,
+                    }
+                };
+                out[0] = kappa;
+                let mut at = 1;
+                let mut free = 1.0 - kappa;
+                for (k, &(edge, input, input_paths)) in inputs.iter().enumerate() {
+                    copy(
+                        &mut out[at..at + input_paths],
+                        &before[input..input + input_paths],
+                    );
+                    at += input_paths;
+                    let input_free = before[input + input_paths];
+                    out[paths + 1 + k] = input_free;
+                    free *= input_term(&edge, input_free);
+                }
+                out[paths] = free;
             }
-            out[paths] = free;
-        }
-        Spec::Supply { recycled, flat, .. } => {
-            for &(w, id) in flat {
-                for (o, v) in out.iter_mut().zip(child(id)) {
-                    *o += w * v;
+            Kind::Supply { recycled, terms } => {
+                accumulate(out, before, terms.iter().copied());
+                for free in &mut out[paths..] {
+                    *free += recycled;
                 }
             }
-            for free in &mut out[paths..] {
-                *free += recycled;
-            }
-        }
-        Spec::World {
-            basis,
-            producers,
-            rest: rest_node,
-            ..
-        } => {
-            let values = stage_values(product);
-            let amount = |slot: usize| values[slot].max(0.0);
-            let world: f64 = producers.iter().map(|&(_, slot, _)| amount(slot)).sum();
-            let mut shares = 0.0;
-            // Volumes that add up to nothing weigh nothing.
-            let volumes = matches!(
+            Kind::World {
+                product,
                 basis,
-                ShareBasis::Production | ShareBasis::OperatingCapacity
-            );
-            if world > 0.0 || !volumes {
-                for &(_, slot, id) in producers {
+                producers,
+                rest,
+            } => {
+                let values = stage_values(*product);
+                let amount = |slot: usize| values[slot].max(0.0);
+                let world: f64 = producers.iter().map(|&(slot, _)| amount(slot)).sum();
+                let mut shares = 0.0;
+                // Volumes that add up to nothing weigh nothing.
+                let volumes = matches!(
+                    basis,
+                    ShareBasis::Production | ShareBasis::OperatingCapacity
+                );
+                let weighed = if world > 0.0 || !volumes {
+                    producers.as_slice()
+                } else {
+                    &[]
+                };
+                let terms = weighed.iter().map(|&(slot, start)| {
                     let w = country_share(*basis, amount(slot), world, Excess::Scaled);
                     shares += w;
-                    for (o, v) in out.iter_mut().zip(child(id)) {
-                        *o += w * v;
-                    }
-                }
-            }
-            let rest_weight = (1.0 - shares).max(0.0);
-            for (o, v) in out.iter_mut().zip(child(*rest_node)) {
-                *o += rest_weight * v;
+                    (w, start)
+                });
+                accumulate(out, before, terms);
+                let rest_weight = (1.0 - shares).max(0.0);
+                add_weighed(out, rest_weight, &before[*rest..*rest + self.width]);
             }
         }
+    }
+}
+
+/// `out[j] = Σ w · part[j]` over the terms (weight, start of a part as wide
+/// as `out`), summed in their order from 0.
+fn accumulate(out: &mut [f64], parts: &[f64], terms: impl Iterator<Item = (f64, usize)>) {
+    /// The same with the width known, so the sums stay in registers.
+    fn fixed<const N: usize>(
+        out: &mut [f64],
+        parts: &[f64],
+        terms: impl Iterator<Item = (f64, usize)>,
+    ) {
+        let mut sums = [0.0; N];
+        for (w, start) in terms {
+            let part: &[f64; N] = parts[start..start + N].try_into().expect("N values");
+            for (sum, v) in sums.iter_mut().zip(part) {
+                *sum += w * v;
+            }
+        }
+        out.copy_from_slice(&sums);
+    }
+    match out.len() {
+        1 => fixed::<1>(out, parts, terms),
+        2 => fixed::<2>(out, parts, terms),
+        3 => fixed::<3>(out, parts, terms),
+        4 => fixed::<4>(out, parts, terms),
+        5 => fixed::<5>(out, parts, terms),
+        6 => fixed::<6>(out, parts, terms),
+        7 => fixed::<7>(out, parts, terms),
+        8 => fixed::<8>(out, parts, terms),
+        width => {
+            out.fill(0.0);
+            for (w, start) in terms {
+                add_weighed(out, w, &parts[start..start + width]);
+            }
+        }
+    }
+}
+
+/// `out[j] += w · part[j]`.
+fn add_weighed(out: &mut [f64], w: f64, part: &[f64]) {
+    for (o, v) in out.iter_mut().zip(part) {
+        *o += w * v;
+    }
+}
+
+/// An element-wise copy of a few values, short enough that a call to
+/// `memcpy` would cost more than the copy.
+fn copy(to: &mut [f64], from: &[f64]) {
+    for (t, f) in to.iter_mut().zip(from) {
+        *t = *f;
     }
 }
