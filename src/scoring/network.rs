@@ -11,6 +11,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::rc::Rc;
 
 use super::dependency::{
     country_share, input_term, supply_rows, Excess, ShareBasis, DEFAULT_IMPORT_RELIANCE,
@@ -176,10 +177,15 @@ pub(crate) struct Network<'a> {
     stages: Vec<Option<Resolved>>,
     /// Each stage's supply basis and its rows as resolved, read once.
     rows: Vec<Option<(ShareBasis, Vec<CountryValue>)>>,
-    sourcing: HashMap<(usize, Buyer), Option<Sourcing>>,
+    /// Each place's sourcing, resolved once and shared by every supply of
+    /// it.
+    sourcing: HashMap<(usize, Buyer), Option<Rc<Sourcing>>>,
     specs: Vec<Spec>,
     /// Each spec's arithmetic, as a draw recomputes it.
     ops: Vec<Op>,
+    /// Scratch for [`Network::flatten`]: by node, its place in the list
+    /// being built (`usize::MAX`: not in it).
+    flat_at: Vec<usize>,
     offsets: Vec<usize>,
     values: Vec<f64>,
     made: HashMap<(usize, Place), usize>,
@@ -205,6 +211,7 @@ impl<'a> Network<'a> {
             sourcing: HashMap::new(),
             specs: Vec::new(),
             ops: Vec::new(),
+            flat_at: Vec::new(),
             offsets: Vec::new(),
             values: Vec::new(),
             made: HashMap::new(),
@@ -260,11 +267,11 @@ impl<'a> Network<'a> {
         (*basis, rows)
     }
 
-    fn sourcing_of(&mut self, product: usize, buyer: Buyer) -> Option<Sourcing> {
+    fn sourcing_of(&mut self, product: usize, buyer: Buyer) -> Option<Rc<Sourcing>> {
         let (snapshot, params) = (self.snapshot, &self.params);
         self.sourcing
             .entry((product, buyer))
-            .or_insert_with(|| resolve_sourcing(snapshot, product, buyer, params))
+            .or_insert_with(|| resolve_sourcing(snapshot, product, buyer, params).map(Rc::new))
             .clone()
     }
 
@@ -385,12 +392,18 @@ impl<'a> Network<'a> {
     }
 
     /// `parts` as weights on made and world nodes, re-exports expanded and
-    /// repeated nodes summed.
-    fn flatten(&self, parts: &[(Via, f64, usize)]) -> Vec<(f64, usize)> {
+    /// repeated nodes summed (in the order they are first met).
+    fn flatten(&mut self, parts: &[(Via, f64, usize)]) -> Vec<(f64, usize)> {
         let mut flat: Vec<(f64, usize)> = Vec::new();
-        let mut add = |w: f64, node: usize| match flat.iter_mut().find(|(_, n)| *n == node) {
-            Some((sum, _)) => *sum += w,
-            None => flat.push((w, node)),
+        // Where each node is in `flat`, so a repeat is found at once.
+        let at = &mut self.flat_at;
+        at.resize(self.specs.len(), usize::MAX);
+        let mut add = |w: f64, node: usize| match at[node] {
+            usize::MAX => {
+                at[node] = flat.len();
+                flat.push((w, node));
+            }
+            i => flat[i].0 += w,
         };
         for &(_, w, child) in parts {
             match &self.specs[child] {
@@ -400,6 +413,9 @@ impl<'a> Network<'a> {
                 }
                 _ => add(w, child),
             }
+        }
+        for &(_, node) in &flat {
+            at[node] = usize::MAX;
         }
         flat
     }
@@ -695,7 +711,7 @@ impl<'a> Network<'a> {
                     let sourcing = self
                         .sourcing
                         .get(&(*product, *place))
-                        .and_then(Option::as_ref);
+                        .and_then(Option::as_deref);
                     for &(via, w, child) in parts {
                         let facts: &[usize] = match (via, sourcing) {
                             (Via::Import(origin), Some(s)) => s
