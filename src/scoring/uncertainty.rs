@@ -63,6 +63,8 @@ pub struct Intervals {
 pub(crate) struct Rng {
     state: [u64; 4],
     spare_normal: Option<f64>,
+    /// Scratch of [`Rng::fill_normals`]: the accepted points of a batch.
+    points: Vec<(f64, f64, f64)>,
 }
 
 impl Rng {
@@ -78,6 +80,7 @@ impl Rng {
         Rng {
             state: [next(), next(), next(), next()],
             spare_normal: None,
+            points: Vec::new(),
         }
     }
 
@@ -105,28 +108,88 @@ impl Rng {
         if let Some(z) = self.spare_normal.take() {
             return z;
         }
+        let (u, v, s) = self.polar_point();
+        let factor = polar_factor(s);
+        self.spare_normal = Some(v * factor);
+        u * factor
+    }
+
+    /// A point drawn uniformly in the unit disc (origin excluded) and its
+    /// squared radius.
+    fn polar_point(&mut self) -> (f64, f64, f64) {
         loop {
             let u = self.uniform_symmetric();
             let v = self.uniform_symmetric();
             let s = u * u + v * v;
             if s > 0.0 && s < 1.0 {
-                let factor = (-2.0 * s.ln() / s).sqrt();
-                self.spare_normal = Some(v * factor);
-                return u * factor;
+                return (u, v, s);
             }
         }
     }
+
+    /// Fills `out` with the normals that as many calls of [`Rng::normal`]
+    /// would return, in the same order. The points are drawn first, then
+    /// turned into normals: their logarithms and square roots, independent
+    /// of each other, no longer wait on the generator in turn.
+    pub fn fill_normals(&mut self, out: &mut [f64]) {
+        let out = match (self.spare_normal, out.split_first_mut()) {
+            (Some(z), Some((first, rest))) => {
+                self.spare_normal = None;
+                *first = z;
+                rest
+            }
+            _ => out,
+        };
+        let mut points = std::mem::take(&mut self.points);
+        points.clear();
+        points.extend((0..out.len().div_ceil(2)).map(|_| self.polar_point()));
+        let mut pairs = out.chunks_exact_mut(2);
+        for (pair, &(u, v, s)) in (&mut pairs).zip(&points) {
+            let factor = polar_factor(s);
+            pair[0] = u * factor;
+            pair[1] = v * factor;
+        }
+        if let ([last], Some(&(u, v, s))) = (pairs.into_remainder(), points.last()) {
+            let factor = polar_factor(s);
+            *last = u * factor;
+            self.spare_normal = Some(v * factor);
+        }
+        self.points = points;
+    }
 }
 
-/// Redraws every perturbable value: `v · (1 + σ·z)`, clamped to the
-/// metric's range (fractions stay in 0..1, volumes non-negative).
-pub(crate) fn perturb(r: &Resolved, rng: &mut Rng, out: &mut [f64]) {
-    for ((slot, &base), value) in r.slots.iter().zip(&r.values).zip(out.iter_mut()) {
-        *value = if slot.sigma > 0.0 {
-            (base * (1.0 + slot.sigma * rng.normal())).clamp(slot.min, slot.max)
-        } else {
-            base
-        };
+/// What turns a polar point of squared radius `s` into two standard normals.
+fn polar_factor(s: f64) -> f64 {
+    (-2.0 * s.ln() / s).sqrt()
+}
+
+/// The values of a resolution that the draws perturb: those with a
+/// positive `σ`, by index, with their resolved value and range.
+struct Perturbed {
+    slots: Vec<(usize, f64, f64, f64, f64)>,
+}
+
+impl Perturbed {
+    fn new(r: &Resolved) -> Perturbed {
+        let slots = r
+            .slots
+            .iter()
+            .zip(&r.values)
+            .enumerate()
+            .filter(|(_, (slot, _))| slot.sigma > 0.0)
+            .map(|(index, (slot, &base))| (index, base, slot.sigma, slot.min, slot.max))
+            .collect();
+        Perturbed { slots }
+    }
+
+    /// Redraws every perturbable value from the next normals `z`, one each
+    /// in slot order: `v · (1 + σ·z)`, clamped to the metric's range
+    /// (fractions stay in 0..1, volumes non-negative). The other values of
+    /// `out` stay as resolved.
+    fn perturb(&self, z: &[f64], out: &mut [f64]) {
+        for (&(index, base, sigma, min, max), &z) in self.slots.iter().zip(z) {
+            out[index] = (base * (1.0 + sigma * z)).clamp(min, max);
+        }
     }
 }
 
@@ -223,14 +286,22 @@ pub(crate) fn uncertainty(
     let point_dependency = nodes[product].dependency(params.chain);
     let point_difficulty = nodes[product].difficulty;
     let mut values: Vec<Vec<f64>> = chain.resolved.iter().map(|r| r.values.clone()).collect();
+    // Each draw takes one normal per perturbed value, product by product
+    // in closure order.
+    let perturbed: Vec<Perturbed> = chain.resolved.iter().map(Perturbed::new).collect();
+    let mut normals = vec![0.0; perturbed.iter().map(|p| p.slots.len()).sum()];
     let mut arena = Vec::new();
     let mut rng = Rng::new(seed);
     let draws = draws.max(1);
     let mut dependency = Vec::with_capacity(draws as usize);
     let mut difficulty = Vec::with_capacity(draws as usize);
     for _ in 0..draws {
-        for (r, buffer) in chain.resolved.iter().zip(values.iter_mut()) {
-            perturb(r, &mut rng, buffer);
+        rng.fill_normals(&mut normals);
+        let mut z = normals.as_slice();
+        for (p, buffer) in perturbed.iter().zip(values.iter_mut()) {
+            let (own, rest) = z.split_at(p.slots.len());
+            p.perturb(own, buffer);
+            z = rest;
         }
         let (d, h) = chain.evaluate(snapshot, params, &values, &position, &mut arena, &mut nodes);
         dependency.push(d);
@@ -265,6 +336,22 @@ mod tests {
         let variance = draws.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.03, "mean {mean}");
         assert!((variance - 1.0).abs() < 0.05, "variance {variance}");
+    }
+
+    #[test]
+    fn a_batch_of_normals_is_the_sequence_of_single_draws() {
+        let mut single = Rng::new(11);
+        let mut batched = Rng::new(11);
+        for n in [0, 1, 2, 3, 7, 0, 4, 1, 1, 10] {
+            let mut batch = vec![0.0; n];
+            batched.fill_normals(&mut batch);
+            let expected: Vec<f64> = (0..n).map(|_| single.normal()).collect();
+            assert_eq!(
+                batch.iter().map(|z| z.to_bits()).collect::<Vec<_>>(),
+                expected.iter().map(|z| z.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(single.next_u64(), batched.next_u64());
     }
 
     #[test]
