@@ -794,13 +794,36 @@ impl<'a> Network<'a> {
     /// The buyer-side numbers of `node`, a supply of `product`, read from
     /// `values` (the network's own when `None`).
     pub fn outcome(&self, product: usize, node: usize, values: Option<&[f64]>) -> Outcome {
+        let mut outcome = Outcome {
+            node,
+            free_bottleneck: 0.0,
+            free_independent: 0.0,
+            exposure: 0.0,
+            binding_path: 0,
+            binding_edge: None,
+            inputs: Vec::new(),
+        };
+        self.outcome_into(product, node, values, &mut outcome);
+        outcome
+    }
+
+    /// [`Network::outcome`] written over `outcome`, reusing its buffer (a
+    /// draw reads one per product).
+    pub fn outcome_into(
+        &self,
+        product: usize,
+        node: usize,
+        values: Option<&[f64]>,
+        outcome: &mut Outcome,
+    ) {
         let content = match values {
             Some(values) => self.content_of(values, node),
             None => self.content(node),
         };
         let paths = self.known_paths(product);
         let (free_bottleneck, binding_path) = content.bottleneck(paths);
-        let mut inputs = Vec::with_capacity(content.inputs_free_independent.len());
+        let mut inputs = std::mem::take(&mut outcome.inputs);
+        inputs.clear();
         let mut start = 1;
         for (k, edge) in self.snapshot.edges(product).iter().enumerate() {
             let inner = self.known_paths(edge.input);
@@ -812,7 +835,7 @@ impl<'a> Network<'a> {
             inputs.push((1.0 - carried.min(1.0), content.inputs_free_independent[k]));
             start += inner.len();
         }
-        Outcome {
+        *outcome = Outcome {
             node,
             free_bottleneck,
             free_independent: content.free_independent,
@@ -820,7 +843,7 @@ impl<'a> Network<'a> {
             binding_path,
             binding_edge: (binding_path > 0).then(|| self.input_path(product, binding_path).0),
             inputs,
-        }
+        };
     }
 
     /// The input edge a path (not the own one) goes through, and the path's
@@ -1070,10 +1093,24 @@ fn add_weighed(out: &mut [f64], w: f64, part: &[f64]) {
     }
 }
 
-/// An element-wise copy of a few values, short enough that a call to
-/// `memcpy` would cost more than the copy.
+/// `to.copy_from_slice(from)`, inline for the few values a node copies
+/// (a call to `memcpy` costs more than such a copy).
 fn copy(to: &mut [f64], from: &[f64]) {
-    for (t, f) in to.iter_mut().zip(from) {
-        *t = *f;
+    fn fixed<const N: usize>(to: &mut [f64], from: &[f64]) {
+        let from: &[f64; N] = from.try_into().expect("N values");
+        let to: &mut [f64; N] = to.try_into().expect("N values");
+        *to = *from;
+    }
+    match to.len() {
+        0 => {}
+        1 => fixed::<1>(to, from),
+        2 => fixed::<2>(to, from),
+        3 => fixed::<3>(to, from),
+        4 => fixed::<4>(to, from),
+        5 => fixed::<5>(to, from),
+        6 => fixed::<6>(to, from),
+        7 => fixed::<7>(to, from),
+        8 => fixed::<8>(to, from),
+        _ => to.copy_from_slice(from),
     }
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::engine::{evaluate_resolved, local, node, Node};
-use super::network::Network;
+use super::network::{Network, Outcome};
 use super::params::{Chain, Params};
 use super::resolve::{resolve, Resolved};
 use super::snapshot::Snapshot;
@@ -230,13 +230,13 @@ impl DrawnChain<'_> {
         position: &[usize],
         arena: &mut Vec<f64>,
         nodes: &mut [Node],
+        outcome: &mut Outcome,
     ) -> (f64, f64) {
         self.network
             .evaluate(&|p| values[position[p]].as_slice(), None, arena);
         for (position, &p) in self.closure.iter().enumerate() {
-            let outcome = self
-                .network
-                .outcome(p, self.supplies[position], Some(arena));
+            self.network
+                .outcome_into(p, self.supplies[position], Some(arena), outcome);
             let own = local(
                 snapshot,
                 p,
@@ -277,12 +277,16 @@ pub(crate) fn uncertainty(
         chain.resolved.push(resolved);
     }
     let mut nodes = vec![Node::default(); product + 1];
+    let mut last = None;
     for (&p, resolved) in chain.closure.iter().zip(&chain.resolved) {
         let (outcome, _, node) =
             evaluate_resolved(snapshot, params, &mut chain.network, p, resolved, &nodes);
         nodes[p] = node;
         chain.supplies.push(outcome.node);
+        last = Some(outcome);
     }
+    // The draws write each product's outcome over this one.
+    let mut outcome = last.expect("the closure holds the product");
     let point_dependency = nodes[product].dependency(params.chain);
     let point_difficulty = nodes[product].difficulty;
     let mut values: Vec<Vec<f64>> = chain.resolved.iter().map(|r| r.values.clone()).collect();
@@ -303,7 +307,15 @@ pub(crate) fn uncertainty(
             p.perturb(own, buffer);
             z = rest;
         }
-        let (d, h) = chain.evaluate(snapshot, params, &values, &position, &mut arena, &mut nodes);
+        let (d, h) = chain.evaluate(
+            snapshot,
+            params,
+            &values,
+            &position,
+            &mut arena,
+            &mut nodes,
+            &mut outcome,
+        );
         dependency.push(d);
         difficulty.push(h);
     }
