@@ -104,6 +104,9 @@ impl Rng {
 
     /// A standard normal draw by Box–Muller in Marsaglia's polar form (no
     /// trigonometry; the second value of each pair is kept for the next call).
+    /// The draws take theirs in batches from [`Rng::fill_normals`], which
+    /// the tests check against this.
+    #[cfg(test)]
     pub fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare_normal.take() {
             return z;
@@ -116,6 +119,7 @@ impl Rng {
 
     /// A point drawn uniformly in the unit disc (origin excluded) and its
     /// squared radius.
+    #[cfg(test)]
     fn polar_point(&mut self) -> (f64, f64, f64) {
         loop {
             let u = self.uniform_symmetric();
@@ -231,6 +235,14 @@ struct DrawnChain<'a> {
     network: Network<'a>,
 }
 
+/// What a draw writes over, kept from one draw to the next: the network's
+/// arena, the products' nodes and the outcome of the product in hand.
+struct Scratch {
+    arena: Vec<f64>,
+    nodes: Vec<Node>,
+    outcome: Outcome,
+}
+
 impl DrawnChain<'_> {
     /// Recomputes the chain from perturbed values (the buyer's, by position
     /// in the closure, which `position` gives for each product) and returns
@@ -241,10 +253,13 @@ impl DrawnChain<'_> {
         params: &Params,
         values: &[Vec<f64>],
         position: &[usize],
-        arena: &mut Vec<f64>,
-        nodes: &mut [Node],
-        outcome: &mut Outcome,
+        scratch: &mut Scratch,
     ) -> (f64, f64) {
+        let Scratch {
+            arena,
+            nodes,
+            outcome,
+        } = scratch;
         self.network
             .evaluate(&|p| values[position[p]].as_slice(), None, arena);
         for (position, &p) in self.closure.iter().enumerate() {
@@ -258,7 +273,7 @@ impl DrawnChain<'_> {
                 params,
                 outcome.exposure,
             );
-            nodes[p] = node(snapshot, p, &own, &outcome, nodes, params.chain);
+            nodes[p] = node(snapshot, p, &own, outcome, nodes, params.chain);
         }
         let last = *self.closure.last().expect("the closure holds the product");
         (nodes[last].dependency(params.chain), nodes[last].difficulty)
@@ -299,7 +314,7 @@ pub(crate) fn uncertainty(
         last = Some(outcome);
     }
     // The draws write each product's outcome over this one.
-    let mut outcome = last.expect("the closure holds the product");
+    let outcome = last.expect("the closure holds the product");
     let point_dependency = nodes[product].dependency(params.chain);
     let point_difficulty = nodes[product].difficulty;
     let mut values: Vec<Vec<f64>> = chain.resolved.iter().map(|r| r.values.clone()).collect();
@@ -307,7 +322,11 @@ pub(crate) fn uncertainty(
     // in closure order.
     let perturbed: Vec<Perturbed> = chain.resolved.iter().map(Perturbed::new).collect();
     let mut normals = vec![0.0; perturbed.iter().map(|p| p.slots.len()).sum()];
-    let mut arena = Vec::new();
+    let mut scratch = Scratch {
+        arena: Vec::new(),
+        nodes,
+        outcome,
+    };
     let mut rng = Rng::new(seed);
     let draws = draws.max(1);
     let mut dependency = Vec::with_capacity(draws as usize);
@@ -320,15 +339,7 @@ pub(crate) fn uncertainty(
             p.perturb(own, buffer);
             z = rest;
         }
-        let (d, h) = chain.evaluate(
-            snapshot,
-            params,
-            &values,
-            &position,
-            &mut arena,
-            &mut nodes,
-            &mut outcome,
-        );
+        let (d, h) = chain.evaluate(snapshot, params, &values, &position, &mut scratch);
         dependency.push(d);
         difficulty.push(h);
     }
