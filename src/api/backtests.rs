@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Reader;
 use super::docs::{AccessErrors, BodyErrors};
 use super::error::{ApiError, FieldError};
-use super::extract::{self, BodyLimit};
+use super::extract::Json;
 use super::render;
 use crate::backtest::{self, Backtest, Report};
 use crate::domain::{Buyer, ControlEvent};
@@ -113,15 +113,11 @@ impl BacktestRequest {
     responses((status = 200, body = BacktestResult), AccessErrors, BodyErrors))]
 #[post("/backtests")]
 pub async fn run_backtest(
-    req: HttpRequest,
     live: web::Data<LiveScores>,
     _reader: Reader,
-    payload: web::Payload,
+    body: Json<BacktestRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = req.app_data::<BodyLimit>().map_or(1 << 20, |limit| limit.0);
-    let body =
-        extract::read_json_body(&extract::media_type(&req), payload.into_inner(), limit).await?;
-    let request: BacktestRequest = extract::parse_json(&body)?;
+    let (request, _) = body.parse()?;
     let backtest = request.into_backtest()?;
     let state = live.state();
     let problems = backtest.problems(&state.snapshot);

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::metrics::Estimate;
-use super::{Method, MethodResult, Report};
+use super::{Comparison, Method, MethodResult, Report};
 
 fn estimate(e: Option<Estimate>, digits: usize) -> String {
     e.map_or_else(
@@ -38,6 +38,16 @@ fn method_rows(out: &mut String, results: &[MethodResult]) {
     }
 }
 
+/// A pooled table under its heading, then its comparisons as a list.
+fn pooled(out: &mut String, heading: &str, results: &[MethodResult], comparisons: &[Comparison]) {
+    let _ = writeln!(out, "{heading}");
+    method_rows(out, results);
+    let _ = writeln!(out);
+    for comparison in comparisons {
+        let _ = writeln!(out, "- {}", comparison.summary);
+    }
+}
+
 /// Every table of the report, in Markdown.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -50,21 +60,18 @@ pub fn render(report: &Report) -> String {
         buyers.join(", "),
         report.resamples
     );
-    let _ = writeln!(out, "Pooled over every evaluated event and buyer:\n");
-    method_rows(&mut out, &report.pooled);
-    let _ = writeln!(out);
-    for comparison in &report.comparisons {
-        let _ = writeln!(out, "- {}", comparison.summary);
-    }
-    let _ = writeln!(
-        out,
-        "\nLike for like: each ranking kept to the products every method scores:\n"
+    pooled(
+        &mut out,
+        "Pooled over every evaluated event and buyer:\n",
+        &report.pooled,
+        &report.comparisons,
     );
-    method_rows(&mut out, &report.pooled_scored_by_all);
-    let _ = writeln!(out);
-    for comparison in &report.comparisons_scored_by_all {
-        let _ = writeln!(out, "- {}", comparison.summary);
-    }
+    pooled(
+        &mut out,
+        "\nLike for like: each ranking kept to the products every method scores:\n",
+        &report.pooled_scored_by_all,
+        &report.comparisons_scored_by_all,
+    );
     let _ = writeln!(
         out,
         "\nAUC by event (targeted buyers among those requested):\n"
