@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -271,6 +272,85 @@ pub struct ServeSettings {
     /// replica checks the data version every second).
     #[arg(long, env = "CHOKEPOINT_CHANGE_NOTIFICATIONS", default_value = "on")]
     pub change_notifications: ChangeNotifications,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// Allow webhook endpoints on loopback, private and link-local
+    /// addresses and `localhost` (refused by default: a key holder could
+    /// otherwise make the service call into its own network).
+    #[arg(
+        long = "webhook-private-targets",
+        env = "CHOKEPOINT_WEBHOOK_PRIVATE_TARGETS"
+    )]
+    pub allow_private_targets: bool,
+    /// Longest one webhook request may take, e.g. `60s`.
+    #[arg(long = "webhook-timeout", env = "CHOKEPOINT_WEBHOOK_TIMEOUT", default_value = "60s",
+          value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The wait before a failed delivery's first retry; each later retry
+    /// waits twice as long as the one before, up to `--webhook-retry-max`.
+    #[arg(long = "webhook-retry-base", env = "CHOKEPOINT_WEBHOOK_RETRY_BASE", default_value = "10s",
+          value_parser = parse_duration)]
+    pub retry_base: Duration,
+    /// The longest wait between two attempts of a delivery.
+    #[arg(long = "webhook-retry-max", env = "CHOKEPOINT_WEBHOOK_RETRY_MAX", default_value = "1h",
+          value_parser = parse_duration)]
+    pub retry_max: Duration,
+    /// How long a delivery is retried before it is marked failed.
+    #[arg(long = "webhook-retry-for", env = "CHOKEPOINT_WEBHOOK_RETRY_FOR", default_value = "72h",
+          value_parser = parse_duration)]
+    pub retry_for: Duration,
+    /// An endpoint every delivery to which has failed for this long is
+    /// disabled, with a `webhook.disabled` event in its key's feed.
+    #[arg(long = "webhook-disable-after", env = "CHOKEPOINT_WEBHOOK_DISABLE_AFTER",
+          default_value = "120h", value_parser = parse_duration)]
+    pub disable_after: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> WebhookSettings {
+        WebhookSettings {
+            allow_private_targets: false,
+            timeout: Duration::from_secs(60),
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(3600),
+            retry_for: Duration::from_secs(72 * 3600),
+            disable_after: Duration::from_secs(120 * 3600),
+        }
+    }
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h` or `3d`.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{value}` is not a duration such as 10s"))?;
+    let millis = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}`: use ms, s, m, h or d"
+            ))
+        }
+    };
+    match number.checked_mul(millis) {
+        Some(0) => Err("the duration must be positive".into()),
+        Some(millis) => Ok(Duration::from_millis(millis)),
+        None => Err(format!("`{value}` is too long")),
+    }
 }
 
 impl ServeSettings {
@@ -297,6 +377,7 @@ impl ServeSettings {
             no_public_data: true,
             workers: Some(2),
             change_notifications: ChangeNotifications::On,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -349,6 +430,16 @@ mod tests {
         assert!(parse_byte_size("0").is_err());
         assert!(parse_byte_size("ten").is_err());
         assert!(parse_byte_size("1PB").is_err());
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("72h"), Ok(Duration::from_secs(72 * 3600)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86400)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 
     #[test]

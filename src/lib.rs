@@ -5,6 +5,8 @@ pub mod connectors;
 pub mod domain;
 pub mod ingest;
 pub mod live;
+pub mod monitor;
+pub mod numbers;
 pub mod pictures;
 pub mod public_data;
 pub mod scoring;

@@ -14,15 +14,18 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::head_guard::GuardedStream;
 use crate::api::limits::RateLimiter;
 use crate::api::ReadAccess;
+use crate::api::WebhookTargets;
 use crate::api::{self, extract::BodyLimit, metrics::Metrics, RouteTable};
 use crate::config::{ChangeNotifications, Reads, ServeSettings};
 use crate::live::{listener, Announcer, LiveScores};
+use crate::monitor::{delivery, evaluator, EventSignal};
 use crate::store;
 
 pub struct Application {
     port: u16,
     server: Server,
-    change_listener: tokio::task::JoinHandle<()>,
+    /// The change listener, the rule evaluator and the webhook deliverer.
+    background: Vec<tokio::task::JoinHandle<()>>,
     announcer: web::Data<Announcer>,
 }
 
@@ -73,12 +76,31 @@ impl Application {
             }
         };
         let loaded = !live.state().version.is_empty();
-        let change_listener = tokio::spawn(listener::run(
-            live.clone(),
-            pool.clone(),
-            database_url.to_owned(),
-            !loaded,
-        ));
+        let events = Arc::new(EventSignal::default());
+        let background = vec![
+            tokio::spawn(listener::run(
+                live.clone(),
+                pool.clone(),
+                database_url.to_owned(),
+                !loaded,
+                events.clone(),
+            )),
+            tokio::spawn(evaluator::run(
+                live.clone(),
+                pool.clone(),
+                database_url.to_owned(),
+            )),
+            tokio::spawn(delivery::run(
+                pool.clone(),
+                database_url.to_owned(),
+                settings.webhooks.clone(),
+                events.clone(),
+            )),
+        ];
+        let events = web::Data::from(events);
+        let webhook_targets = web::Data::new(WebhookTargets {
+            allow_private: settings.webhooks.allow_private_targets,
+        });
         let announcer = web::Data::new(match settings.change_notifications {
             ChangeNotifications::On => Announcer::start(pool.clone()),
             ChangeNotifications::Off => Announcer::silent(),
@@ -107,6 +129,8 @@ impl Application {
                 .app_data(read_access)
                 .app_data(rate_limiter.clone())
                 .app_data(body_limit)
+                .app_data(events.clone())
+                .app_data(webhook_targets.clone())
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
                 .default_service(api::default_service())
@@ -149,7 +173,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
-            change_listener,
+            background,
             announcer: announcer_handle,
         })
     }
@@ -162,8 +186,10 @@ impl Application {
     /// lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stopped = self.server.await;
-        // Stopping is not a lost connection: the listener goes quietly.
-        self.change_listener.abort();
+        // Stopping is not a lost connection: the background tasks go quietly.
+        for task in &self.background {
+            task.abort();
+        }
         self.announcer.stop();
         stopped
     }

@@ -97,6 +97,11 @@ pub trait Needs {
     const SCOPE: Scope;
 }
 
+pub struct ReadScope;
+impl Needs for ReadScope {
+    const SCOPE: Scope = Scope::Read;
+}
+
 pub struct IngestScope;
 impl Needs for IngestScope {
     const SCOPE: Scope = Scope::Ingest;
@@ -110,6 +115,9 @@ impl Needs for AdminScope {
 /// A caller whose key grants `S`.
 pub struct Authorized<S: Needs>(pub Caller, PhantomData<S>);
 
+/// Monitoring: what a key saves for itself (watchlists, rules, webhooks)
+/// and its event feed; any live key.
+pub type Subscriber = Authorized<ReadScope>;
 /// Writes: facts, sources, products, saved scenarios.
 pub type Ingest = Authorized<IngestScope>;
 /// Key management and the audit trail.

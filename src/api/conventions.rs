@@ -83,6 +83,14 @@ pub async fn problem_errors(
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return Ok(response.map_into_left_body());
     }
+    if status.is_server_error() {
+        // Not an `ApiError`, so not logged yet: keep its cause for us.
+        tracing::error!(
+            status = status.as_u16(),
+            cause = response.response().error().map(|e| e.to_string()),
+            "request failed below the handlers"
+        );
+    }
     let error = ApiError::for_status(status);
     let (request, original) = response.into_parts();
     let mut problem = error.error_response();

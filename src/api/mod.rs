@@ -8,6 +8,7 @@ mod conventions;
 mod csv_export;
 mod docs;
 pub mod error;
+mod events;
 mod examples;
 mod exposure;
 pub mod extract;
@@ -27,9 +28,12 @@ mod problems;
 mod products;
 mod render;
 pub mod request_id;
+mod rules;
 mod scenarios;
 mod scores;
 mod sources;
+mod watchlists;
+mod webhooks;
 mod write;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
@@ -40,6 +44,7 @@ use utoipa_actix_web::{scope, AppExt, UtoipaApp};
 
 pub use auth::ReadAccess;
 pub use fallback::RouteTable;
+pub use webhooks::WebhookTargets;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,6 +70,7 @@ explanations are written at the same 4 places.",
         (name = "scenarios", description = "What-if: hypothetical facts, dropped facts and switched export controls scored next to the data as it is; saved change sets"),
         (name = "validation", description = "Backtests: the scores read before each of China's export controls, against the products it hit, next to simpler methods"),
         (name = "exposure", description = "A bill of materials scored item by item from its suppliers' countries, with spend-weighted aggregates and hotspots"),
+        (name = "monitoring", description = "Watchlists of products, alert rules over them, the event feed (long polling) and signed webhooks, all owned by the key that made them"),
         (name = "sources", description = "Publications that facts cite, with their reliability"),
         (name = "products", description = "Products along the value chain and the inputs between them"),
         (name = "facts", description = "Sourced claims about capacity, trade, controls and costs; append-only, with point-in-time reads"),
@@ -141,6 +147,25 @@ where
                 .service(scenarios::evaluate_saved_scenario)
                 .service(exposure::assess_exposure)
                 .service(backtests::run_backtest)
+                .service(watchlists::create_watchlist)
+                .service(watchlists::list_watchlists)
+                .service(watchlists::get_watchlist)
+                .service(watchlists::put_watchlist)
+                .service(watchlists::delete_watchlist)
+                .service(rules::create_rule)
+                .service(rules::list_rules)
+                .service(rules::get_rule)
+                .service(rules::delete_rule)
+                .service(events::list_events)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::ping_webhook)
+                .service(webhooks::rotate_webhook_secret)
+                .service(webhooks::enable_webhook)
+                .service(webhooks::list_deliveries)
+                .service(webhooks::redeliver)
                 .service(keys::create_key)
                 .service(keys::list_keys)
                 .service(keys::revoke_key)

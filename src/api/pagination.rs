@@ -45,6 +45,31 @@ impl Listing {
             .transpose()
     }
 
+    /// The (creation instant, id) a `cursor` of a newest-first listing of
+    /// UUID-keyed records carries; `None` without a cursor.
+    pub fn after_created(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Option<(time::OffsetDateTime, uuid::Uuid)>, ApiError> {
+        cursor
+            .map(|cursor| {
+                let key = self.decode(cursor)?;
+                let (nanos, id) = key.split_once('|').ok_or_else(invalid_cursor)?;
+                let at = nanos
+                    .parse::<i128>()
+                    .ok()
+                    .and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+                    .ok_or_else(invalid_cursor)?;
+                Ok((at, uuid::Uuid::parse_str(id).map_err(|_| invalid_cursor())?))
+            })
+            .transpose()
+    }
+
+    /// The key [`Listing::after_created`] reads back.
+    pub fn created_key(at: time::OffsetDateTime, id: impl std::fmt::Display) -> String {
+        format!("{}|{id}", at.unix_timestamp_nanos())
+    }
+
     pub fn decode(&self, cursor: &str) -> Result<String, ApiError> {
         decode(&self.kind, cursor)
     }

@@ -713,22 +713,7 @@ pub async fn list_scenarios(
     let query = query.0;
     let limit = pagination::limit(query.limit)?;
     let listing = pagination::Listing::new("scenarios", &req);
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|cursor| {
-            let invalid = pagination::invalid_cursor;
-            let key = listing.decode(cursor)?;
-            let (nanos, id) = key.split_once('|').ok_or_else(invalid)?;
-            let at = nanos
-                .parse::<i128>()
-                .ok()
-                .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
-                .ok_or_else(invalid)?;
-            let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
-            Ok::<_, ApiError>((at, id))
-        })
-        .transpose()?;
+    let after = listing.after_created(query.cursor.as_deref())?;
     let client = pool.get().await.map_err(StoreError::from)?;
     let page = store::scenarios::list(&client, after, limit).await?;
     let page = store::Page {
@@ -736,7 +721,7 @@ pub async fn list_scenarios(
         has_more: page.has_more,
     };
     Ok(listing.respond(&listing.page(page, |s| {
-        format!("{}|{}", s.created_at.unix_timestamp_nanos(), s.id)
+        pagination::Listing::created_key(s.created_at, &s.id)
     })))
 }
 

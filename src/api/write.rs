@@ -12,6 +12,7 @@ use super::extract::RequestDigest;
 use crate::live::Announcer;
 use crate::store::audit::Actor;
 use crate::store::idempotency::{Idempotency, Outcome, Reply};
+use crate::store::StoreError;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
@@ -117,5 +118,29 @@ pub fn actor(caller: &Caller, req: &HttpRequest) -> Actor {
             .map(|pattern| super::fallback::documented_pattern(&pattern))
             .unwrap_or_else(|| req.path().to_owned()),
         request_id: super::request_id::current(),
+    }
+}
+
+/// Runs a write without an idempotency key in one transaction, committed
+/// when `work` succeeds.
+pub async fn in_transaction<T>(
+    pool: &deadpool_postgres::Pool,
+    work: impl for<'t> FnOnce(
+        &'t deadpool_postgres::Transaction<'t>,
+    ) -> futures_util::future::BoxFuture<'t, Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let value = work(&tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(value)
+}
+
+/// A 204 when something was deleted, else a 404 naming `what`.
+pub fn deleted(found: bool, what: impl std::fmt::Display) -> Result<HttpResponse, ApiError> {
+    if found {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found(what))
     }
 }

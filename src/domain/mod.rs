@@ -17,6 +17,7 @@ mod stage;
 mod status;
 pub mod text;
 mod view;
+mod watch;
 
 pub use as_of::AsOf;
 pub use country::{Buyer, CountryCode, EU_MEMBERS};
@@ -26,7 +27,7 @@ pub use fact::{
     parse_publication_date, Fact, FieldProblem, HypotheticalFact, NewFact, MAX_QUOTE_CHARS,
 };
 pub use hs_code::HsCode;
-pub use key::{constant_time_eq, KeySecret, Scope};
+pub use key::{constant_time_eq, hex, KeySecret, Scope};
 pub use metric::{Metric, MetricScope, MetricSpec, NormaliseError, Unit, ValueKind};
 pub use period::Period;
 pub use product::{find_cycle, NewProduct, NewProductInput, Product, ProductId, ProductInput};
@@ -35,3 +36,6 @@ pub use source::{NewSource, Source, SourceId, SourceKind};
 pub use stage::Stage;
 pub use status::FactStatus;
 pub use view::{Knowledge, View};
+pub use watch::{
+    is_public, Condition, ControlChange, Crossing, EventType, WatchedScore, WebhookUrl,
+};

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::LiveScores;
+use crate::monitor::EventSignal;
 use crate::store;
 
 /// The listening connection's `application_name`, to find it in `pg_stat_activity`.
@@ -45,12 +46,19 @@ enum Change {
 
 /// Runs until the process ends. `reload_first` asks for a full load as soon
 /// as the first connection succeeds (the initial load failed).
-pub async fn run(live: Arc<LiveScores>, pool: Pool, database_url: String, reload_first: bool) {
+/// Event notifications bump `events`.
+pub async fn run(
+    live: Arc<LiveScores>,
+    pool: Pool,
+    database_url: String,
+    reload_first: bool,
+    events: Arc<EventSignal>,
+) {
     let (sender, receiver) = mpsc::unbounded_channel();
     // Both in this one task, so that aborting it stops both.
     tokio::join!(
         refresher(live, pool, receiver),
-        listen_forever(&database_url, &sender, reload_first)
+        listen_forever(&database_url, &sender, reload_first, &events)
     );
 }
 
@@ -59,11 +67,12 @@ async fn listen_forever(
     database_url: &str,
     sender: &mpsc::UnboundedSender<Change>,
     reload_first: bool,
+    events: &EventSignal,
 ) {
     let mut backoff = Duration::from_millis(100);
     let mut reconnecting = reload_first;
     loop {
-        match listen(database_url, sender, reconnecting).await {
+        match listen(database_url, sender, reconnecting, events).await {
             Ok(()) => tracing::warn!("change listener connection closed; reconnecting"),
             Err(error) => tracing::warn!(error = %error, "change listener failed; reconnecting"),
         }
@@ -78,6 +87,7 @@ async fn listen(
     database_url: &str,
     sender: &mpsc::UnboundedSender<Change>,
     reconnecting: bool,
+    events: &EventSignal,
 ) -> Result<(), tokio_postgres::Error> {
     let mut config: tokio_postgres::Config = database_url.parse()?;
     config.application_name(APPLICATION_NAME);
@@ -87,8 +97,9 @@ async fn listen(
         let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = stream.next().await {
             match message {
-                Ok(AsyncMessage::Notification(_)) => {
-                    let _ = messages_tx.send(Ok(()));
+                Ok(AsyncMessage::Notification(notification)) => {
+                    let is_event = notification.channel() == store::monitoring::EVENTS_CHANNEL;
+                    let _ = messages_tx.send(Ok(is_event));
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -102,11 +113,13 @@ async fn listen(
     if reconnecting {
         // Anything written while we were not listening is picked up here.
         let _ = sender.send(Change::Everything);
+        events.bump();
     }
     tracing::info!("listening for changes");
     while let Some(message) = messages.recv().await {
         match message {
-            Ok(()) => {
+            Ok(true) => events.bump(),
+            Ok(false) => {
                 let _ = sender.send(Change::Written);
             }
             Err(error) => {

@@ -117,6 +117,8 @@ pub struct LiveScores {
     /// Snapshots rebuilt over older product graphs: each holds every fact,
     /// so only a few are kept, apart from the results cache.
     graphs: ResultCache,
+    /// Marked at every swap, for what reacts to new scores.
+    swapped: tokio::sync::watch::Sender<()>,
 }
 
 /// How many rebuilt snapshots are kept.
@@ -130,6 +132,7 @@ impl LiveScores {
             state: ArcSwap::from_pointee(state),
             cache: ResultCache::new(256),
             graphs: ResultCache::new(REBUILT_GRAPHS),
+            swapped: tokio::sync::watch::Sender::new(()),
         })
     }
 
@@ -149,6 +152,7 @@ impl LiveScores {
             }),
             cache: ResultCache::new(256),
             graphs: ResultCache::new(REBUILT_GRAPHS),
+            swapped: tokio::sync::watch::Sender::new(()),
         }
     }
 
@@ -194,7 +198,13 @@ impl LiveScores {
         let previous = (!full).then(|| self.state());
         let state = load_state(pool, previous, None).await?;
         self.state.store(Arc::new(state));
+        self.swapped.send_replace(());
         Ok(())
+    }
+
+    /// Sees every swap of the state from now on.
+    pub fn swaps(&self) -> tokio::sync::watch::Receiver<()> {
+        self.swapped.subscribe()
     }
 }
 

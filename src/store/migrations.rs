@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0007_written_in.sql",
         include_str!("../../migrations/0007_written_in.sql"),
     ),
+    (
+        8,
+        "0008_monitoring.sql",
+        include_str!("../../migrations/0008_monitoring.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: identifies this service's migration lock.

@@ -7,6 +7,7 @@ pub mod facts;
 pub mod idempotency;
 pub mod keys;
 mod migrations;
+pub mod monitoring;
 pub mod products;
 pub mod scenarios;
 pub mod snapshot;
@@ -71,6 +72,33 @@ pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
 }
 
 /// [`connect`], with a statement timeout (seconds) on every connection.
+/// A connection of its own, for a session that must not be shared (its
+/// advisory locks end with it), named `application_name`.
+pub async fn dedicated_connection(
+    database_url: &str,
+    application_name: &str,
+) -> anyhow::Result<deadpool_postgres::Object> {
+    let mut config: tokio_postgres::Config = database_url.parse()?;
+    config.application_name(application_name);
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(1)
+        .runtime(Runtime::Tokio1)
+        .build()?;
+    // The pool goes now: the connection lives as long as this object,
+    // and closes with it.
+    Ok(pool.get().await?)
+}
+
 pub fn connect_with(
     database_url: &str,
     max_size: usize,
@@ -109,12 +137,15 @@ pub fn connect_with(
 /// nothing: replicas read what was written since their last load.
 pub const CHANGES_CHANNEL: &str = "chokepoint_changes";
 
-/// Subscribes a dedicated connection to change notifications.
+/// Subscribes a dedicated connection to change and event notifications.
 pub async fn listen_for_changes(
     client: &tokio_postgres::Client,
 ) -> Result<(), tokio_postgres::Error> {
     client
-        .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+        .batch_execute(&format!(
+            "LISTEN {CHANGES_CHANNEL}; LISTEN {}",
+            monitoring::EVENTS_CHANNEL
+        ))
         .await
 }
 

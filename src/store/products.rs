@@ -182,3 +182,14 @@ pub async fn trade_codes(
         })
         .collect()
 }
+
+/// Which of `ids` are stored products.
+pub async fn existing(
+    client: &impl GenericClient,
+    ids: &[&str],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let rows = client
+        .query("SELECT id FROM products WHERE id = ANY ($1)", &[&ids])
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}

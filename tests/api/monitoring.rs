@@ -1,0 +1,490 @@
+//! Monitoring end to end: watchlists and rules saved over HTTP, events
+//! raised by real writes, read from the feed (long polling) and delivered
+//! to a real HTTP receiver the test starts, signed, in order, surviving a
+//! receiver that is down and one that is slow.
+
+use std::time::{Duration, Instant};
+
+use chokepoint::config::{ServeSettings, WebhookSettings};
+use chokepoint::domain::Scope;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::{
+    assert_problem, client_with_key, create_key, database_url, fresh_database, ok_body,
+    production_fact, spawn_app, spawn_with, TestApp,
+};
+use crate::receiver::{Behaviour, Receiver};
+
+/// Settings that let webhooks reach the test's loopback receivers and
+/// retry within the test's patience.
+pub fn monitoring_settings(database: &str) -> ServeSettings {
+    let mut settings = ServeSettings::for_database(database_url(database));
+    settings.webhooks = WebhookSettings {
+        allow_private_targets: true,
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_millis(200),
+        ..WebhookSettings::default()
+    };
+    settings
+}
+
+pub async fn spawn_monitoring_app() -> TestApp {
+    let database = fresh_database().await;
+    spawn_with(monitoring_settings(&database), &database).await
+}
+
+/// The dependency the service reports for a product and buyer.
+async fn dependency(app: &TestApp, product: &str, buyer: &str) -> f64 {
+    let score = app
+        .get_current(&format!("/v1/scores/{product}?buyer={buyer}"))
+        .await;
+    score["dependency"]["score"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a dependency in {score}"))
+}
+
+/// Waits until `rule` has had its first look at every product of its
+/// watchlist (so a later change is a change, not its starting point).
+pub async fn wait_until_armed(app: &TestApp, rule: &str, products: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen: i64 = app
+            .db
+            .query_one(
+                "SELECT count(*) FROM alert_rule_state WHERE rule_id = $1::text::uuid",
+                &[&rule],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if seen >= products {
+            return;
+        }
+        assert!(Instant::now() < deadline, "rule {rule} never looked");
+        // Polling the evaluator's progress: nothing is asserted about time.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads the feed after `after`, waiting up to 20 s for an event.
+pub async fn feed(app: &TestApp, after: &str) -> Value {
+    let response = app.get(&format!("/v1/events?after={after}&wait=20s")).await;
+    ok_body("/v1/events", response).await
+}
+
+/// Every `v1` signature of a delivery matches one of `secrets`.
+fn verify(signature: &str, body: &[u8], secret: &str) -> bool {
+    let mut parts = signature.split(',');
+    let timestamp = parts.next().unwrap().strip_prefix("t=").unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    parts.any(|part| part == format!("v1={expected}"))
+}
+
+async fn create_webhook(app: &TestApp, url: &str, types: Value) -> Value {
+    app.post_ok("/v1/webhooks", &json!({"url": url, "event_types": types}))
+        .await
+}
+
+#[tokio::test]
+async fn a_threshold_crossing_reaches_the_feed_and_a_signed_webhook() {
+    let app = spawn_monitoring_app().await;
+    app.seed_chain().await;
+    let china = app.post_ok("/v1/facts", &production_fact()).await;
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let webhook = create_webhook(&app, &receiver.url, json!([])).await;
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{webhook}");
+    let watchlist = app
+        .post_ok(
+            "/v1/watchlists",
+            &json!({"name": "Magnets", "buyer": "US", "products": ["rare-earth-concentrate"]}),
+        )
+        .await;
+    let before = dependency(&app, "rare-earth-concentrate", "US").await;
+    assert!(before > 90.0, "only China mines: {before}");
+    let rule = app
+        .post_ok(
+            &format!("/v1/watchlists/{}/rules", watchlist["id"].as_str().unwrap()),
+            &json!({"name": "Concentrate below 90", "condition":
+                {"kind": "threshold", "score": "dependency", "threshold": 90, "hysteresis": 1}}),
+        )
+        .await;
+    let rule_id = rule["id"].as_str().unwrap();
+    wait_until_armed(&app, rule_id, 1).await;
+
+    let mut us_mine = production_fact();
+    us_mine["country"] = json!("US");
+    us_mine["value"] = json!(90);
+    let written = app.post_ok("/v1/facts", &us_mine).await;
+    let after = dependency(&app, "rare-earth-concentrate", "US").await;
+    assert!(after < 89.0, "a US mine lowers it: {after}");
+
+    let feed = feed(&app, "0").await;
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{feed}");
+    let event = &items[0]["event"];
+    assert_eq!(event["type"], "score.threshold_crossed");
+    assert_eq!(event["rule"]["id"], rule_id);
+    assert_eq!(event["product"], "rare-earth-concentrate");
+    assert_eq!(event["buyer"], "US");
+    assert_eq!(event["detail"]["direction"], "down");
+    assert_eq!(event["detail"]["before"].as_f64().unwrap(), before);
+    assert_eq!(event["detail"]["after"].as_f64().unwrap(), after);
+    let causes = event["caused_by"]["facts"].as_array().unwrap();
+    let new_id = written["id"].clone();
+    assert!(causes.contains(&new_id), "{causes:?} names {new_id}");
+    assert!(!causes.contains(&china["id"]), "{causes:?}");
+    assert_eq!(feed["next_cursor"], items[0]["cursor"]);
+
+    let delivered = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let delivery = &delivered[0];
+    assert_eq!(
+        delivery.json(),
+        *event,
+        "the webhook carries the feed's event"
+    );
+    assert_eq!(delivery.event_id(), event["id"].as_str().unwrap());
+    assert_eq!(
+        delivery.headers["chokepoint-event-type"],
+        "score.threshold_crossed"
+    );
+    let signature = &delivery.headers["chokepoint-signature"];
+    assert!(verify(signature, &delivery.body, &secret), "{signature}");
+    assert!(!verify(signature, b"{}", &secret), "the body is signed");
+
+    // The delivery log says so, and a repeated read of the feed is empty.
+    let log_path = format!(
+        "/v1/webhooks/{}/deliveries",
+        webhook["id"].as_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = ok_body(&log_path, app.get(&log_path).await).await;
+        if log["items"][0]["state"] == "delivered" {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(log["items"][0]["attempts"], 1);
+    assert_eq!(log["items"][0]["last_status"], 200);
+    let cursor = feed["next_cursor"].as_str().unwrap();
+    let again = ok_body(
+        "/v1/events",
+        app.get(&format!("/v1/events?after={cursor}")).await,
+    )
+    .await;
+    assert_eq!(again["items"], json!([]));
+    assert_eq!(again["next_cursor"], cursor);
+}
+
+#[tokio::test]
+async fn an_export_control_upstream_raises_an_event_for_the_watched_product() {
+    let app = spawn_monitoring_app().await;
+    app.seed_chain().await;
+    app.post_ok("/v1/facts", &production_fact()).await;
+    let watchlist = app
+        .post_ok(
+            "/v1/watchlists",
+            &json!({"name": "Magnets", "buyer": "EU", "products": ["sintered-ndfeb-magnet"]}),
+        )
+        .await;
+    let rule = app
+        .post_ok(
+            &format!("/v1/watchlists/{}/rules", watchlist["id"].as_str().unwrap()),
+            &json!({"name": "Controls", "condition": {"kind": "export_control"}}),
+        )
+        .await;
+    wait_until_armed(&app, rule["id"].as_str().unwrap(), 1).await;
+    app.post_ok(
+        "/v1/facts",
+        &json!({"product": "ndpr-oxide", "country": "CN", "metric": "export_control",
+            "value": 1, "unit": "level", "period": "2025-01-01/..", "status": "in_force",
+            "source_id": "usgs-mcs-2025"}),
+    )
+    .await;
+    let feed = feed(&app, "0").await;
+    let event = &feed["items"][0]["event"];
+    assert_eq!(event["type"], "export_control.in_force", "{feed}");
+    assert_eq!(event["product"], "sintered-ndfeb-magnet");
+    assert_eq!(event["detail"]["export_control"]["product"], "ndpr-oxide");
+    assert_eq!(event["detail"]["export_control"]["upstream"], true);
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_gets_every_event_in_order_once_it_is_back() {
+    let app = spawn_monitoring_app().await;
+    let receiver = Receiver::start(Behaviour::Down).await;
+    let webhook = create_webhook(&app, &receiver.url, json!([])).await;
+    let id = webhook["id"].as_str().unwrap();
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let delivery = app
+            .post_ok(&format!("/v1/webhooks/{id}/ping"), &json!(null))
+            .await;
+        events.push(delivery["event_id"].as_str().unwrap().to_owned());
+    }
+    // Down for several attempts of the first delivery; the others wait.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.refused() < 4 {
+        assert!(Instant::now() < deadline, "the first delivery is retried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log_path = format!("/v1/webhooks/{id}/deliveries");
+    let log = ok_body(&log_path, app.get(&log_path).await).await;
+    let states: Vec<&Value> = log["items"].as_array().unwrap().iter().collect();
+    assert!(states.iter().all(|d| d["state"] == "pending"), "{log}");
+    let oldest = states.last().unwrap();
+    assert!(oldest["attempts"].as_i64().unwrap() >= 2, "{log}");
+    assert!(oldest["last_error"].as_str().is_some(), "{log}");
+    let endpoint = ok_body("", app.get(&format!("/v1/webhooks/{id}")).await).await;
+    assert!(endpoint["failing_since"].is_string(), "{endpoint}");
+
+    receiver.set(Behaviour::Accept);
+    let delivered = receiver.wait_for(3, Duration::from_secs(20)).await;
+    let ids: Vec<String> = delivered.iter().map(|d| d.event_id()).collect();
+    assert_eq!(ids, events, "every event, in order");
+    let endpoint = ok_body("", app.get(&format!("/v1/webhooks/{id}")).await).await;
+    assert!(endpoint["failing_since"].is_null(), "{endpoint}");
+}
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_up_another_endpoint() {
+    let app = spawn_monitoring_app().await;
+    let slow = Receiver::start(Behaviour::Slow(Duration::from_secs(30))).await;
+    let fast = Receiver::start(Behaviour::Accept).await;
+    let slow_hook = create_webhook(&app, &slow.url, json!([])).await;
+    let fast_hook = create_webhook(&app, &fast.url, json!([])).await;
+    let ping = |hook: &Value| format!("/v1/webhooks/{}/ping", hook["id"].as_str().unwrap());
+    app.post_ok(&ping(&slow_hook), &json!(null)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slow.arrived() == 0 {
+        assert!(Instant::now() < deadline, "the slow receiver was called");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.post_ok(&ping(&fast_hook), &json!(null)).await;
+    fast.wait_for(1, Duration::from_secs(20)).await;
+    assert!(
+        slow.accepted().is_empty(),
+        "the fast endpoint got its event while the slow one was still answering"
+    );
+}
+
+#[tokio::test]
+async fn what_a_key_saves_is_its_own() {
+    let app = spawn_monitoring_app().await;
+    app.seed_chain().await;
+    let watchlist = app
+        .post_ok(
+            "/v1/watchlists",
+            &json!({"name": "Mine", "buyer": "US", "products": ["ndpr-oxide"]}),
+        )
+        .await;
+    let id = watchlist["id"].as_str().unwrap();
+    let rule = app
+        .post_ok(
+            &format!("/v1/watchlists/{id}/rules"),
+            &json!({"name": "r", "condition": {"kind": "fact_conflict"}}),
+        )
+        .await;
+    let webhook = create_webhook(&app, "http://127.0.0.1:9/hook", json!(["ping"])).await;
+    app.post_ok(
+        &format!("/v1/webhooks/{}/ping", webhook["id"].as_str().unwrap()),
+        &json!(null),
+    )
+    .await;
+
+    let other = client_with_key(&create_key(&app.database, "other", &[Scope::Read]).await);
+    let paths = [
+        format!("/v1/watchlists/{id}"),
+        format!("/v1/watchlists/{id}/rules"),
+        format!("/v1/rules/{}", rule["id"].as_str().unwrap()),
+        format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap()),
+        format!(
+            "/v1/webhooks/{}/deliveries",
+            webhook["id"].as_str().unwrap()
+        ),
+    ];
+    for path in &paths {
+        let response = other.get(app.url(path)).send().await.unwrap();
+        assert_problem(response, 404, "not_found").await;
+        let response = other.delete(app.url(path)).send().await.unwrap();
+        assert!(
+            [404, 405].contains(&response.status().as_u16()),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    let response = other
+        .put(app.url(&paths[0]))
+        .json(&json!({"name": "Theirs", "buyer": "US", "products": ["ndpr-oxide"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "not_found").await;
+    let response = other
+        .post(app.url(&format!("{}/rules", paths[0])))
+        .json(&json!({"name": "r", "condition": {"kind": "fact_conflict"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "not_found").await;
+    for listing in ["/v1/watchlists", "/v1/webhooks", "/v1/events"] {
+        let page: Value = other
+            .get(app.url(listing))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"], json!([]), "{listing}: {page}");
+    }
+    // The owner still has everything, and every change is in the audit trail.
+    assert_eq!(ok_body("", app.get(&paths[0]).await).await["name"], "Mine");
+    let audit = ok_body("", app.get("/v1/audit?limit=100").await).await;
+    let routes: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["route"].as_str().unwrap())
+        .collect();
+    for route in [
+        "/v1/watchlists",
+        "/v1/watchlists/{id}/rules",
+        "/v1/webhooks",
+        "/v1/webhooks/{id}/ping",
+    ] {
+        assert!(routes.contains(&route), "{route} in {routes:?}");
+    }
+    // Monitoring needs a key: there is no one to own an anonymous watchlist.
+    let anonymous = reqwest::Client::new()
+        .get(app.url("/v1/watchlists"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn bad_monitoring_input_is_refused_with_pointers_and_nothing_is_written() {
+    // The default settings: private webhook targets are refused.
+    let app = spawn_app().await;
+    app.seed_chain().await;
+    let cases = [
+        (
+            "/v1/watchlists",
+            json!({"name": " ", "buyer": "usa", "products": ["ndpr-oxide", "unobtainium", "ndpr-oxide"]}),
+            vec!["/name", "/buyer", "/products/1", "/products/2"],
+        ),
+        (
+            "/v1/watchlists",
+            json!({"name": "x", "buyer": "US", "products": []}),
+            vec!["/products"],
+        ),
+        (
+            "/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9000/hook", "rule_ids": ["nope"]}),
+            vec!["/url", "/rule_ids/0"],
+        ),
+        (
+            "/v1/webhooks",
+            json!({"url": "https://user:pw@hooks.example.com/"}),
+            vec!["/url"],
+        ),
+        (
+            "/v1/webhooks",
+            json!({"url": "https://hooks.example.com/", "rule_ids": [uuid::Uuid::new_v4()]}),
+            vec!["/rule_ids"],
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let problem =
+            assert_problem(app.post_json(path, &body).await, 422, "validation_failed").await;
+        let mut pointers = crate::helpers::pointers(&problem);
+        pointers.sort_unstable();
+        let mut expected = expected.clone();
+        expected.sort_unstable();
+        assert_eq!(pointers, expected, "{path} {body}: {problem}");
+    }
+    let watchlist = app
+        .post_ok(
+            "/v1/watchlists",
+            &json!({"name": "ok", "buyer": "US", "products": ["ndpr-oxide"]}),
+        )
+        .await;
+    let rules = format!("/v1/watchlists/{}/rules", watchlist["id"].as_str().unwrap());
+    for (condition, pointer) in [
+        (
+            json!({"kind": "threshold", "score": "dependency", "threshold": 120}),
+            "/condition/threshold",
+        ),
+        (
+            json!({"kind": "movement", "score": "difficulty", "points": 0}),
+            "/condition/points",
+        ),
+        (
+            json!({"kind": "export_control", "changes": []}),
+            "/condition/changes",
+        ),
+    ] {
+        let problem = assert_problem(
+            app.post_json(&rules, &json!({"name": "r", "condition": condition}))
+                .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(
+            crate::helpers::pointers(&problem),
+            [pointer],
+            "{condition}: {problem}"
+        );
+    }
+    let unknown_kind = app
+        .post_json(
+            &rules,
+            &json!({"name": "r", "condition": {"kind": "vibes"}}),
+        )
+        .await;
+    assert_problem(unknown_kind, 422, "invalid_body").await;
+    for query in ["wait=61", "wait=soon", "after=-1", "limit=0"] {
+        let response = app.get(&format!("/v1/events?{query}")).await;
+        assert_problem(response, 422, "invalid_parameter").await;
+    }
+    for table in ["alert_rules", "webhook_endpoints", "events"] {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
+    assert_eq!(app.count("watchlists").await, 1);
+}
+
+#[tokio::test]
+async fn a_long_poll_is_answered_when_an_event_arrives() {
+    let app = spawn_monitoring_app().await;
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let webhook = create_webhook(&app, &receiver.url, json!(["ping"])).await;
+    let waiting = {
+        let client = app.client.clone();
+        let url = app.url("/v1/events?after=0&wait=30");
+        tokio::spawn(async move { client.get(url).send().await.unwrap() })
+    };
+    // The feed is held open until the ping is raised, then answers with it.
+    let ping = app
+        .post_ok(
+            &format!("/v1/webhooks/{}/ping", webhook["id"].as_str().unwrap()),
+            &json!(null),
+        )
+        .await;
+    let feed: Value = waiting.await.unwrap().json().await.unwrap();
+    assert_eq!(feed["items"][0]["event"]["id"], ping["event_id"], "{feed}");
+}
