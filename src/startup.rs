@@ -186,10 +186,14 @@ impl Application {
     /// lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stopped = self.server.await;
-        // Stopping is not a lost connection: the background tasks go quietly.
-        for task in &self.background {
+        // Stopping is not a lost connection: the background tasks go
+        // quietly, their connections closed before the caller goes on (and
+        // perhaps stops the database).
+        for task in self.background {
             task.abort();
+            let _ = task.await;
         }
+        tokio::task::yield_now().await;
         self.announcer.stop();
         stopped
     }

@@ -1,29 +1,13 @@
 //! The run command's embedded database, end to end: the real binary started
 //! on an empty data directory, stopped with SIGTERM, started again.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chokepoint::store::embedded::{Durability, EmbeddedCluster};
 
-/// The service's log lines, collected as it writes them.
-type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-
-/// The service process. A test that fails midway still stops it (with
-/// SIGTERM, so it stops its database too) when this drops.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            // SAFETY: sends SIGTERM to our own child.
-            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-            let _ = self.0.wait();
-        }
-    }
-}
+use crate::process::{serve_command, spawn_service, Log, Service};
 
 fn start_service(data_dir: &Path, public_data: &Path) -> (Service, String, Log) {
     let mut command = serve_command();
@@ -35,52 +19,6 @@ fn start_service(data_dir: &Path, public_data: &Path) -> (Service, String, Log) 
         .env_remove("DATABASE_URL")
         .env_remove("CHOKEPOINT_NO_PUBLIC_DATA");
     spawn_service(command)
-}
-
-/// `chokepoint serve` on a free port, logging JSON.
-fn serve_command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_chokepoint"));
-    command.args([
-        "serve",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--workers",
-        "1",
-    ]);
-    command
-}
-
-/// Starts `command` and waits for the address it serves on.
-fn spawn_service(mut command: Command) -> (Service, String, Log) {
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let address = loop {
-        let Some(line) = lines.next() else {
-            panic!("the service did not start:\n{}", log.join("\n"));
-        };
-        let line = line.unwrap();
-        if let Some(start) = line.find("http://127.0.0.1:") {
-            let rest = &line[start + "http://".len()..];
-            break format!("http://{}", &rest[..rest.find('/').unwrap()]);
-        }
-        log.push(line);
-    };
-    // Keep draining the log so the service never blocks on a full pipe.
-    let collected: Log = std::sync::Arc::new(std::sync::Mutex::new(log));
-    let sink = collected.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    (Service(child), address, collected)
 }
 
 fn terminate(Service(child): &mut Service) {

@@ -22,6 +22,7 @@ mod monitoring;
 mod numbers;
 mod openapi;
 mod pictures;
+mod process;
 mod products;
 mod receiver;
 mod scenarios;

@@ -19,8 +19,8 @@ use crate::receiver::{Behaviour, Receiver};
 
 /// Settings that let webhooks reach the test's loopback receivers and
 /// retry within the test's patience.
-pub fn monitoring_settings(database: &str) -> ServeSettings {
-    let mut settings = ServeSettings::for_database(database_url(database));
+pub fn monitoring_settings(url: String) -> ServeSettings {
+    let mut settings = ServeSettings::for_database(url);
     settings.webhooks = WebhookSettings {
         allow_private_targets: true,
         retry_base: Duration::from_millis(50),
@@ -32,7 +32,7 @@ pub fn monitoring_settings(database: &str) -> ServeSettings {
 
 pub async fn spawn_monitoring_app() -> TestApp {
     let database = fresh_database().await;
-    spawn_with(monitoring_settings(&database), &database).await
+    spawn_with(monitoring_settings(database_url(&database)), &database).await
 }
 
 /// The dependency the service reports for a product and buyer.
@@ -487,4 +487,230 @@ async fn a_long_poll_is_answered_when_an_event_arrives() {
         .await;
     let feed: Value = waiting.await.unwrap().json().await.unwrap();
     assert_eq!(feed["items"][0]["event"]["id"], ping["event_id"], "{feed}");
+}
+
+/// The backend pid holding the evaluator's lock on `db`'s database, if any.
+async fn evaluator_pid(db: &tokio_postgres::Client) -> Option<i32> {
+    db.query_opt(
+        "SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND a.application_name = 'chokepoint-evaluator'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .map(|row| row.get(0))
+}
+
+/// Waits until an evaluator other than `not` holds the lock; its pid.
+async fn wait_for_evaluator(
+    db: &tokio_postgres::Client,
+    not: Option<i32>,
+    within: Duration,
+) -> i32 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(pid) = evaluator_pid(db).await.filter(|pid| Some(*pid) != not) {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replica took over evaluation within {within:?}"
+        );
+        // Polling PostgreSQL's lock table: nothing to wait on.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db
+}
+
+#[tokio::test]
+async fn another_replica_takes_over_evaluation_when_the_evaluating_one_is_killed() {
+    use crate::process::{serve_command, spawn_service};
+    let database = fresh_database().await;
+    let key = create_key(&database, "admin", &[Scope::Admin]).await;
+    let replica = || {
+        let mut command = serve_command();
+        command
+            .env("DATABASE_URL", database_url(&database))
+            .arg("--webhook-private-targets");
+        spawn_service(command)
+    };
+    let db = connect(&database_url(&database)).await;
+    let (mut first, first_address, _) = replica();
+    let first_pid = wait_for_evaluator(&db, None, Duration::from_secs(20)).await;
+    let (_second, second_address, _) = replica();
+    let app = |address: String| async {
+        TestApp {
+            address,
+            client: client_with_key(&key),
+            database: database.clone(),
+            db: connect(&database_url(&database)).await,
+        }
+    };
+    let first_app = app(first_address).await;
+    first_app.seed_chain().await;
+    first_app.post_ok("/v1/facts", &production_fact()).await;
+    let watchlist = first_app
+        .post_ok(
+            "/v1/watchlists",
+            &json!({"name": "w", "buyer": "US", "products": ["rare-earth-concentrate"]}),
+        )
+        .await;
+    let rule = first_app
+        .post_ok(
+            &format!("/v1/watchlists/{}/rules", watchlist["id"].as_str().unwrap()),
+            &json!({"name": "r", "condition":
+                {"kind": "threshold", "score": "dependency", "threshold": 90}}),
+        )
+        .await;
+    wait_until_armed(&first_app, rule["id"].as_str().unwrap(), 1).await;
+    assert_eq!(
+        evaluator_pid(&db).await,
+        Some(first_pid),
+        "the first still evaluates"
+    );
+
+    // SIGKILL: no shutdown, no unlock; the lock goes with its connection.
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(first.0.id() as i32, libc::SIGKILL) };
+    first.0.wait().unwrap();
+    wait_for_evaluator(&db, Some(first_pid), Duration::from_secs(10)).await;
+
+    let second_app = app(second_address).await;
+    let mut us_mine = production_fact();
+    us_mine["country"] = json!("US");
+    us_mine["value"] = json!(90);
+    second_app.post_ok("/v1/facts", &us_mine).await;
+    let feed = feed(&second_app, "0").await;
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "raised once, by the new evaluator: {feed}");
+    assert_eq!(items[0]["event"]["type"], "score.threshold_crossed");
+}
+
+#[tokio::test]
+async fn deliveries_survive_a_database_restart() {
+    use chokepoint::domain::KeySecret;
+    use chokepoint::startup::Application;
+    use chokepoint::store::{
+        self,
+        embedded::{Durability, EmbeddedCluster},
+    };
+    let dir = std::env::temp_dir()
+        .join(format!(
+            "chokepoint-restart-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .join("postgres");
+    let start = {
+        let dir = dir.clone();
+        move || EmbeddedCluster::start(&dir, None, Durability::Throwaway).unwrap()
+    };
+    let mut cluster = tokio::task::spawn_blocking(start.clone()).await.unwrap();
+    let url = cluster.url("postgres");
+    let pool = store::connect(&url, 2).unwrap();
+    store::migrate(&pool).await.unwrap();
+    let secret = KeySecret::generate().unwrap();
+    store::keys::insert(
+        &pool.get().await.unwrap(),
+        "admin",
+        &[Scope::Admin],
+        &secret.prefix,
+        &KeySecret::hash(&secret.full),
+        None,
+    )
+    .await
+    .unwrap();
+    drop(pool);
+    let settings = monitoring_settings(url.clone());
+    let application = Application::build(&settings, &url).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let client = client_with_key(&secret.full);
+
+    let receiver = Receiver::start(Behaviour::Slow(Duration::from_secs(1))).await;
+    let webhook: Value = client
+        .post(format!("{address}/v1/webhooks"))
+        .json(&json!({"url": receiver.url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ping = format!(
+        "{address}/v1/webhooks/{}/ping",
+        webhook["id"].as_str().unwrap()
+    );
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let delivery: Value = client
+            .post(&ping)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        events.push(delivery["event_id"].as_str().unwrap().to_owned());
+    }
+    // PostgreSQL goes down while the first delivery is being answered.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.arrived() == 0 {
+        assert!(Instant::now() < deadline, "the first delivery was sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop();
+        drop(cluster);
+        start()
+    })
+    .await
+    .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ids = loop {
+        let mut ids: Vec<String> = receiver.accepted().iter().map(|r| r.event_id()).collect();
+        ids.dedup();
+        let mut distinct = ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() == events.len() {
+            break ids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivered after the restart: {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Every event, in order; a repeat only of one whose answer the
+    // database did not see (at least once), never out of order.
+    assert_eq!(ids, events, "in order, each once apart from retries");
+    let db = connect(&url).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending: i64 = db
+            .query_one(
+                "SELECT count(*) FROM deliveries WHERE state <> 'delivered'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} deliveries left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
