@@ -18,4 +18,5 @@ PRODUCTS=20 bash bench/memory.sh 2000
 bash bench/cold_start.sh baseline
 bash bench/network.sh baseline
 bash bench/propagation.sh 20 2
+bash bench/monitoring.sh 3 30 3 2
 BENCH_SCALE=0.01 cargo bench -q --bench scoring -- --test

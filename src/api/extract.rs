@@ -233,3 +233,25 @@ fn strip_position(error: &serde_json::Error) -> String {
         None => text,
     }
 }
+
+/// JSON Schema counts `5.0` as an integer: a field declared as one takes
+/// any number without a fractional part.
+pub fn whole_u32<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    use serde::Deserialize;
+    Option::<f64>::deserialize(deserializer)?
+        .map(|value| {
+            if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+                Ok(value as u32)
+            } else {
+                Err(D::Error::custom(format!(
+                    "expected a whole number from 0 to {}, got {value}",
+                    u32::MAX
+                )))
+            }
+        })
+        .transpose()
+}

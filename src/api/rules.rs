@@ -40,6 +40,7 @@ pub struct RuleRequest {
     /// for the same product, 0 (the default) to 2,592,000 (30 days). A
     /// change that lasts past the period is raised then; one that reverts
     /// within it is not.
+    #[serde(default, deserialize_with = "extract::whole_u32")]
     #[schema(minimum = 0, maximum = 2592000)]
     quiet_period_seconds: Option<u32>,
 }

@@ -275,6 +275,7 @@ pub struct RotationRequest {
     /// How long the previous secret keeps signing beside the new one
     /// (each delivery then carries two `v1` signatures), 0 to 604,800
     /// seconds (default 86,400: a day to deploy the new secret).
+    #[serde(default, deserialize_with = "extract::whole_u32")]
     #[schema(minimum = 0, maximum = 604800)]
     overlap_seconds: Option<u32>,
 }

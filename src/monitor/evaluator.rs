@@ -67,10 +67,12 @@ async fn campaign_and_evaluate(
     tracing::info!("this replica evaluates the alert rules");
     let mut swaps = live.swaps();
     let mut previous: Option<Arc<State>> = None;
+    // Only the lock's holder writes rule states: read once, then kept.
+    let mut stored = store::rule_states(&client).await?;
     loop {
         let state = live.state();
         if !state.version.is_empty() {
-            let raised = round(&mut client, pool, &state, previous.as_ref()).await?;
+            let raised = round(&mut client, pool, &state, previous.as_ref(), &mut stored).await?;
             if raised > 0 {
                 tracing::info!(events = raised, data_version = %state.version, "alert rules raised events");
             }
@@ -83,39 +85,51 @@ async fn campaign_and_evaluate(
     }
 }
 
+/// Rule states as stored, by (rule, product).
+type States = HashMap<(Uuid, String), Value>;
+
 /// One evaluation of every rule against `state`; the events raised.
+/// `stored` is what the rules last saw, kept up to date with what is
+/// written.
 async fn round(
     client: &mut deadpool_postgres::Object,
     pool: &Pool,
     state: &Arc<State>,
     previous: Option<&Arc<State>>,
+    stored: &mut States,
 ) -> anyhow::Result<usize> {
-    let (rules, stored) = {
-        let reader = pool.get().await?;
-        let rules = store::watched_rules(&reader).await?;
-        if rules.is_empty() {
-            return Ok(0);
-        }
-        (rules, store::rule_states(&reader).await?)
-    };
-    let now = OffsetDateTime::now_utc();
-    let (state, previous) = (state.clone(), previous.cloned());
-    let plan = tokio::task::spawn_blocking(move || {
-        plan_round(&rules, &stored, &state, previous.as_deref(), now)
-    })
-    .await?;
-    if plan.states.is_empty() && plan.events.is_empty() {
+    let rules = store::watched_rules(&pool.get().await?).await?;
+    if rules.is_empty() {
+        stored.clear();
         return Ok(0);
     }
-    let tx = client.transaction().await?;
-    for (rule, product, state) in &plan.states {
-        store::save_rule_state(&tx, *rule, product, state).await?;
+    let now = OffsetDateTime::now_utc();
+    let (state, previous) = (state.clone(), previous.cloned());
+    let mut known = std::mem::take(stored);
+    let (plan, mut known) = tokio::task::spawn_blocking(move || {
+        let plan = plan_round(&rules, &known, &state, previous.as_deref(), now);
+        // Deleted rules' states went with them.
+        let live: std::collections::HashSet<Uuid> = rules.iter().map(|r| r.rule.id).collect();
+        known.retain(|(rule, _), _| live.contains(rule));
+        (plan, known)
+    })
+    .await?;
+    if !plan.states.is_empty() || !plan.events.is_empty() {
+        let tx = client.transaction().await?;
+        if !plan.states.is_empty() {
+            store::save_rule_states(&tx, &plan.states).await?;
+        }
+        for event in &plan.events {
+            store::insert_event(&tx, event, Recipients::Subscribed).await?;
+        }
+        tx.commit().await?;
     }
-    for event in &plan.events {
-        store::insert_event(&tx, event, Recipients::Subscribed).await?;
+    let raised = plan.events.len();
+    for (rule, product, value) in plan.states {
+        known.insert((rule, product), value);
     }
-    tx.commit().await?;
-    Ok(plan.events.len())
+    *stored = known;
+    Ok(raised)
 }
 
 /// What a round writes: the states that changed and the events raised.
@@ -129,7 +143,7 @@ pub struct RoundPlan {
 /// scoring it runs (on the given state, at its `computed_at`).
 pub fn plan_round(
     rules: &[WatchedRule],
-    stored: &HashMap<(Uuid, String), Value>,
+    stored: &States,
     state: &State,
     previous: Option<&State>,
     now: OffsetDateTime,

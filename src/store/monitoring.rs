@@ -394,21 +394,24 @@ pub async fn rule_states(
         .collect())
 }
 
-/// Stores a rule's state for a product. The rule may have been deleted
-/// since it was read: then nothing is stored.
-pub async fn save_rule_state(
+/// Stores rules' states per product, in one statement. A rule deleted
+/// since it was read gets nothing stored.
+pub async fn save_rule_states(
     client: &impl GenericClient,
-    rule_id: Uuid,
-    product: &str,
-    state: &serde_json::Value,
+    states: &[(Uuid, String, serde_json::Value)],
 ) -> Result<(), StoreError> {
+    let rules: Vec<Uuid> = states.iter().map(|(rule, _, _)| *rule).collect();
+    let products: Vec<&str> = states.iter().map(|(_, p, _)| p.as_str()).collect();
+    let values: Vec<&serde_json::Value> = states.iter().map(|(_, _, v)| v).collect();
     client
         .execute(
             "INSERT INTO alert_rule_state (rule_id, product, state)
-             SELECT id, $2, $3 FROM alert_rules WHERE id = $1
+             SELECT s.rule_id, s.product, s.state
+             FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS s (rule_id, product, state)
+             JOIN alert_rules r ON r.id = s.rule_id
              ON CONFLICT (rule_id, product)
              DO UPDATE SET state = EXCLUDED.state, updated_at = clock_timestamp()",
-            &[&rule_id, &product, state],
+            &[&rules, &products, &values],
         )
         .await?;
     Ok(())

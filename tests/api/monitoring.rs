@@ -714,3 +714,84 @@ async fn deliveries_survive_a_database_restart() {
     drop(cluster);
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_old_one_and_a_redelivery_repeats_the_event() {
+    let app = spawn_monitoring_app().await;
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let webhook = create_webhook(&app, &receiver.url, json!(["ping"])).await;
+    let id = webhook["id"].as_str().unwrap();
+    let old = webhook["secret"].as_str().unwrap().to_owned();
+    // JSON Schema's integers include `3600.0`.
+    let rotated = app
+        .post_ok(
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({"overlap_seconds": 3600.0}),
+        )
+        .await;
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(rotated["previous_secret_until"].is_string(), "{rotated}");
+    let ping = app
+        .post_ok(&format!("/v1/webhooks/{id}/ping"), &json!(null))
+        .await;
+    let first = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let signature = &first[0].headers["chokepoint-signature"];
+    assert_eq!(signature.matches("v1=").count(), 2, "{signature}");
+    assert!(verify(signature, &first[0].body, &new));
+    assert!(verify(signature, &first[0].body, &old));
+
+    let again = app
+        .post_ok(
+            &format!("/v1/webhooks/{id}/deliveries/{}/redeliver", ping["id"]),
+            &json!(null),
+        )
+        .await;
+    assert_ne!(again["id"], ping["id"]);
+    let both = receiver.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(both[1].event_id(), both[0].event_id());
+    assert_eq!(both[1].body, both[0].body, "the same event, byte for byte");
+
+    // Without overlap the old secret stops signing at once.
+    app.post_ok(
+        &format!("/v1/webhooks/{id}/rotate-secret"),
+        &json!({"overlap_seconds": 0}),
+    )
+    .await;
+    app.post_ok(&format!("/v1/webhooks/{id}/ping"), &json!(null))
+        .await;
+    let third = receiver.wait_for(3, Duration::from_secs(20)).await;
+    let signature = &third[2].headers["chokepoint-signature"];
+    assert_eq!(signature.matches("v1=").count(), 1, "{signature}");
+    assert!(
+        !verify(signature, &third[2].body, &new),
+        "the replaced secret"
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_too_long_is_disabled_and_the_feed_says_so() {
+    let database = fresh_database().await;
+    let mut settings = monitoring_settings(database_url(&database));
+    settings.webhooks.disable_after = Duration::from_millis(300);
+    let app = spawn_with(settings, &database).await;
+    let receiver = Receiver::start(Behaviour::Down).await;
+    let webhook = create_webhook(&app, &receiver.url, json!([])).await;
+    let id = webhook["id"].as_str().unwrap();
+    app.post_ok(&format!("/v1/webhooks/{id}/ping"), &json!(null))
+        .await;
+    let feed = feed(&app, "1").await;
+    let event = &feed["items"][0]["event"];
+    assert_eq!(event["type"], "webhook.disabled", "{feed}");
+    assert_eq!(event["detail"]["endpoint_id"], id);
+    let endpoint = ok_body("", app.get(&format!("/v1/webhooks/{id}")).await).await;
+    assert!(endpoint["disabled_at"].is_string(), "{endpoint}");
+    // Nothing more is attempted while disabled; enabling sends what waits.
+    receiver.set(Behaviour::Accept);
+    let enabled = app
+        .post_ok(&format!("/v1/webhooks/{id}/enable"), &json!(null))
+        .await;
+    assert!(enabled["disabled_at"].is_null(), "{enabled}");
+    let delivered = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(delivered[0].headers["chokepoint-event-type"], "ping");
+}
