@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::engine::{evaluate_resolved, local, node, Node};
-use super::network::{Network, Outcome};
+use super::network::{Network, Op, Outcome};
 use super::params::{Chain, Params};
 use super::resolve::{resolve, Resolved};
 use super::snapshot::Snapshot;
@@ -233,6 +233,8 @@ struct DrawnChain<'a> {
     resolved: Vec<Resolved>,
     supplies: Vec<usize>,
     network: Network<'a>,
+    /// The network's arithmetic that the supplies' outcomes read.
+    plan: Vec<Op>,
 }
 
 /// What a draw writes over, kept from one draw to the next: the network's
@@ -261,7 +263,7 @@ impl DrawnChain<'_> {
             outcome,
         } = scratch;
         self.network
-            .evaluate(&|p| values[position[p]].as_slice(), None, arena);
+            .evaluate_plan(&self.plan, &|p| values[position[p]].as_slice(), arena);
         for (position, &p) in self.closure.iter().enumerate() {
             self.network
                 .outcome_into(p, self.supplies[position], Some(arena), outcome);
@@ -293,6 +295,7 @@ pub(crate) fn uncertainty(
         resolved: Vec::new(),
         supplies: Vec::new(),
         network: Network::new(snapshot, params),
+        plan: Vec::new(),
     };
     // The network reads each stage as the buyer resolved it, so a draw
     // perturbs every fact once for both (the chain's products are all the
@@ -313,6 +316,7 @@ pub(crate) fn uncertainty(
         chain.supplies.push(outcome.node);
         last = Some(outcome);
     }
+    chain.plan = chain.network.plan(&chain.supplies);
     // The draws write each product's outcome over this one.
     let outcome = last.expect("the closure holds the product");
     let point_dependency = nodes[product].dependency(params.chain);
