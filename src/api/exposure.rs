@@ -377,7 +377,7 @@ pub struct ExposureReport {
     #[schema(value_type = String, format = DateTime)]
     pub as_of: OffsetDateTime,
     /// The method the items were scored with.
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: String,
     /// The data scored against; it changes whenever the facts do.
     pub data_version: String,
@@ -461,7 +461,7 @@ struct Valid {
                 ("items" = (summary = "part=items (the default)", value = json!("index,ref,product,stage,supplier_country,supplier,annual_spend,quantity,weight,own_exposure,dependency,difficulty,chokepoint,chokepoint_stage\r\n0,MAG-0032,sintered-ndfeb-magnet,materials,JP,Supplier B,850000.0,,0.4474,0.0,88.4,71.5,ndpr-oxide,smelting\r\n1,MAG-0033,sintered-ndfeb-magnet,materials,CN,Supplier C,640000.0,,0.3368,1.0,100.0,71.5,sintered-ndfeb-magnet,materials\r\n"))),
                 ("hotspots" = (summary = "part=hotspots", value = json!("rank,index,ref,product,supplier_country,weight,dependency,contribution,advice_action,advice_country,advice_product,advice_stage,advice_dependency,advice_points,aggregate_points\r\n1,1,MAG-0033,sintered-ndfeb-magnet,CN,0.3368,100.0,33.6842,move_supplier,JP,,,88.4,11.6,3.9074\r\n"))),
                 ("rejected" = (summary = "part=rejected", value = json!("index,ref,field,message\r\n6,X-1,product,product `unobtainium` does not exist\r\n"))),
-                ("summary" = (summary = "part=summary", value = json!("buyer,as_of,methodology_version,data_version,received,scored,rejected,weight_basis,currency,total_annual_spend,total_quantity,dependency,difficulty\r\nUS,2026-11-28T09:14:03.52Z,2026.5,v1-4f2a,3,3,0,annual_spend,USD,1900000.0,,84.2,69.8\r\n"))),
+                ("summary" = (summary = "part=summary", value = json!("buyer,as_of,methodology_version,data_version,received,scored,rejected,weight_basis,currency,total_annual_spend,total_quantity,dependency,difficulty\r\nUS,2026-11-28T09:14:03.52Z,2026.6,v1-4f2a,3,3,0,annual_spend,USD,1900000.0,,84.2,69.8\r\n"))),
             )),
          ),
          headers(("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),

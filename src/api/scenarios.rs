@@ -393,7 +393,7 @@ pub struct ScenarioEvaluation {
     /// What both sides were scored with.
     pub params: Params,
     /// The method both sides were scored with.
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: String,
     /// The data evaluated against; it changes whenever the facts do.
     pub data_version: String,

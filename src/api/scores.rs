@@ -240,7 +240,7 @@ const SCORE_TABLE: csv_export::Table = csv_export::Table {
         (status = 200, description = "One page, or with `Accept: text/csv` and no `limit` the whole listing",
          content(
             (Paged<ScoreSummary> = "application/json"),
-            (String = "text/csv", example = json!("product,stage,dependency,dependency_range_low,dependency_range_high,difficulty,coverage,chokepoint,chokepoint_stage,binding_stage,years_to_displace,export_controls,methodology_version\r\nsintered-ndfeb-magnet,materials,96.4,92.0,96.4,71.5,0.8571,ndpr-oxide,smelting,mining,9.5,2,2026.5\r\n")),
+            (String = "text/csv", example = json!("product,stage,dependency,dependency_range_low,dependency_range_high,difficulty,coverage,chokepoint,chokepoint_stage,binding_stage,years_to_displace,export_controls,methodology_version\r\nsintered-ndfeb-magnet,materials,96.4,92.0,96.4,71.5,0.8571,ndpr-oxide,smelting,mining,9.5,2,2026.6\r\n")),
          ),
          headers(("ETag" = String), ("Cache-Control" = String), ("Link" = String, description = "`<…&cursor=…>; rel=\"next\"` when there is a next page"), ("Vary" = String, description = "Includes `Accept`: JSON and CSV are two representations"))),
         (status = 304, description = "Not modified since the `If-None-Match` ETag"),

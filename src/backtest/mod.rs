@@ -376,7 +376,7 @@ pub struct TradeOutcome {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Report {
     /// The method that produced the service's scores.
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: &'static str,
     /// Days between the scores read and each announcement.
     pub lead_days: u32,

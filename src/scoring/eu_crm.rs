@@ -86,7 +86,7 @@ pub struct EuCrmResult {
     #[schema(example = "eu_crm_2023")]
     pub method: String,
     /// This service's method version (which resolves the facts).
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: String,
     /// `SR` on the EU CRM scale (dimensionless, from 0; not 0–100): the
     /// maximum stage supply risk over the product and its upstream chain.

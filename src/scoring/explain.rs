@@ -495,7 +495,7 @@ pub struct ProductScore {
     pub as_of: OffsetDateTime,
     /// The method that produced the scores; scores of different versions
     /// are not comparable without recomputing.
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: String,
     /// Dependency, 0–100 points, with its derivation.
     pub dependency: DependencyScore,

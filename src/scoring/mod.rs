@@ -55,7 +55,7 @@ use crate::domain::ProductId;
 /// The version of the method. The year and a counter: any change that can
 /// move a score (a formula, a default, a weight) bumps it, so a stored score
 /// names the method that produced it.
-pub const METHODOLOGY_VERSION: &str = "2026.5";
+pub const METHODOLOGY_VERSION: &str = "2026.6";
 
 /// Scores one product (computing its upstream chain once each), or `None`
 /// if the product is not in the snapshot.

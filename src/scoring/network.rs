@@ -584,6 +584,78 @@ impl<'a> Network<'a> {
         }
     }
 
+    /// The arithmetic of the nodes that reading `read` (nodes whose every
+    /// number is read, as [`Network::outcome_into`] reads a supply) depends
+    /// on, in order. A supply or world market that only made nodes read
+    /// gives them its contents and free share, never its inputs' free
+    /// shares, so it computes only those; nodes nothing read depends on
+    /// (the re-export pools among them) are left out.
+    pub fn plan(&self, read: &[usize]) -> Vec<Op> {
+        #[derive(Clone, Copy, PartialEq, PartialOrd)]
+        enum Need {
+            None,
+            Content,
+            All,
+        }
+        let mut need = vec![Need::None; self.specs.len()];
+        read.iter().for_each(|&node| need[node] = Need::All);
+        // Parts are built before the nodes made of them.
+        for node in (0..self.specs.len()).rev() {
+            let level = need[node];
+            let parts: Box<dyn Iterator<Item = (usize, Need)>> = match &self.specs[node] {
+                _ if level == Need::None => continue,
+                Spec::Made { inputs, .. } => {
+                    Box::new(inputs.iter().map(|&input| (input, Need::Content)))
+                }
+                Spec::Supply { flat, .. } => Box::new(flat.iter().map(|&(_, part)| (part, level))),
+                Spec::World {
+                    producers, rest, ..
+                } => Box::new(
+                    producers
+                        .iter()
+                        .map(|&(_, _, made)| made)
+                        .chain([*rest])
+                        .map(|part| (part, level)),
+                ),
+            };
+            for (part, to) in parts {
+                if need[part] < to {
+                    need[part] = to;
+                }
+            }
+        }
+        self.ops
+            .iter()
+            .zip(&self.specs)
+            .zip(need)
+            .filter(|(_, level)| *level != Need::None)
+            .map(|((op, spec), level)| {
+                let mut op = op.clone();
+                if level == Need::Content && !matches!(spec, Spec::Made { .. }) {
+                    op.width = op.paths + 1;
+                }
+                op
+            })
+            .collect()
+    }
+
+    /// [`Network::evaluate`] of a [`Network::plan`]'s nodes only: the
+    /// numbers its reads take are the same, the others are not written.
+    pub fn evaluate_plan<'v>(
+        &self,
+        plan: &[Op],
+        stage_values: &dyn Fn(usize) -> &'v [f64],
+        out: &mut Vec<f64>,
+    ) {
+        if out.len() != self.values.len() {
+            out.clear();
+            out.resize(self.values.len(), 0.0);
+        }
+        for op in plan {
+            op.run(&self.stages, stage_values, None, out);
+        }
+    }
+
     /// A node's numbers in an arena filled by [`Network::evaluate`].
     pub fn content_of<'v>(&'v self, values: &'v [f64], node: usize) -> Content<'v> {
         content_in(values, &self.offsets, &self.specs, &self.paths, node)
@@ -927,7 +999,7 @@ enum Control {
 /// the arena and where its parts' numbers are, so a draw only reads
 /// values and adds.
 #[derive(Debug, Clone)]
-struct Op {
+pub(crate) struct Op {
     start: usize,
     /// Values of the node: `paths`, the free share, one per input.
     width: usize,

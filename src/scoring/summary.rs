@@ -47,7 +47,7 @@ pub struct ScoreSummary {
     /// upstream.
     pub export_controls: usize,
     /// The method that produced the scores.
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: &'static str,
 }
 
@@ -173,7 +173,7 @@ pub struct History {
     pub step: String,
     /// The method every point was scored with (today's, also for past
     /// instants).
-    #[schema(example = "2026.5")]
+    #[schema(example = "2026.6")]
     pub methodology_version: String,
     /// Oldest first.
     pub points: Vec<HistoryPoint>,

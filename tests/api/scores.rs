@@ -58,7 +58,7 @@ async fn a_relevant_fact_moves_the_score_and_an_irrelevant_one_does_not() {
         (dependency - 75.0).abs() < 1e-9,
         "270 / (270 + 45 + 45) = 75%: {dependency}"
     );
-    assert_eq!(before["methodology_version"], "2026.5");
+    assert_eq!(before["methodology_version"], "2026.6");
 
     // Another product's facts change nothing upstream of the magnet.
     app.post_ok(

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use super::kit::*;
 use super::properties::{chains, name, snapshot_strategy, world_market_only, EPSILON};
 use crate::domain::{Buyer, Metric, Stage};
+use crate::scoring::network::Network;
 use crate::scoring::{score_all, Chain, Params, PathVia, ProductScore, ScoreSummary, Scorer};
 
 fn buyer(code: &str) -> Buyer {
@@ -323,6 +324,38 @@ proptest! {
             let summaries = serde_json::to_value(scorer.summarise_all(&params_for(code))).unwrap();
             let expected: Vec<ScoreSummary> = alone.iter().map(ScoreSummary::from).collect();
             prop_assert_eq!(summaries, serde_json::to_value(expected).unwrap());
+        }
+    }
+
+    /// The arithmetic a draw runs (only what the buyer's supplies read)
+    /// gives those supplies the numbers the whole network's gives them, to
+    /// the bit.
+    #[test]
+    fn a_draws_plan_gives_the_supplies_the_whole_networks_numbers(kit in snapshot_strategy(), scale in 0.5..1.5f64) {
+        let mut kit = kit;
+        imports(&mut kit, "p0", "GB", "US", 0.7);
+        imports(&mut kit, "p0", "US", "CN", 0.4);
+        reliance(&mut kit, "p0", "GB", 0.6);
+        let snapshot = kit.snapshot();
+        let params = params_for("GB");
+        let mut network = Network::new(&snapshot, &params);
+        let supplies: Vec<usize> = (0..snapshot.products().len())
+            .map(|p| network.buyer_supply(p, params.buyer))
+            .collect();
+        let plan = network.plan(&supplies);
+        let scaled: Vec<Vec<f64>> = (0..snapshot.products().len())
+            .map(|p| network.stage_values(p).iter().map(|v| v * scale).collect())
+            .collect();
+        let (mut whole, mut planned) = (Vec::new(), Vec::new());
+        network.evaluate(&|p| scaled[p].as_slice(), None, &mut whole);
+        network.evaluate_plan(&plan, &|p| scaled[p].as_slice(), &mut planned);
+        let bits = |values: &[f64], node: usize| {
+            let content = network.content_of(values, node);
+            content.stages.iter().chain([&content.free_independent]).chain(content.inputs_free_independent)
+                .map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        for &node in &supplies {
+            prop_assert_eq!(bits(&whole, node), bits(&planned, node));
         }
     }
 

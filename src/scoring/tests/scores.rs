@@ -953,7 +953,7 @@ fn score_all_computes_each_product_once_upstream_first_and_agrees_with_score_pro
     }
     assert!(score_product(&snapshot, &id("absent"), &params()).is_none());
     let json = serde_json::to_value(&all[3]).unwrap();
-    assert_eq!(json["methodology_version"], "2026.5");
+    assert_eq!(json["methodology_version"], "2026.6");
     assert_eq!(json["params"]["chain"], "bottleneck");
     assert_eq!(json["as_of"], "2026-01-01T00:00:00Z");
 }
