@@ -57,9 +57,19 @@ def call(method, path, body=None, connection=None):
     return json.loads(data) if data else None
 
 
-def write(n, connection=None):
-    """A fact that moves the written product's scores; when it committed."""
-    call("POST", "/v1/facts", {**FACT, "value": 40000 if n % 2 else 80000}, connection)
+written = [0]
+written_lock = threading.Lock()
+
+
+def write(connection=None, country="US"):
+    """A fact that moves the written product's scores, each value the
+    other extreme from the one before (facts of one key and period are
+    averaged: the timed writes keep a key of their own, `US`, so each
+    moves the mean well past the rule's 0.001 points); when it committed."""
+    with written_lock:
+        written[0] += 1
+        value = 40000 if written[0] % 2 else 80000
+    call("POST", "/v1/facts", {**FACT, "country": country, "value": value}, connection)
     return time.monotonic()
 
 
@@ -70,7 +80,7 @@ def ingestion():
     def writer(k):
         connection, n = http.client.HTTPConnection("127.0.0.1", port), 0
         while time.monotonic() < stop:
-            write(n, connection)
+            write(connection, country="CA")
             n += 1
         with lock:
             count[0] += n
@@ -99,10 +109,10 @@ def wait_for_new_event(known, within=30.0):
 def latencies(count):
     """Commit to webhook arrival, one write at a time, in ms."""
     out = []
-    for n in range(count):
+    for _ in range(count):
         with arrived:
             known = set(arrivals)
-        done = write(n)
+        done = write()
         out.append((wait_for_new_event(known) - done) * 1000)
     return out
 
@@ -144,7 +154,7 @@ rng = random.Random(20261204)
 rate_none = ingestion()
 
 # 2. Latency with one rule and one endpoint.
-watched = call("POST", "/v1/watchlists", {"name": "measured", "buyer": "US", "products": [WRITTEN]})
+watched = call("POST", "/v1/watchlists", {"name": "measured", "buyer": "JP", "products": [WRITTEN]})
 measured = call("POST", f"/v1/watchlists/{watched['id']}/rules",
                 {"name": "any move", "condition": {"kind": "movement", "score": "dependency", "points": 0.001}})
 call("POST", "/v1/webhooks", {"url": HOOK, "rule_ids": [measured["id"]]})
