@@ -55,10 +55,12 @@ impl Listing {
             .map(|cursor| {
                 let key = self.decode(cursor)?;
                 let (nanos, id) = key.split_once('|').ok_or_else(invalid_cursor)?;
+                // An instant PostgreSQL can hold: a forged cursor is a 422.
                 let at = nanos
                     .parse::<i128>()
                     .ok()
                     .and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+                    .filter(|at| (1970..=9999).contains(&at.year()))
                     .ok_or_else(invalid_cursor)?;
                 Ok((at, uuid::Uuid::parse_str(id).map_err(|_| invalid_cursor())?))
             })

@@ -318,7 +318,7 @@ fn private_refused(target: &str) -> String {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -327,18 +327,38 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+                || (a == 192 && b == 0 && c == 0))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            let segments = v6.segments();
+            // Forms that carry an IPv4 address: mapped, compatible, NAT64
+            // (64:ff9b::/96) and 6to4 (2002::/16).
+            let embedded = |high: u16, low: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::from(
+                    (u32::from(high) << 16) | u32::from(low),
+                ))
+            };
+            if let Some(v4) = v6.to_ipv4() {
+                if !v6.is_loopback() && !v6.is_unspecified() {
+                    return is_public(IpAddr::V4(v4));
+                }
             }
-            let first = v6.segments()[0];
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded(segments[6], segments[7]));
+            }
+            if segments[0] == 0x2002 {
+                return is_public(embedded(segments[1], segments[2]));
+            }
+            let first = segments[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0)
         }
     }
 }
@@ -359,12 +379,22 @@ mod tests {
             ("http://169.254.169.254/latest", "loopback"),
             ("http://localhost:8080/", "loopback"),
             ("http://[::ffff:192.168.0.1]/", "loopback"),
+            ("http://[::127.0.0.1]/", "loopback"),
+            ("http://[64:ff9b::10.0.0.1]/", "loopback"),
+            ("http://[2002:7f00:1::]/", "loopback"),
+            ("http://[fec0::1]/", "loopback"),
+            ("http://198.18.0.1/", "loopback"),
+            ("http://240.0.0.1/", "loopback"),
+            ("http://2130706433/", "loopback"),
+            ("http://0x7f.1/", "loopback"),
             ("https://example.com/#x", "fragment"),
             ("not a url", "URL"),
         ] {
             let error = WebhookUrl::parse(url, false).unwrap_err();
             assert!(error.contains(why), "{url}: {error}");
         }
+        assert!(WebhookUrl::parse("http://[2606:4700::1111]/", false).is_ok());
+        assert!(WebhookUrl::parse("http://[64:ff9b::808:808]/", false).is_ok());
         assert!(WebhookUrl::parse("http://127.0.0.1:9000/hook", true).is_ok());
         assert!(WebhookUrl::parse("http://localhost:9000/hook", true).is_ok());
     }

@@ -30,10 +30,10 @@ use crate::store::monitoring::{
 pub const APPLICATION_NAME: &str = "chokepoint-deliverer";
 /// The class (first key) of the endpoints' advisory locks.
 const ENDPOINT_LOCK_CLASS: i32 = 0x6368_6f6b;
-/// Endpoints taken per scan.
-const SCAN_LIMIT: usize = 200;
 /// The longest wait between two scans for due deliveries.
 const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// The shortest wait between two scans, unless an event arrives.
+const SCAN_FLOOR: Duration = Duration::from_millis(100);
 /// The most characters of a failed attempt's error kept in the log.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -70,6 +70,8 @@ pub async fn run(
 fn client(settings: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the target itself, past the address check.
+        .no_proxy()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("Chokepoint-Webhooks/", env!("CARGO_PKG_VERSION")));
@@ -112,35 +114,41 @@ async fn deliver(
         Arc::new(crate::store::dedicated_connection(database_url, APPLICATION_NAME).await?);
     let active: Active = Arc::default();
     let mut events = signal.subscribe();
+    // Owned here, so that when delivery stops its endpoint tasks stop too.
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
-        for endpoint in store::due_endpoints(&*client, SCAN_LIMIT).await? {
-            if active.lock().expect("not poisoned").contains(&endpoint) {
-                continue;
-            }
-            let taken: bool = client
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1, hashtext($2::uuid::text))",
-                    &[&ENDPOINT_LOCK_CLASS, &endpoint],
-                )
-                .await?
-                .get(0);
-            if taken {
-                active.lock().expect("not poisoned").insert(endpoint);
-                tokio::spawn(deliver_endpoint(
-                    client.clone(),
-                    pool.clone(),
-                    http.clone(),
-                    settings.clone(),
-                    endpoint,
-                    active.clone(),
-                ));
-            }
+        while tasks.try_join_next().is_some() {}
+        let held: Vec<Uuid> = active
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .copied()
+            .collect();
+        for endpoint in store::take_due_endpoints(&*client, ENDPOINT_LOCK_CLASS, &held).await? {
+            active.lock().expect("not poisoned").insert(endpoint);
+            tasks.spawn(deliver_endpoint(
+                client.clone(),
+                pool.clone(),
+                http.clone(),
+                settings.clone(),
+                endpoint,
+                active.clone(),
+            ));
         }
-        let wait = store::next_due_in(&*client)
+        let held: Vec<Uuid> = active
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .copied()
+            .collect();
+        // At least SCAN_FLOOR between scans: an endpoint another replica is
+        // sending to stays due until it records the attempt.
+        let wait = store::next_due_in(&*client, &held)
             .await?
             .map_or(SCAN_EVERY, |seconds| {
                 Duration::from_secs_f64(seconds.clamp(0.0, SCAN_EVERY.as_secs_f64()))
-            });
+            })
+            .max(SCAN_FLOOR);
         tokio::select! {
             _ = events.changed() => {}
             () = tokio::time::sleep(wait) => {}

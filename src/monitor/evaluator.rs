@@ -108,9 +108,13 @@ async fn round(
     let mut known = std::mem::take(stored);
     let (plan, mut known) = tokio::task::spawn_blocking(move || {
         let plan = plan_round(&rules, &known, &state, previous.as_deref(), now);
-        // Deleted rules' states went with them.
-        let live: std::collections::HashSet<Uuid> = rules.iter().map(|r| r.rule.id).collect();
-        known.retain(|(rule, _), _| live.contains(rule));
+        // Deleted rules' states went with them, and products a watchlist
+        // no longer lists start afresh if listed again.
+        let watched: std::collections::HashSet<(Uuid, &str)> = rules
+            .iter()
+            .flat_map(|r| r.products.iter().map(|p| (r.rule.id, p.as_str())))
+            .collect();
+        known.retain(|(rule, product), _| watched.contains(&(*rule, product.as_str())));
         (plan, known)
     })
     .await?;
@@ -159,15 +163,17 @@ pub fn plan_round(
             let key = (watched.rule.id, product.as_str().to_owned());
             let before: Option<RuleState> = stored
                 .get(&key)
-                .and_then(|value| serde_json::from_value(value.clone()).ok());
+                .and_then(|value| serde_json::from_value::<RuleState>(value.clone()).ok())
+                .filter(|state| state.buyer == Some(watched.buyer));
             let observed = observer.observe(watched.buyer, product, condition);
-            let (after, alerts) = rules::evaluate(
+            let (mut after, alerts) = rules::evaluate(
                 condition,
                 watched.rule.quiet_period_seconds.into(),
                 before.as_ref(),
                 &observed,
                 now.unix_timestamp(),
             );
+            after.buyer = Some(watched.buyer);
             if before.as_ref() != Some(&after) {
                 let value = serde_json::to_value(&after).expect("rule states serialise");
                 plan.states.push((key.0, key.1, value));

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::domain::{Condition, ControlChange, EventType, WatchedScore};
+use crate::domain::{Buyer, Condition, ControlChange, EventType, WatchedScore};
 
 /// An export control's status as a rule tracks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,10 @@ impl Observation {
 /// What a rule remembers of one product between evaluations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleState {
+    /// Whom the values were read for; set by the caller. A state read for
+    /// another buyer than the watchlist's now is no state at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<Buyer>,
     /// The value last seen, for an alert's `before`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_value: Option<f64>,

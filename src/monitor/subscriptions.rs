@@ -49,6 +49,7 @@ pub async fn replace_watchlist(
     let saved =
         store::update_watchlist(tx, owner, id, &input.name, input.buyer, &input.products).await?;
     if saved.is_some() {
+        store::forget_unwatched_states(tx, id).await?;
         actor.record(tx, json!({ "watchlists": [id] })).await?;
     }
     Ok(saved)

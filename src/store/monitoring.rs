@@ -150,6 +150,23 @@ pub async fn insert_watchlist(
     watchlist(&row)
 }
 
+/// Forgets what a watchlist's rules saw of products it no longer lists,
+/// so a product listed again starts with a first look.
+pub async fn forget_unwatched_states(
+    client: &impl GenericClient,
+    watchlist_id: Uuid,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "DELETE FROM alert_rule_state s USING alert_rules r, watchlists w
+             WHERE s.rule_id = r.id AND r.watchlist_id = w.id AND w.id = $1
+               AND NOT s.product = ANY (w.products)",
+            &[&watchlist_id],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Replaces a watchlist's name, buyer and products; `None` if the owner
 /// has no such watchlist.
 pub async fn update_watchlist(
@@ -351,6 +368,7 @@ pub async fn watched_rules(client: &impl GenericClient) -> Result<Vec<WatchedRul
             "SELECT r.id, r.watchlist_id, r.name, r.condition, r.quiet_period_seconds,
                     r.created_at, r.owner_key, w.buyer, w.products
              FROM alert_rules r JOIN watchlists w ON w.id = r.watchlist_id
+             JOIN api_keys k ON k.id = r.owner_key AND k.revoked_at IS NULL
              ORDER BY r.id",
             &[],
         )
@@ -479,6 +497,7 @@ pub async fn insert_event(
                     "INSERT INTO deliveries (endpoint_id, event_seq)
                      SELECT id, $1 FROM webhook_endpoints
                      WHERE owner_key = $2 AND disabled_at IS NULL
+                       AND EXISTS (SELECT 1 FROM api_keys WHERE id = $2 AND revoked_at IS NULL)
                        AND (cardinality(event_types) = 0 OR $3 = ANY (event_types))
                        AND (cardinality(rule_ids) = 0 OR $4 = ANY (rule_ids))
                      ORDER BY id",
@@ -894,35 +913,49 @@ pub async fn redeliver(
     row.as_ref().map(delivery).transpose()
 }
 
-/// Endpoints whose oldest pending delivery is due: only that one may be
-/// attempted, so each endpoint receives its events in order.
-pub async fn due_endpoints(
+/// Takes every endpoint whose oldest pending delivery is due (only that
+/// one may be attempted, so each endpoint receives its events in order)
+/// and that no session holds, locking each for this session under
+/// `lock_class`; `active` are the ones this session holds already. The due
+/// endpoints are found first (materialised), so a lock is tried once per
+/// due endpoint and never on another row.
+pub async fn take_due_endpoints(
     client: &impl GenericClient,
-    limit: usize,
+    lock_class: i32,
+    active: &[Uuid],
 ) -> Result<Vec<Uuid>, StoreError> {
     let rows = client
         .query(
-            "SELECT head.endpoint_id FROM (
-                 SELECT DISTINCT ON (endpoint_id) endpoint_id, next_attempt_at
-                 FROM deliveries WHERE state = 'pending' ORDER BY endpoint_id, id) head
-             JOIN webhook_endpoints w ON w.id = head.endpoint_id AND w.disabled_at IS NULL
-             WHERE head.next_attempt_at <= clock_timestamp()
-             ORDER BY head.next_attempt_at LIMIT $1",
-            &[&(limit as i64)],
+            "WITH due AS MATERIALIZED (
+                 SELECT head.endpoint_id FROM (
+                     SELECT DISTINCT ON (endpoint_id) endpoint_id, next_attempt_at
+                     FROM deliveries WHERE state = 'pending' ORDER BY endpoint_id, id) head
+                 JOIN webhook_endpoints w ON w.id = head.endpoint_id AND w.disabled_at IS NULL
+                 JOIN api_keys k ON k.id = w.owner_key AND k.revoked_at IS NULL
+                 WHERE head.next_attempt_at <= clock_timestamp()
+                   AND NOT head.endpoint_id = ANY ($2))
+             SELECT endpoint_id FROM due
+             WHERE pg_try_advisory_lock($1, hashtext(endpoint_id::text))",
+            &[&lock_class, &active],
         )
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-/// The time until the next pending delivery of an enabled endpoint is
-/// due, if any is queued.
-pub async fn next_due_in(client: &impl GenericClient) -> Result<Option<f64>, StoreError> {
+/// Seconds until the oldest pending delivery of an enabled endpoint not in
+/// `active` is due (negative when it is), if there is one.
+pub async fn next_due_in(
+    client: &impl GenericClient,
+    active: &[Uuid],
+) -> Result<Option<f64>, StoreError> {
     let row = client
         .query_one(
-            "SELECT extract(epoch FROM min(d.next_attempt_at) - clock_timestamp())::float8
-             FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
-             WHERE d.state = 'pending' AND w.disabled_at IS NULL",
-            &[],
+            "SELECT extract(epoch FROM min(head.next_attempt_at) - clock_timestamp())::float8
+             FROM (SELECT DISTINCT ON (endpoint_id) endpoint_id, next_attempt_at
+                   FROM deliveries WHERE state = 'pending' ORDER BY endpoint_id, id) head
+             JOIN webhook_endpoints w ON w.id = head.endpoint_id AND w.disabled_at IS NULL
+             WHERE NOT head.endpoint_id = ANY ($1)",
+            &[&active],
         )
         .await?;
     Ok(row.get(0))
@@ -961,6 +994,7 @@ pub async fn next_delivery(
              FROM deliveries d
              JOIN events e ON e.seq = d.event_seq
              JOIN webhook_endpoints w ON w.id = d.endpoint_id
+             JOIN api_keys k ON k.id = w.owner_key AND k.revoked_at IS NULL
              WHERE d.endpoint_id = $1 AND d.state = 'pending' AND w.disabled_at IS NULL
              ORDER BY d.id LIMIT 1",
             &[&endpoint_id],

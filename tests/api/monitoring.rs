@@ -795,3 +795,63 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_the_feed_says_so() {
     let delivered = receiver.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(delivered[0].headers["chokepoint-event-type"], "ping");
 }
+
+#[tokio::test]
+async fn a_revoked_keys_rules_and_webhooks_fall_silent() {
+    let app = spawn_monitoring_app().await;
+    app.seed_chain().await;
+    app.post_ok("/v1/facts", &production_fact()).await;
+    let departing = client_with_key(&create_key(&app.database, "departing", &[Scope::Read]).await);
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let mut rules = Vec::new();
+    for client in [&app.client, &departing] {
+        let post = |path: &str, body: Value| {
+            let (path, request) = (path.to_owned(), client.post(app.url(path)).json(&body));
+            async move { ok_body(&path, request.send().await.unwrap()).await }
+        };
+        post("/v1/webhooks", json!({"url": receiver.url})).await;
+        let watchlist = post(
+            "/v1/watchlists",
+            json!({"name": "w", "buyer": "US", "products": ["rare-earth-concentrate"]}),
+        )
+        .await;
+        let rule = post(
+            &format!("/v1/watchlists/{}/rules", watchlist["id"].as_str().unwrap()),
+            json!({"name": "r", "condition":
+                {"kind": "threshold", "score": "dependency", "threshold": 90}}),
+        )
+        .await;
+        wait_until_armed(&app, rule["id"].as_str().unwrap(), 1).await;
+        rules.push(rule["id"].as_str().unwrap().to_owned());
+    }
+    let keys = ok_body("/v1/keys", app.get("/v1/keys").await).await;
+    let id = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "departing")
+        .unwrap()["id"]
+        .clone();
+    app.delete_ok(&format!("/v1/keys/{id}")).await;
+
+    let mut us_mine = production_fact();
+    us_mine["country"] = json!("US");
+    us_mine["value"] = json!(90);
+    app.post_ok("/v1/facts", &us_mine).await;
+    // Both rules are evaluated in one round, in one transaction: the
+    // remaining key's event is the round that read the new fact.
+    let feed = feed(&app, "0").await;
+    assert_eq!(feed["items"][0]["event"]["rule"]["id"], rules[0].as_str());
+    let delivered = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(delivered[0].json()["rule"]["id"], rules[0].as_str());
+    let silent: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM events WHERE rule_id = $1::text::uuid",
+            &[&rules[1]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(silent, 0, "a revoked key's rule raised nothing");
+}
