@@ -103,6 +103,15 @@ impl reqwest::dns::Resolve for PublicAddresses {
 /// Endpoints this replica is delivering to.
 type Active = Arc<Mutex<HashSet<Uuid>>>;
 
+fn held_by(active: &Active) -> Vec<Uuid> {
+    active
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .copied()
+        .collect()
+}
+
 async fn deliver(
     pool: &Pool,
     database_url: &str,
@@ -118,12 +127,7 @@ async fn deliver(
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
-        let held: Vec<Uuid> = active
-            .lock()
-            .expect("not poisoned")
-            .iter()
-            .copied()
-            .collect();
+        let held = held_by(&active);
         for endpoint in store::take_due_endpoints(&*client, ENDPOINT_LOCK_CLASS, &held).await? {
             active.lock().expect("not poisoned").insert(endpoint);
             tasks.spawn(deliver_endpoint(
@@ -135,12 +139,7 @@ async fn deliver(
                 active.clone(),
             ));
         }
-        let held: Vec<Uuid> = active
-            .lock()
-            .expect("not poisoned")
-            .iter()
-            .copied()
-            .collect();
+        let held = held_by(&active);
         // At least SCAN_FLOOR between scans: an endpoint another replica is
         // sending to stays due until it records the attempt.
         let wait = store::next_due_in(&*client, &held)
@@ -316,7 +315,7 @@ async fn disable_if_failing_too_long(
             let body = serde_json::json!({
                 "id": id,
                 "type": EventType::WebhookDisabled,
-                "created_at": now.format(&time::format_description::well_known::Rfc3339)?,
+                "created_at": super::rfc3339(now),
                 "detail": {"endpoint_id": endpoint, "reason": reason, "url": job.url},
             });
             let event = NewEvent {

@@ -183,8 +183,7 @@ pub fn plan_round(
                 let body = json!({
                     "id": id,
                     "type": alert.event_type,
-                    "created_at": now.format(&time::format_description::well_known::Rfc3339)
-                        .expect("a current instant formats"),
+                    "created_at": super::rfc3339(now),
                     "rule": {
                         "id": watched.rule.id,
                         "name": watched.rule.name,

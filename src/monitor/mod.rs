@@ -13,7 +13,14 @@ pub mod rules;
 pub mod signature;
 pub mod subscriptions;
 
+use time::OffsetDateTime;
 use tokio::sync::watch;
+
+/// An event's `created_at`: RFC 3339, as every instant the API writes.
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .expect("an instant of this era formats as RFC 3339")
+}
 
 /// Wakes what waits for new events: long-polling feeds and the deliverer.
 /// Bumped by the change listener on each event notification, by anyone on

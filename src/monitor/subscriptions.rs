@@ -216,9 +216,7 @@ pub async fn ping(
         body: json!({
             "id": event_id,
             "type": EventType::Ping,
-            "created_at": now
-                .format(&time::format_description::well_known::Rfc3339)
-                .map_err(|e| StoreError::Other(e.into()))?,
+            "created_at": super::rfc3339(now),
             "detail": {"endpoint_id": id},
         }),
     };
